@@ -1,0 +1,259 @@
+package org.pathlingrelay.forward;
+
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.OutboxUnavailableException;
+import org.pathlingrelay.outbox.PendingChange;
+import org.pathlingrelay.outbox.TypeBacklog;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drains the outbox into Pathling. One coordinator thread decides, per resource type, when to
+ * send; at most one request per type is in flight (Pathling fails overlapping writes to a type),
+ * while different types go in parallel. While a request is in flight the type's changes pile up,
+ * and the next request takes all of them up to the batch maximum: under load batches grow by
+ * themselves, at rest a change waits at most the linger.
+ */
+public final class Forwarder implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
+  /** Bounds how often the backlog is scanned when commits arrive continuously. */
+  private static final Duration MIN_SCAN_INTERVAL = Duration.ofMillis(20);
+  private static final Duration IDLE_RESCAN = Duration.ofSeconds(1);
+
+  /**
+   * @param parallelTypes how many types may be in flight at once
+   * @param backOff how long a type rests after its requests kept failing
+   */
+  public record Settings(
+      ForwardMode mode, int batchMax, Duration linger, int parallelTypes, Duration backOff) {
+
+    public Settings {
+      if (batchMax < 1) {
+        throw new IllegalArgumentException("batch max must be at least 1");
+      }
+      if (parallelTypes < 1) {
+        throw new IllegalArgumentException("parallel types must be at least 1");
+      }
+    }
+  }
+
+  private final OutboxReader outbox;
+  private final PathlingWriter writer;
+  private final PathlingCalls calls;
+  private final Settings settings;
+  private final InstantSource clock;
+  private final FlushPolicy policy;
+  private final ForwardMetrics metrics;
+  private final ExecutorService deliveries;
+  private final Thread coordinator;
+
+  private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+  private final Map<String, Instant> restingUntil = new ConcurrentHashMap<>();
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private boolean signalled;
+  private volatile boolean running;
+
+  public Forwarder(
+      OutboxReader outbox,
+      PathlingWriter writer,
+      PathlingCalls calls,
+      Settings settings,
+      InstantSource clock,
+      MeterRegistry meters) {
+    this.outbox = outbox;
+    this.writer = writer;
+    this.calls = calls;
+    this.settings = settings;
+    this.clock = clock;
+    this.policy = FlushPolicy.bySize(settings.batchMax()).or(FlushPolicy.byLinger(settings.linger()));
+    this.metrics = new ForwardMetrics(clock, meters);
+    this.deliveries =
+        Executors.newFixedThreadPool(
+            settings.parallelTypes(),
+            runnable -> {
+              Thread thread = new Thread(runnable, "forward-delivery");
+              thread.setDaemon(true);
+              return thread;
+            });
+    this.coordinator = new Thread(this::coordinate, "forward-coordinator");
+    coordinator.setDaemon(true);
+    calls.breaker().getEventPublisher().onStateTransition(event -> wake());
+  }
+
+  public void start() {
+    running = true;
+    coordinator.start();
+  }
+
+  /** Something changed (a commit, a finished request): look again soon. */
+  public void wake() {
+    lock.lock();
+    try {
+      signalled = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  public ForwarderStatus status() {
+    Instant now = clock.instant();
+    Set<String> resting = new TreeSet<>();
+    restingUntil.forEach((type, until) -> {
+      if (until.isAfter(now)) {
+        resting.add(type);
+      }
+    });
+    return new ForwarderStatus(
+        settings.mode().name().toLowerCase(),
+        calls.breaker().getState().name(),
+        new TreeSet<>(inFlight),
+        resting,
+        metrics.counts());
+  }
+
+  private void coordinate() {
+    while (running) {
+      Duration wait;
+      try {
+        wait = dispatchDue();
+      } catch (OutboxUnavailableException e) {
+        log.error("Cannot read the outbox: {}", e.getMessage());
+        wait = IDLE_RESCAN;
+      }
+      if (!awaitChange(wait)) {
+        return;
+      }
+    }
+  }
+
+  /** Sends every type that is due; returns how long until the next one may be. */
+  private Duration dispatchDue() {
+    if (!breakerPermits()) {
+      return IDLE_RESCAN;
+    }
+    Instant now = clock.instant();
+    Duration untilNext = IDLE_RESCAN;
+    List<TypeBacklog> backlog = outbox.backlog();
+    for (TypeBacklog waiting : backlog) {
+      String type = waiting.type();
+      if (inFlight.contains(type)) {
+        continue;
+      }
+      Instant rest = restingUntil.get(type);
+      if (rest != null && rest.isAfter(now)) {
+        untilNext = min(untilNext, Duration.between(now, rest));
+        continue;
+      }
+      if (inFlight.size() >= settings.parallelTypes()) {
+        break;
+      }
+      Duration age = Duration.between(waiting.oldestReceivedAt(), now);
+      if (policy.flush(waiting.pending(), age)) {
+        dispatch(type);
+      } else {
+        untilNext = min(untilNext, settings.linger().minus(age));
+      }
+    }
+    return untilNext;
+  }
+
+  private boolean breakerPermits() {
+    CircuitBreaker.State state = calls.breaker().getState();
+    return state != CircuitBreaker.State.OPEN && state != CircuitBreaker.State.FORCED_OPEN;
+  }
+
+  private void dispatch(String type) {
+    inFlight.add(type);
+    deliveries.execute(() -> deliver(type));
+  }
+
+  private void deliver(String type) {
+    long started = System.nanoTime();
+    try {
+      List<PendingChange> changes = outbox.oldest(type, settings.batchMax());
+      if (changes.isEmpty()) {
+        return;
+      }
+      TypeDelivery.Report report =
+          new TypeDelivery(outbox, writer, calls, settings.mode(), metrics).deliver(type, changes);
+      restingUntil.remove(type);
+      log.info(
+          "Forwarded {} {} in {} request(s), {} ms{}",
+          report.delivered(),
+          type,
+          report.requests(),
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+          report.deadLettered() > 0 ? ", " + report.deadLettered() + " dead-lettered" : "");
+    } catch (CallNotPermittedException e) {
+      restingUntil.put(type, clock.instant().plusSeconds(1));
+    } catch (RetriableWriteException | OutboxUnavailableException e) {
+      restingUntil.put(type, clock.instant().plus(settings.backOff()));
+      log.warn("Forwarding {} paused for {}: {}", type, settings.backOff(), e.getMessage());
+    } catch (RuntimeException e) {
+      restingUntil.put(type, clock.instant().plus(settings.backOff()));
+      log.error("Forwarding {} failed unexpectedly; will retry", type, e);
+    } finally {
+      inFlight.remove(type);
+      wake();
+    }
+  }
+
+  /**
+   * Waits for a signal or the timeout, but never rescans sooner than the minimum interval, so a
+   * stream of commits does not turn into a stream of backlog queries. False when stopping.
+   */
+  private boolean awaitChange(Duration timeout) {
+    long now = System.nanoTime();
+    long floorEnd = now + MIN_SCAN_INTERVAL.toNanos();
+    long end = now + Math.max(MIN_SCAN_INTERVAL.toNanos(), timeout.toNanos());
+    lock.lock();
+    try {
+      while (running) {
+        now = System.nanoTime();
+        if (now >= floorEnd && (signalled || now >= end)) {
+          break;
+        }
+        changed.awaitNanos((signalled ? floorEnd : end) - now);
+      }
+      signalled = false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      lock.unlock();
+    }
+    return running;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    running = false;
+    wake();
+    coordinator.join(TimeUnit.SECONDS.toMillis(5));
+    deliveries.shutdownNow();
+    deliveries.awaitTermination(10, TimeUnit.SECONDS);
+  }
+}

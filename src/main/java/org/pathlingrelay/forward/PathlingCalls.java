@@ -1,0 +1,70 @@
+package org.pathlingrelay.forward;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.core.IntervalBiFunction;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import io.github.resilience4j.retry.RetryRegistry;
+
+/**
+ * Runs each request to Pathling as Retry(CircuitBreaker(call)): every attempt passes the breaker,
+ * retriable failures back off (honouring {@code Retry-After}), rejections are not retried and do
+ * not count against Pathling's health, and an open breaker is not retried here: the forwarder waits
+ * for it instead.
+ */
+public final class PathlingCalls {
+
+  private static final String NAME = "pathling";
+  private final Retry retry;
+  private final CircuitBreaker breaker;
+
+  public PathlingCalls(
+      ResilienceSettings settings, RetryRegistry retries, CircuitBreakerRegistry breakers) {
+    IntervalFunction backoff =
+        IntervalFunction.ofExponentialRandomBackoff(
+            settings.initialBackoff(), 2.0, 0.5, settings.maxBackoff());
+    IntervalBiFunction<Object> wait =
+        (attempt, outcome) -> {
+          if (outcome.isLeft()
+              && outcome.getLeft() instanceof RetriableWriteException retriable
+              && retriable.retryAfter().isPresent()) {
+            long asked = retriable.retryAfter().get().toMillis();
+            return Math.max(1, Math.min(asked, settings.maxRetryAfter().toMillis()));
+          }
+          return backoff.apply(attempt);
+        };
+    this.retry =
+        retries.retry(
+            NAME,
+            RetryConfig.custom()
+                .maxAttempts(settings.maxAttempts())
+                .intervalBiFunction(wait)
+                .retryOnException(RetriableWriteException.class::isInstance)
+                .build());
+    this.breaker =
+        breakers.circuitBreaker(
+            NAME,
+            CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(settings.slidingWindow())
+                .minimumNumberOfCalls(Math.min(5, settings.slidingWindow()))
+                .failureRateThreshold(50)
+                .waitDurationInOpenState(settings.openStateWait())
+                .permittedNumberOfCallsInHalfOpenState(1)
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
+                .recordException(RetriableWriteException.class::isInstance)
+                .build());
+  }
+
+  /** Runs one request with retries; throws what the last attempt threw. */
+  public void run(Runnable request) {
+    Retry.decorateRunnable(retry, CircuitBreaker.decorateRunnable(breaker, request)).run();
+  }
+
+  public CircuitBreaker breaker() {
+    return breaker;
+  }
+}

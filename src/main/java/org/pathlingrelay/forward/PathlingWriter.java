@@ -1,0 +1,20 @@
+package org.pathlingrelay.forward;
+
+import java.util.List;
+import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.ResourceKey;
+
+/**
+ * The writes Pathling takes. Each call is one HTTP request and either succeeds for everything it
+ * carried or throws {@link RetriableWriteException} / {@link RejectedWriteException}.
+ */
+public interface PathlingWriter {
+
+  /** One batch Bundle of PUTs, all of one type, no id twice. */
+  void putBatch(String type, List<Change> upserts);
+
+  void put(Change upsert);
+
+  /** Deleting a resource Pathling does not have counts as success. */
+  void delete(ResourceKey key);
+}

@@ -1,0 +1,130 @@
+package org.pathlingrelay.forward;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.pathlingrelay.outbox.Operation;
+import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.PendingChange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delivers the pending changes of one resource type, one request at a time (Pathling fails
+ * overlapping writes to a type). Deletes go one by one, because Pathling's batch runs deletes
+ * first and fails whole on a missing one; upserts go as batch Bundles, or one PUT each. Whatever
+ * Pathling confirmed is acknowledged even when a later request fails.
+ */
+final class TypeDelivery {
+
+  private static final Logger log = LoggerFactory.getLogger(TypeDelivery.class);
+
+  /** What one delivery did. */
+  record Report(int delivered, int deadLettered, int requests) {}
+
+  private final OutboxReader outbox;
+  private final PathlingWriter writer;
+  private final PathlingCalls calls;
+  private final ForwardMode mode;
+  private final ForwardMetrics metrics;
+
+  private final List<PendingChange> confirmed = new ArrayList<>();
+  private int delivered;
+  private int deadLettered;
+  private int requests;
+
+  TypeDelivery(
+      OutboxReader outbox,
+      PathlingWriter writer,
+      PathlingCalls calls,
+      ForwardMode mode,
+      ForwardMetrics metrics) {
+    this.outbox = outbox;
+    this.writer = writer;
+    this.calls = calls;
+    this.mode = mode;
+    this.metrics = metrics;
+  }
+
+  /** Throws the retriable failure that stopped it; what was confirmed before is acknowledged. */
+  Report deliver(String type, List<PendingChange> changes) {
+    try {
+      List<PendingChange> upserts = new ArrayList<>();
+      for (PendingChange change : changes) {
+        if (change.operation() == Operation.DELETE) {
+          sendOne(change, () -> writer.delete(change.key()));
+        } else {
+          upserts.add(change);
+        }
+      }
+      if (mode == ForwardMode.BATCH) {
+        sendBatch(type, upserts);
+      } else {
+        for (PendingChange upsert : upserts) {
+          sendOne(upsert, () -> writer.put(upsert.change()));
+        }
+      }
+    } finally {
+      acknowledgeConfirmed();
+    }
+    return new Report(delivered, deadLettered, requests);
+  }
+
+  /** Sends a batch; when Pathling refuses it, halves it until the refused resources are found. */
+  private void sendBatch(String type, List<PendingChange> upserts) {
+    if (upserts.isEmpty()) {
+      return;
+    }
+    try {
+      List<org.pathlingrelay.outbox.Change> bundle =
+          upserts.stream().map(PendingChange::change).toList();
+      request(upserts.size(), () -> writer.putBatch(type, bundle));
+      confirmed.addAll(upserts);
+    } catch (RejectedWriteException e) {
+      if (upserts.size() == 1) {
+        deadLetter(upserts.get(0), e);
+        return;
+      }
+      int half = upserts.size() / 2;
+      log.info(
+          "Pathling refused a batch of {} {}; splitting it to find the resources it refuses",
+          upserts.size(),
+          type);
+      sendBatch(type, upserts.subList(0, half));
+      sendBatch(type, upserts.subList(half, upserts.size()));
+    }
+  }
+
+  private void sendOne(PendingChange change, Runnable write) {
+    try {
+      request(1, write);
+      confirmed.add(change);
+    } catch (RejectedWriteException e) {
+      deadLetter(change, e);
+    }
+    if (confirmed.size() >= 500) {
+      acknowledgeConfirmed();
+    }
+  }
+
+  private void request(int size, Runnable write) {
+    requests++;
+    metrics.request(size, () -> calls.run(write));
+  }
+
+  private void deadLetter(PendingChange change, RejectedWriteException e) {
+    log.warn("Pathling refused {} ({}); moved to dead letters", change.key(), e.status());
+    outbox.deadLetter(change, e.status(), e.outcome());
+    deadLettered++;
+    metrics.deadLettered();
+  }
+
+  private void acknowledgeConfirmed() {
+    if (confirmed.isEmpty()) {
+      return;
+    }
+    outbox.acknowledge(confirmed);
+    delivered += confirmed.size();
+    metrics.delivered(confirmed);
+    confirmed.clear();
+  }
+}

@@ -1,0 +1,119 @@
+package org.pathlingrelay.ops;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.pathlingrelay.forward.ForwarderStatus;
+import org.pathlingrelay.outbox.OutboxStats;
+
+/**
+ * The operator's endpoints: {@code /healthz} (the process answers), {@code /readyz} (the outbox
+ * takes durable writes; Pathling's circuit state is reported but does not make the relay unready,
+ * because accepting changes while Pathling is down is the relay's job), {@code /status} (JSON) and
+ * {@code /metrics} (Prometheus).
+ */
+public final class OpsServlet extends HttpServlet {
+
+  private final transient Supplier<OutboxStats> outboxStats;
+  private final transient BooleanSupplier outboxWritable;
+  private final transient Supplier<ForwarderStatus> forwarderStatus;
+  private final transient PrometheusMeterRegistry prometheus;
+  private final transient InstantSource clock;
+  private final transient ObjectMapper json =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  public OpsServlet(
+      Supplier<OutboxStats> outboxStats,
+      BooleanSupplier outboxWritable,
+      Supplier<ForwarderStatus> forwarderStatus,
+      PrometheusMeterRegistry prometheus,
+      InstantSource clock) {
+    this.outboxStats = outboxStats;
+    this.outboxWritable = outboxWritable;
+    this.forwarderStatus = forwarderStatus;
+    this.prometheus = prometheus;
+    this.clock = clock;
+  }
+
+  @Override
+  protected void doGet(HttpServletRequest request, HttpServletResponse response)
+      throws IOException {
+    String path = request.getServletPath();
+    switch (path) {
+      case "/healthz" -> write(response, 200, Map.of("status", "UP"));
+      case "/readyz" -> readiness(response);
+      case "/status" -> write(response, 200, status());
+      case "/metrics" -> {
+        response.setStatus(200);
+        response.setContentType("text/plain; version=0.0.4; charset=utf-8");
+        response.getOutputStream().write(prometheus.scrape().getBytes(StandardCharsets.UTF_8));
+      }
+      default -> write(response, 404, Map.of("error", "not found"));
+    }
+  }
+
+  private void readiness(HttpServletResponse response) throws IOException {
+    boolean writable = outboxWritable.getAsBoolean();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("status", writable ? "READY" : "NOT_READY");
+    body.put("outboxWritable", writable);
+    body.put("pathlingCircuit", forwarderStatus.get().circuitState());
+    write(response, writable ? 200 : 503, body);
+  }
+
+  private Map<String, Object> status() {
+    Instant now = clock.instant();
+    OutboxStats outbox = outboxStats.get();
+    ForwarderStatus forwarder = forwarderStatus.get();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("pending", outbox.pending());
+    body.put("oldestPendingSince", text(outbox.oldestPendingAt()));
+    body.put(
+        "oldestPendingAgeSeconds",
+        outbox.oldestPendingAt() == null
+            ? 0
+            : Duration.between(outbox.oldestPendingAt(), now).toMillis() / 1000.0);
+    body.put("deadLetters", outbox.deadLetters());
+    body.put("staleDrops", outbox.staleDrops());
+    body.put("pings", outbox.pings());
+    body.put("lastPingAt", text(outbox.lastPingAt()));
+    Map<String, Object> forward = new LinkedHashMap<>();
+    forward.put("mode", forwarder.mode());
+    forward.put("circuitState", forwarder.circuitState());
+    forward.put("typesInFlight", forwarder.typesInFlight());
+    forward.put("typesBackingOff", forwarder.typesBackingOff());
+    ForwarderStatus.Counts counts = forwarder.counts();
+    forward.put("lastSuccessfulForward", text(counts.lastSuccessfulForward()));
+    forward.put("requests", counts.requests());
+    forward.put("delivered", counts.delivered());
+    forward.put("deadLettered", counts.deadLettered());
+    forward.put("lastRequestSize", counts.lastRequestSize());
+    forward.put("largestRequestSize", counts.largestRequestSize());
+    forward.put("meanRequestSize", Math.round(counts.meanRequestSize() * 10) / 10.0);
+    body.put("forwarder", forward);
+    return body;
+  }
+
+  private static String text(Instant instant) {
+    return instant == null ? null : instant.toString();
+  }
+
+  private void write(HttpServletResponse response, int status, Object body) throws IOException {
+    response.setStatus(status);
+    response.setContentType("application/json");
+    response.setCharacterEncoding("UTF-8");
+    response.getOutputStream().write(json.writeValueAsBytes(body));
+  }
+}

@@ -1,0 +1,156 @@
+package org.pathlingrelay.outbox;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one thread that writes the outbox. Work that arrives while a commit is syncing waits in a
+ * bounded queue and goes into the next transaction together, so concurrent requests share one
+ * fsync instead of paying one each.
+ */
+final class GroupCommitter implements AutoCloseable {
+
+  @FunctionalInterface
+  interface Work<T> {
+    T apply(WriteSide side, long nowMillis) throws SQLException;
+  }
+
+  private record Task<T>(Work<T> work, CompletableFuture<T> result) {
+
+    T run(WriteSide side, long nowMillis) throws SQLException {
+      return work.apply(side, nowMillis);
+    }
+
+    @SuppressWarnings("unchecked")
+    void complete(Object value) {
+      result.complete((T) value);
+    }
+  }
+
+  private static final Logger log = LoggerFactory.getLogger(GroupCommitter.class);
+
+  private final Connection connection;
+  private final WriteSide side;
+  private final InstantSource clock;
+  private final BlockingQueue<Task<?>> queue;
+  private final int maxGroup;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private volatile boolean lastCommitFailed;
+
+  GroupCommitter(
+      Connection connection, WriteSide side, InstantSource clock, int queueCapacity, int maxGroup) {
+    this.connection = connection;
+    this.side = side;
+    this.clock = clock;
+    this.queue = new ArrayBlockingQueue<>(queueCapacity);
+    this.maxGroup = maxGroup;
+    this.thread = new Thread(this::run, "outbox-writer");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  <T> CompletableFuture<T> submit(Work<T> work) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    if (!running) {
+      result.completeExceptionally(new OutboxUnavailableException("the outbox is closed", null));
+    } else if (!queue.offer(new Task<>(work, result))) {
+      result.completeExceptionally(
+          new OutboxUnavailableException("the outbox is overloaded; try again", null));
+    }
+    return result;
+  }
+
+  /** True when the most recent commit failed (disk full, read-only file, I/O error). */
+  boolean failing() {
+    return lastCommitFailed;
+  }
+
+  private void run() {
+    List<Task<?>> group = new ArrayList<>(maxGroup);
+    while (running || !queue.isEmpty()) {
+      try {
+        Task<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        group.add(first);
+        queue.drainTo(group, maxGroup - 1);
+        commit(group);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } finally {
+        group.clear();
+      }
+    }
+    Task<?> left;
+    while ((left = queue.poll()) != null) {
+      left.result().completeExceptionally(
+          new OutboxUnavailableException("the outbox is closed", null));
+    }
+  }
+
+  private void commit(List<Task<?>> group) {
+    long now = clock.millis();
+    List<Object> results = new ArrayList<>(group.size());
+    try {
+      execute("BEGIN IMMEDIATE");
+      side.beginGroup();
+      for (Task<?> task : group) {
+        results.add(task.run(side, now));
+      }
+      side.endGroup();
+      execute("COMMIT");
+      lastCommitFailed = false;
+    } catch (SQLException | RuntimeException e) {
+      rollback();
+      if (group.size() > 1) {
+        // One bad task must not fail the others that shared its transaction.
+        for (Task<?> task : group) {
+          commit(List.of(task));
+        }
+        return;
+      }
+      lastCommitFailed = true;
+      log.error("Outbox write failed: {}", e.getMessage());
+      group.get(0).result().completeExceptionally(
+          new OutboxUnavailableException("the outbox could not store the change", e));
+      return;
+    }
+    for (int i = 0; i < group.size(); i++) {
+      group.get(i).complete(results.get(i));
+    }
+  }
+
+  private void rollback() {
+    side.forgetUncommitted();
+    try {
+      execute("ROLLBACK");
+    } catch (SQLException e) {
+      // Expected when BEGIN itself failed: there is no transaction to roll back.
+      log.debug("Outbox rollback: {}", e.getMessage());
+    }
+  }
+
+  private void execute(String sql) throws SQLException {
+    try (var statement = connection.createStatement()) {
+      statement.execute(sql);
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    running = false;
+    thread.join(TimeUnit.SECONDS.toMillis(30));
+  }
+}

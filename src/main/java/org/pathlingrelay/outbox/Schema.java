@@ -1,0 +1,85 @@
+package org.pathlingrelay.outbox;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+
+/** Numbered schema migrations, applied in order against a version table. */
+final class Schema {
+
+  private static final List<List<String>> MIGRATIONS =
+      List.of(
+          List.of(
+              """
+              CREATE TABLE pending (
+                resource_type TEXT NOT NULL,
+                resource_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                first_seq INTEGER NOT NULL,
+                operation TEXT NOT NULL CHECK (operation IN ('UPSERT', 'DELETE')),
+                version_number INTEGER,
+                last_updated INTEGER,
+                body TEXT,
+                first_received_at INTEGER NOT NULL,
+                received_at INTEGER NOT NULL,
+                UNIQUE (resource_type, resource_id)
+              )""",
+              "CREATE INDEX pending_queue ON pending (resource_type, first_seq)",
+              """
+              CREATE TABLE forwarded (
+                resource_type TEXT NOT NULL,
+                resource_id TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                version_number INTEGER,
+                last_updated INTEGER,
+                forwarded_at INTEGER NOT NULL,
+                PRIMARY KEY (resource_type, resource_id)
+              ) WITHOUT ROWID""",
+              """
+              CREATE TABLE dead_letter (
+                resource_type TEXT NOT NULL,
+                resource_id TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                version_number INTEGER,
+                last_updated INTEGER,
+                body TEXT,
+                status INTEGER NOT NULL,
+                reason TEXT,
+                attempts INTEGER NOT NULL,
+                first_failed_at INTEGER NOT NULL,
+                last_failed_at INTEGER NOT NULL,
+                PRIMARY KEY (resource_type, resource_id)
+              )""",
+              """
+              CREATE TABLE counter (
+                name TEXT PRIMARY KEY,
+                value INTEGER NOT NULL,
+                updated_at INTEGER
+              )"""));
+
+  private Schema() {}
+
+  static void migrate(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+      int current = 0;
+      try (ResultSet rs = statement.executeQuery("SELECT MAX(version) FROM schema_version")) {
+        if (rs.next()) {
+          current = rs.getInt(1);
+        }
+      }
+      if (current > MIGRATIONS.size()) {
+        throw new SQLException(
+            "the outbox was written by a newer relay (schema " + current + "); refusing to open it");
+      }
+      for (int version = current + 1; version <= MIGRATIONS.size(); version++) {
+        for (String sql : MIGRATIONS.get(version - 1)) {
+          statement.execute(sql);
+        }
+        statement.execute("INSERT INTO schema_version (version) VALUES (" + version + ")");
+      }
+    }
+  }
+}

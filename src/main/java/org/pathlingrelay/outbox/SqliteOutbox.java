@@ -1,0 +1,322 @@
+package org.pathlingrelay.outbox;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import org.sqlite.SQLiteConfig;
+
+/**
+ * The outbox: a SQLite file in WAL mode with {@code synchronous=FULL}, so a commit that returned
+ * is on disk. Writes go through one {@link GroupCommitter}; reads use their own connection, which
+ * WAL lets run beside the writer.
+ */
+public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLetters, AutoCloseable {
+
+  /** Tuning that has sensible defaults; the wiring may change it. */
+  public record Settings(int queueCapacity, int maxGroup, long forwardedCacheSize) {
+    public static final Settings DEFAULTS = new Settings(20_000, 2_000, 200_000);
+  }
+
+  private final Connection writeConnection;
+  private final Connection readConnection;
+  private final WriteSide writeSide;
+  private final GroupCommitter committer;
+  private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+
+  private SqliteOutbox(
+      Connection writeConnection,
+      Connection readConnection,
+      WriteSide writeSide,
+      GroupCommitter committer) {
+    this.writeConnection = writeConnection;
+    this.readConnection = readConnection;
+    this.writeSide = writeSide;
+    this.committer = committer;
+  }
+
+  public static SqliteOutbox open(Path file, InstantSource clock) throws SQLException {
+    return open(file, clock, Settings.DEFAULTS);
+  }
+
+  public static SqliteOutbox open(Path file, InstantSource clock, Settings settings)
+      throws SQLException {
+    try {
+      Path parent = file.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+    } catch (java.io.IOException e) {
+      throw new SQLException("cannot create the data directory for " + file + ": " + e, e);
+    }
+    String url = "jdbc:sqlite:" + file.toAbsolutePath();
+    Connection writer = config().createConnection(url);
+    try {
+      // Autocommit stays on: the committer issues BEGIN IMMEDIATE / COMMIT itself, so the write
+      // lock is held only while a group is being written, and other processes can write between.
+      try (var statement = writer.createStatement()) {
+        statement.execute("BEGIN IMMEDIATE");
+        Schema.migrate(writer);
+        statement.execute("COMMIT");
+      }
+      Connection reader = config().createConnection(url);
+      WriteSide side = new WriteSide(writer, settings.forwardedCacheSize());
+      GroupCommitter committer =
+          new GroupCommitter(writer, side, clock, settings.queueCapacity(), settings.maxGroup());
+      return new SqliteOutbox(writer, reader, side, committer);
+    } catch (SQLException | RuntimeException e) {
+      writer.close();
+      throw e;
+    }
+  }
+
+  private static SQLiteConfig config() {
+    SQLiteConfig config = new SQLiteConfig();
+    config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+    // FULL makes every WAL commit fsync: what we acknowledge survives a power cut, not just a crash.
+    config.setSynchronous(SQLiteConfig.SynchronousMode.FULL);
+    config.setBusyTimeout(10_000);
+    return config;
+  }
+
+  // ---- receiving side ----
+
+  @Override
+  public CompletableFuture<List<Disposition>> append(List<Change> changes) {
+    List<Change> copy = List.copyOf(changes);
+    CompletableFuture<List<Disposition>> stored = committer.submit(
+        (side, now) -> {
+          List<Disposition> dispositions = new ArrayList<>(copy.size());
+          long stale = 0;
+          for (Change change : copy) {
+            Disposition disposition = side.append(change, now);
+            dispositions.add(disposition);
+            if (disposition == Disposition.STALE) {
+              stale++;
+            }
+          }
+          if (stale > 0) {
+            side.addToCounter("stale_drops", stale, now);
+          }
+          return dispositions;
+        });
+    stored.thenRun(this::notifyAppended);
+    return stored;
+  }
+
+  /** Called after each durable append, e.g. to wake the forwarder. */
+  public void onAppend(Runnable listener) {
+    appendListeners.add(listener);
+  }
+
+  private void notifyAppended() {
+    appendListeners.forEach(Runnable::run);
+  }
+
+  @Override
+  public CompletableFuture<Void> recordPing() {
+    return committer.submit(
+        (side, now) -> {
+          side.addToCounter("pings", 1, now);
+          return null;
+        });
+  }
+
+  // ---- forwarding side ----
+
+  @Override
+  public synchronized List<TypeBacklog> backlog() {
+    List<TypeBacklog> backlog = new ArrayList<>();
+    try (PreparedStatement statement =
+            readConnection.prepareStatement(
+                "SELECT resource_type, COUNT(*), MIN(first_received_at) FROM pending"
+                    + " GROUP BY resource_type");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        backlog.add(
+            new TypeBacklog(rs.getString(1), rs.getLong(2), Instant.ofEpochMilli(rs.getLong(3))));
+      }
+      return backlog;
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
+  @Override
+  public synchronized List<PendingChange> oldest(String type, int limit) {
+    List<PendingChange> changes = new ArrayList<>();
+    try (PreparedStatement statement =
+        readConnection.prepareStatement(
+            "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
+                + " seq, received_at FROM pending WHERE resource_type = ?"
+                + " ORDER BY first_seq LIMIT ?")) {
+      statement.setString(1, type);
+      statement.setInt(2, limit);
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          changes.add(
+              new PendingChange(
+                  rs.getLong(7), Rows.change(rs, 1), Instant.ofEpochMilli(rs.getLong(8))));
+        }
+      }
+      return changes;
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
+  @Override
+  public void acknowledge(List<PendingChange> delivered) {
+    List<PendingChange> copy = List.copyOf(delivered);
+    await(
+        committer.submit(
+            (side, now) -> {
+              for (PendingChange change : copy) {
+                side.acknowledge(change, now);
+              }
+              return null;
+            }));
+  }
+
+  @Override
+  public void deadLetter(PendingChange change, int status, String reason) {
+    await(
+        committer.submit(
+            (side, now) -> {
+              side.deadLetter(change, status, reason, now);
+              return null;
+            }));
+  }
+
+  // ---- dead letters ----
+
+  @Override
+  public synchronized List<DeadLetter> list(int limit) {
+    List<DeadLetter> letters = new ArrayList<>();
+    try (PreparedStatement statement =
+        readConnection.prepareStatement(
+            "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
+                + " status, reason, attempts, first_failed_at, last_failed_at FROM dead_letter"
+                + " ORDER BY last_failed_at, resource_type, resource_id LIMIT ?")) {
+      statement.setInt(1, limit);
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          letters.add(
+              new DeadLetter(
+                  Rows.change(rs, 1),
+                  rs.getInt(7),
+                  rs.getString(8),
+                  rs.getInt(9),
+                  Instant.ofEpochMilli(rs.getLong(10)),
+                  Instant.ofEpochMilli(rs.getLong(11))));
+        }
+      }
+      return letters;
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the dead letters", e);
+    }
+  }
+
+  @Override
+  public int retry(Optional<ResourceKey> key) {
+    int moved = await(committer.submit((side, now) -> side.replayDeadLetters(key, now)));
+    notifyAppended();
+    return moved;
+  }
+
+  // ---- observation ----
+
+  public synchronized OutboxStats stats() {
+    try (PreparedStatement pending =
+            readConnection.prepareStatement(
+                "SELECT COUNT(*), MIN(first_received_at) FROM pending");
+        PreparedStatement dead = readConnection.prepareStatement("SELECT COUNT(*) FROM dead_letter");
+        PreparedStatement counters =
+            readConnection.prepareStatement("SELECT name, value, updated_at FROM counter")) {
+      long pendingCount;
+      Instant oldest;
+      try (ResultSet rs = pending.executeQuery()) {
+        rs.next();
+        pendingCount = rs.getLong(1);
+        long oldestMillis = rs.getLong(2);
+        oldest = rs.wasNull() ? null : Instant.ofEpochMilli(oldestMillis);
+      }
+      long deadLetters;
+      try (ResultSet rs = dead.executeQuery()) {
+        rs.next();
+        deadLetters = rs.getLong(1);
+      }
+      long staleDrops = 0;
+      long pings = 0;
+      Instant lastPing = null;
+      try (ResultSet rs = counters.executeQuery()) {
+        while (rs.next()) {
+          switch (rs.getString(1)) {
+            case "stale_drops" -> staleDrops = rs.getLong(2);
+            case "pings" -> {
+              pings = rs.getLong(2);
+              lastPing = Instant.ofEpochMilli(rs.getLong(3));
+            }
+            default -> {
+              // counters written by newer versions are ignored
+            }
+          }
+        }
+      }
+      return new OutboxStats(pendingCount, oldest, deadLetters, staleDrops, pings, lastPing);
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
+  /** Proves the file still takes a durable write by committing a tiny one. */
+  public boolean writable() {
+    try {
+      committer
+          .submit(
+              (side, now) -> {
+                side.addToCounter("writability_probes", 1, now);
+                return null;
+              })
+          .get();
+      return !committer.failing();
+    } catch (ExecutionException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  private static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    committer.close();
+    synchronized (this) {
+      writeSide.close();
+      readConnection.close();
+      writeConnection.close();
+    }
+  }
+}

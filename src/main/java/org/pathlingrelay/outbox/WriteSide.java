@@ -1,0 +1,299 @@
+package org.pathlingrelay.outbox;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Every write the outbox makes, as statements on the single writer connection. Only the writer
+ * thread calls this, inside a transaction it commits, so the read-decide-write steps below cannot
+ * interleave with one another.
+ */
+final class WriteSide implements AutoCloseable {
+
+  private record Held(long seq, VersionStamp stamp) {}
+
+  private final Connection connection;
+  /** The last version forwarded per resource; absent is cached too, as most lookups miss. */
+  private final Cache<ResourceKey, Optional<VersionStamp>> forwardedCache;
+
+  private final PreparedStatement selectPending;
+  private final PreparedStatement selectForwarded;
+  private final PreparedStatement insertPending;
+  private final PreparedStatement replacePending;
+  private final PreparedStatement deletePendingAt;
+  private final PreparedStatement upsertForwarded;
+  private final PreparedStatement upsertDeadLetter;
+  private final PreparedStatement addToCounter;
+  private final PreparedStatement selectDeadLetters;
+  private final PreparedStatement deleteDeadLetter;
+  private long lastSeq;
+
+  WriteSide(Connection connection, long forwardedCacheSize) throws SQLException {
+    this.connection = connection;
+    this.forwardedCache = Caffeine.newBuilder().maximumSize(forwardedCacheSize).build();
+    selectPending =
+        connection.prepareStatement(
+            "SELECT seq, version_number, last_updated FROM pending"
+                + " WHERE resource_type = ? AND resource_id = ?");
+    selectForwarded =
+        connection.prepareStatement(
+            "SELECT version_number, last_updated FROM forwarded"
+                + " WHERE resource_type = ? AND resource_id = ?");
+    insertPending =
+        connection.prepareStatement(
+            "INSERT INTO pending (resource_type, resource_id, seq, first_seq, operation,"
+                + " version_number, last_updated, body, first_received_at, received_at)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // first_seq and first_received_at stay: a resource updated over and over keeps its place in
+    // the queue instead of starving behind newer arrivals.
+    replacePending =
+        connection.prepareStatement(
+            "UPDATE pending SET seq = ?, operation = ?, version_number = ?, last_updated = ?,"
+                + " body = ?, received_at = ? WHERE resource_type = ? AND resource_id = ?");
+    deletePendingAt =
+        connection.prepareStatement(
+            "DELETE FROM pending WHERE resource_type = ? AND resource_id = ? AND seq = ?");
+    upsertForwarded =
+        connection.prepareStatement(
+            "INSERT INTO forwarded (resource_type, resource_id, operation, version_number,"
+                + " last_updated, forwarded_at) VALUES (?, ?, ?, ?, ?, ?)"
+                + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET"
+                + " operation = excluded.operation, version_number = excluded.version_number,"
+                + " last_updated = excluded.last_updated, forwarded_at = excluded.forwarded_at");
+    upsertDeadLetter =
+        connection.prepareStatement(
+            "INSERT INTO dead_letter (resource_type, resource_id, operation, version_number,"
+                + " last_updated, body, status, reason, attempts, first_failed_at, last_failed_at)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET"
+                + " operation = excluded.operation, version_number = excluded.version_number,"
+                + " last_updated = excluded.last_updated, body = excluded.body,"
+                + " status = excluded.status, reason = excluded.reason,"
+                + " attempts = dead_letter.attempts + 1, last_failed_at = excluded.last_failed_at");
+    addToCounter =
+        connection.prepareStatement(
+            "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
+                + " ON CONFLICT (name) DO UPDATE SET value = counter.value + excluded.value,"
+                + " updated_at = excluded.updated_at");
+    selectDeadLetters =
+        connection.prepareStatement(
+            "SELECT resource_type, resource_id, operation, version_number, last_updated, body"
+                + " FROM dead_letter WHERE (? IS NULL OR (resource_type = ? AND resource_id = ?))");
+    deleteDeadLetter =
+        connection.prepareStatement(
+            "DELETE FROM dead_letter WHERE resource_type = ? AND resource_id = ?");
+  }
+
+  /**
+   * Reads the sequence at the start of each transaction: another process (the dead-letters
+   * command) may have appended since, and a reused seq could acknowledge the wrong version.
+   */
+  void beginGroup() throws SQLException {
+    try (var statement = connection.createStatement();
+        ResultSet rs =
+            statement.executeQuery(
+                "SELECT value FROM counter WHERE name = 'seq'")) {
+      lastSeq = rs.next() ? rs.getLong(1) : 0;
+    }
+  }
+
+  void endGroup() throws SQLException {
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "INSERT INTO counter (name, value) VALUES ('seq', ?)"
+                + " ON CONFLICT (name) DO UPDATE SET value = excluded.value")) {
+      statement.setLong(1, lastSeq);
+      statement.executeUpdate();
+    }
+  }
+
+  Disposition append(Change change, long nowMillis) throws SQLException {
+    ResourceKey key = change.key();
+    Optional<Held> held = pending(key);
+    Optional<VersionStamp> forwarded = forwarded(key);
+    VersionStamp stamp = change.stamp();
+    if (change.operation() == Operation.DELETE && stamp.versionNumber() == null) {
+      stamp = inferDeleteStamp(held.map(Held::stamp), forwarded);
+    }
+    if (forwarded.isPresent()
+        && ChangeOrder.compare(stamp, forwarded.get()) != ChangeOrder.Verdict.NEWER) {
+      return Disposition.STALE;
+    }
+    if (held.isPresent()
+        && ChangeOrder.compare(stamp, held.get().stamp()) != ChangeOrder.Verdict.NEWER) {
+      return Disposition.STALE;
+    }
+    long seq = ++lastSeq;
+    if (held.isPresent()) {
+      replacePending.setLong(1, seq);
+      replacePending.setString(2, change.operation().name());
+      setNullableLong(replacePending, 3, stamp.versionNumber());
+      setNullableLong(replacePending, 4, stamp.lastUpdatedMillis());
+      replacePending.setString(5, change.body());
+      replacePending.setLong(6, nowMillis);
+      replacePending.setString(7, key.type());
+      replacePending.setString(8, key.id());
+      replacePending.executeUpdate();
+      return Disposition.REPLACED;
+    }
+    insertPending.setString(1, key.type());
+    insertPending.setString(2, key.id());
+    insertPending.setLong(3, seq);
+    insertPending.setLong(4, seq);
+    insertPending.setString(5, change.operation().name());
+    setNullableLong(insertPending, 6, stamp.versionNumber());
+    setNullableLong(insertPending, 7, stamp.lastUpdatedMillis());
+    insertPending.setString(8, change.body());
+    insertPending.setLong(9, nowMillis);
+    insertPending.setLong(10, nowMillis);
+    insertPending.executeUpdate();
+    return Disposition.QUEUED;
+  }
+
+  /** The delete takes the version after the newest we know of, so older updates count as stale. */
+  private static VersionStamp inferDeleteStamp(
+      Optional<VersionStamp> held, Optional<VersionStamp> forwarded) {
+    Long newest = null;
+    for (Optional<VersionStamp> known : List.of(held, forwarded)) {
+      Long version = known.map(VersionStamp::versionNumber).orElse(null);
+      if (version != null && (newest == null || version > newest)) {
+        newest = version;
+      }
+    }
+    return newest == null ? VersionStamp.UNKNOWN : new VersionStamp(newest, null).successor();
+  }
+
+  boolean acknowledge(PendingChange delivered, long nowMillis) throws SQLException {
+    ResourceKey key = delivered.key();
+    deletePendingAt.setString(1, key.type());
+    deletePendingAt.setString(2, key.id());
+    deletePendingAt.setLong(3, delivered.seq());
+    boolean removed = deletePendingAt.executeUpdate() > 0;
+    VersionStamp stamp = delivered.change().stamp();
+    Optional<VersionStamp> forwarded = forwarded(key);
+    if (forwarded.isEmpty()
+        || ChangeOrder.compare(stamp, forwarded.get()) == ChangeOrder.Verdict.NEWER) {
+      upsertForwarded.setString(1, key.type());
+      upsertForwarded.setString(2, key.id());
+      upsertForwarded.setString(3, delivered.operation().name());
+      setNullableLong(upsertForwarded, 4, stamp.versionNumber());
+      setNullableLong(upsertForwarded, 5, stamp.lastUpdatedMillis());
+      upsertForwarded.setLong(6, nowMillis);
+      upsertForwarded.executeUpdate();
+      forwardedCache.put(key, Optional.of(stamp));
+    }
+    return removed;
+  }
+
+  void deadLetter(PendingChange rejected, int status, String reason, long nowMillis)
+      throws SQLException {
+    Change change = rejected.change();
+    upsertDeadLetter.setString(1, change.key().type());
+    upsertDeadLetter.setString(2, change.key().id());
+    upsertDeadLetter.setString(3, change.operation().name());
+    setNullableLong(upsertDeadLetter, 4, change.stamp().versionNumber());
+    setNullableLong(upsertDeadLetter, 5, change.stamp().lastUpdatedMillis());
+    upsertDeadLetter.setString(6, change.body());
+    upsertDeadLetter.setInt(7, status);
+    upsertDeadLetter.setString(8, reason);
+    upsertDeadLetter.setLong(9, nowMillis);
+    upsertDeadLetter.setLong(10, nowMillis);
+    upsertDeadLetter.executeUpdate();
+    deletePendingAt.setString(1, change.key().type());
+    deletePendingAt.setString(2, change.key().id());
+    deletePendingAt.setLong(3, rejected.seq());
+    deletePendingAt.executeUpdate();
+  }
+
+  int replayDeadLetters(Optional<ResourceKey> only, long nowMillis) throws SQLException {
+    List<Change> letters = new ArrayList<>();
+    selectDeadLetters.setString(1, only.map(ResourceKey::type).orElse(null));
+    selectDeadLetters.setString(2, only.map(ResourceKey::type).orElse(null));
+    selectDeadLetters.setString(3, only.map(ResourceKey::id).orElse(null));
+    try (ResultSet rs = selectDeadLetters.executeQuery()) {
+      while (rs.next()) {
+        letters.add(Rows.change(rs, 1));
+      }
+    }
+    for (Change letter : letters) {
+      append(letter, nowMillis);
+      deleteDeadLetter.setString(1, letter.key().type());
+      deleteDeadLetter.setString(2, letter.key().id());
+      deleteDeadLetter.executeUpdate();
+    }
+    return letters.size();
+  }
+
+  void addToCounter(String name, long delta, long nowMillis) throws SQLException {
+    addToCounter.setString(1, name);
+    addToCounter.setLong(2, delta);
+    addToCounter.setLong(3, nowMillis);
+    addToCounter.executeUpdate();
+  }
+
+  /** After a rollback the cache may hold versions that never committed. */
+  void forgetUncommitted() {
+    forwardedCache.invalidateAll();
+  }
+
+  private Optional<Held> pending(ResourceKey key) throws SQLException {
+    selectPending.setString(1, key.type());
+    selectPending.setString(2, key.id());
+    try (ResultSet rs = selectPending.executeQuery()) {
+      if (!rs.next()) {
+        return Optional.empty();
+      }
+      return Optional.of(new Held(rs.getLong(1), Rows.stamp(rs, 2)));
+    }
+  }
+
+  private Optional<VersionStamp> forwarded(ResourceKey key) throws SQLException {
+    Optional<VersionStamp> cached = forwardedCache.getIfPresent(key);
+    if (cached != null) {
+      return cached;
+    }
+    selectForwarded.setString(1, key.type());
+    selectForwarded.setString(2, key.id());
+    Optional<VersionStamp> found;
+    try (ResultSet rs = selectForwarded.executeQuery()) {
+      found = rs.next() ? Optional.of(Rows.stamp(rs, 1)) : Optional.empty();
+    }
+    forwardedCache.put(key, found);
+    return found;
+  }
+
+  private static void setNullableLong(PreparedStatement statement, int index, Long value)
+      throws SQLException {
+    if (value == null) {
+      statement.setNull(index, Types.INTEGER);
+    } else {
+      statement.setLong(index, value);
+    }
+  }
+
+  @Override
+  public void close() throws SQLException {
+    for (PreparedStatement statement :
+        List.of(
+            selectPending,
+            selectForwarded,
+            insertPending,
+            replacePending,
+            deletePendingAt,
+            upsertForwarded,
+            upsertDeadLetter,
+            addToCounter,
+            selectDeadLetters,
+            deleteDeadLetter)) {
+      statement.close();
+    }
+  }
+}

@@ -1,0 +1,101 @@
+package org.pathlingrelay.receive;
+
+import ca.uhn.fhir.rest.server.exceptions.PayloadTooLargeException;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import java.io.IOException;
+
+/**
+ * Stops reading a body once it passes the limit, so a chunked body of unknown length cannot make
+ * us buffer without bound. The exception surfaces from HAPI as a 413 OperationOutcome.
+ */
+final class BodyLimitFilter implements Filter {
+
+  private final long maxBodyBytes;
+
+  BodyLimitFilter(long maxBodyBytes) {
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  @Override
+  public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    chain.doFilter(new Limited((HttpServletRequest) request, maxBodyBytes), response);
+  }
+
+  private static final class Limited extends HttpServletRequestWrapper {
+    private final long max;
+    private ServletInputStream stream;
+
+    Limited(HttpServletRequest request, long max) {
+      super(request);
+      this.max = max;
+    }
+
+    @Override
+    public ServletInputStream getInputStream() throws IOException {
+      if (stream == null) {
+        stream = new CountingStream(super.getInputStream(), max);
+      }
+      return stream;
+    }
+  }
+
+  private static final class CountingStream extends ServletInputStream {
+    private final ServletInputStream delegate;
+    private final long max;
+    private long read;
+
+    CountingStream(ServletInputStream delegate, long max) {
+      this.delegate = delegate;
+      this.max = max;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = delegate.read();
+      if (b >= 0) {
+        count(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] buffer, int offset, int length) throws IOException {
+      int n = delegate.read(buffer, offset, length);
+      if (n > 0) {
+        count(n);
+      }
+      return n;
+    }
+
+    private void count(int n) {
+      read += n;
+      if (read > max) {
+        throw new PayloadTooLargeException("The body is over the limit of " + max + " bytes");
+      }
+    }
+
+    @Override
+    public boolean isFinished() {
+      return delegate.isFinished();
+    }
+
+    @Override
+    public boolean isReady() {
+      return delegate.isReady();
+    }
+
+    @Override
+    public void setReadListener(ReadListener listener) {
+      delegate.setReadListener(listener);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+package org.pathlingrelay.receive;
+
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.context.RuntimeResourceDefinition;
+import ca.uhn.fhir.rest.api.EncodingEnum;
+import ca.uhn.fhir.rest.server.IResourceProvider;
+import ca.uhn.fhir.rest.server.RestfulServer;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.servlet.Filter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import org.pathlingrelay.outbox.OutboxWriter;
+
+/**
+ * Builds the FHIR endpoint that receives notifications: a HAPI {@link RestfulServer} that accepts
+ * create, update and delete of every R4 resource type plus batch/transaction/history Bundles, and
+ * the servlet filter that bounds request bodies. Mount both at {@code /fhir/*}.
+ */
+public final class Receiver {
+
+  private final RestfulServer servlet;
+  private final Filter bodyLimit;
+
+  /**
+   * @param interceptors registered before the receiver's own, e.g. authentication
+   */
+  public Receiver(
+      FhirContext fhirContext,
+      OutboxWriter outbox,
+      long maxBodyBytes,
+      List<Object> interceptors,
+      MeterRegistry meters) {
+    NotificationParser parser = new NotificationParser(fhirContext);
+    DurableAcknowledger acknowledger =
+        new DurableAcknowledger(outbox, DurableAcknowledger.DEFAULT_TIMEOUT, meters);
+    List<IResourceProvider> providers = new ArrayList<>();
+    for (String type : new TreeSet<>(fhirContext.getResourceTypes())) {
+      RuntimeResourceDefinition definition = fhirContext.getResourceDefinition(type);
+      providers.add(
+          new ResourceNotificationProvider(
+              definition.getImplementingClass(), type, parser, acknowledger));
+    }
+    RestfulServer server = new RestfulServer(fhirContext);
+    server.setServerName("pathling-relay");
+    server.setImplementationDescription(
+        "Receives FHIR rest-hook notifications and forwards them to Pathling");
+    server.setDefaultResponseEncoding(EncodingEnum.JSON);
+    server.setResourceProviders(providers);
+    server.registerProvider(new BundleNotificationProvider(parser, acknowledger));
+    interceptors.forEach(server::registerInterceptor);
+    server.registerInterceptor(new RequestShapeInterceptor(maxBodyBytes));
+    server.registerInterceptor(new PingInterceptor(fhirContext, acknowledger));
+    server.registerInterceptor(new RejectionLogger(meters));
+    this.servlet = server;
+    this.bodyLimit = new BodyLimitFilter(maxBodyBytes);
+  }
+
+  public RestfulServer servlet() {
+    return servlet;
+  }
+
+  public Filter bodyLimitFilter() {
+    return bodyLimit;
+  }
+
+  /** Exposed for the wiring's documentation of limits. */
+  public static Duration acknowledgementTimeout() {
+    return DurableAcknowledger.DEFAULT_TIMEOUT;
+  }
+}

@@ -1,0 +1,45 @@
+package org.pathlingrelay.receive;
+
+import ca.uhn.fhir.interceptor.api.Hook;
+import ca.uhn.fhir.interceptor.api.Interceptor;
+import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.servlet.http.HttpServletRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Logs each refused request once, with what was wrong and never with headers (they carry the
+ * secret) or the body (it carries patient data), and counts refusals by status.
+ */
+@Interceptor
+final class RejectionLogger {
+
+  private static final Logger log = LoggerFactory.getLogger(RejectionLogger.class);
+  private final MeterRegistry meters;
+
+  RejectionLogger(MeterRegistry meters) {
+    this.meters = meters;
+  }
+
+  @Hook(Pointcut.SERVER_HANDLE_EXCEPTION)
+  public boolean logRejection(
+      RequestDetails details, HttpServletRequest request, BaseServerResponseException exception) {
+    int status = exception.getStatusCode();
+    String target = request.getMethod() + " " + request.getRequestURI();
+    if (status >= 500) {
+      log.warn("Answered {} {}: {}", status, target, exception.getMessage());
+    } else {
+      log.info("Refused {} with {}: {}", target, status, exception.getMessage());
+    }
+    Counter.builder("relay.notifications.refused")
+        .description("Requests the receiver refused, by HTTP status")
+        .tag("status", Integer.toString(status))
+        .register(meters)
+        .increment();
+    return true;
+  }
+}

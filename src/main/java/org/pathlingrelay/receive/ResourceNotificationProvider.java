@@ -1,0 +1,82 @@
+package org.pathlingrelay.receive;
+
+import ca.uhn.fhir.rest.annotation.Create;
+import ca.uhn.fhir.rest.annotation.Delete;
+import ca.uhn.fhir.rest.annotation.IdParam;
+import ca.uhn.fhir.rest.annotation.ResourceParam;
+import ca.uhn.fhir.rest.annotation.Update;
+import ca.uhn.fhir.rest.api.Constants;
+import ca.uhn.fhir.rest.api.MethodOutcome;
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.IResourceProvider;
+import java.util.List;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.instance.model.api.IIdType;
+import org.hl7.fhir.r4.model.IdType;
+import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.Disposition;
+
+/**
+ * Classic rest-hook notifications for one resource type: {@code PUT [type]/[id]} and
+ * {@code POST [type]} upsert, {@code DELETE [type]/[id]} deletes. HAPI JPA's {@code If-Match}
+ * header is ignored: the outbox orders versions itself.
+ */
+final class ResourceNotificationProvider implements IResourceProvider {
+
+  private final Class<? extends IBaseResource> resourceClass;
+  private final String type;
+  private final NotificationParser parser;
+  private final DurableAcknowledger acknowledger;
+
+  ResourceNotificationProvider(
+      Class<? extends IBaseResource> resourceClass,
+      String type,
+      NotificationParser parser,
+      DurableAcknowledger acknowledger) {
+    this.resourceClass = resourceClass;
+    this.type = type;
+    this.parser = parser;
+    this.acknowledger = acknowledger;
+  }
+
+  @Override
+  public Class<? extends IBaseResource> getResourceType() {
+    return resourceClass;
+  }
+
+  @Update
+  public MethodOutcome update(
+      @IdParam IdType id, @ResourceParam String body, RequestDetails request) {
+    parser.requireValidId(id.getIdPart());
+    Change change =
+        parser.upsert(type, id.getIdPart(), body, request.getHeader(Constants.HEADER_CONTENT_TYPE));
+    return outcome(change, acknowledger.store(List.of(change)).get(0));
+  }
+
+  @Create
+  public MethodOutcome create(@ResourceParam String body, RequestDetails request) {
+    Change change = parser.upsert(type, null, body, request.getHeader(Constants.HEADER_CONTENT_TYPE));
+    return outcome(change, acknowledger.store(List.of(change)).get(0));
+  }
+
+  @Delete
+  public MethodOutcome delete(@IdParam IdType id) {
+    Change change = parser.delete(type, id.getIdPart());
+    return outcome(change, acknowledger.store(List.of(change)).get(0));
+  }
+
+  private static MethodOutcome outcome(Change change, Disposition disposition) {
+    IIdType id = new IdType(change.key().type(), change.key().id());
+    MethodOutcome outcome = new MethodOutcome(id);
+    outcome.setOperationOutcome(Outcomes.information(describe(change, disposition)));
+    return outcome;
+  }
+
+  static String describe(Change change, Disposition disposition) {
+    return switch (disposition) {
+      case QUEUED, REPLACED -> change.key() + " " + change.operation().name().toLowerCase()
+          + " stored for forwarding to Pathling";
+      case STALE -> change.key() + " ignored: a newer or equal version is already held";
+    };
+  }
+}
