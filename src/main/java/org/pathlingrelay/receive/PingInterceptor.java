@@ -26,7 +26,7 @@ final class PingInterceptor {
   }
 
   /** Runs after authentication ({@code order} above it), before HAPI looks for a body. */
-  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_PRE_PROCESSED, order = 200)
+  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED, order = 200)
   public boolean answerPing(HttpServletRequest request, HttpServletResponse response)
       throws IOException {
     if (!isPing(request)) {

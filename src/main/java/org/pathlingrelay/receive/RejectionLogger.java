@@ -31,7 +31,7 @@ final class RejectionLogger {
     int status = exception.getStatusCode();
     String target = request.getMethod() + " " + request.getRequestURI();
     if (status >= 500) {
-      log.warn("Answered {} {}: {}", status, target, exception.getMessage());
+      log.warn("Answered {} {}: {}", status, target, exception.getMessage(), exception);
     } else {
       log.info("Refused {} with {}: {}", target, status, exception.getMessage());
     }

@@ -20,7 +20,7 @@ final class RequestShapeInterceptor {
     this.maxBodyBytes = maxBodyBytes;
   }
 
-  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_PRE_PROCESSED, order = 100)
+  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED, order = 100)
   public boolean checkShape(HttpServletRequest request) {
     long declared = request.getContentLengthLong();
     if (declared > maxBodyBytes) {

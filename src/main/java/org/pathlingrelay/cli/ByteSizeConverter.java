@@ -1,0 +1,31 @@
+package org.pathlingrelay.cli;
+
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/** Sizes in bytes, with binary ({@code 16MiB}) or decimal ({@code 10MB}) units. */
+final class ByteSizeConverter implements ITypeConverter<Long> {
+
+  private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmg]i?b?|b)?");
+
+  @Override
+  public Long convert(String value) {
+    Matcher matcher = SIZE.matcher(value.trim().toLowerCase(Locale.ROOT));
+    if (!matcher.matches()) {
+      throw new TypeConversionException("'" + value + "' is not a size (try 16MiB, 512KiB, 1000000)");
+    }
+    long amount = Long.parseLong(matcher.group(1));
+    String unit = matcher.group(2) == null ? "b" : matcher.group(2);
+    boolean binary = unit.contains("i");
+    long base = binary ? 1024 : 1000;
+    return switch (unit.charAt(0)) {
+      case 'k' -> amount * base;
+      case 'm' -> amount * base * base;
+      case 'g' -> amount * base * base * base;
+      default -> amount;
+    };
+  }
+}

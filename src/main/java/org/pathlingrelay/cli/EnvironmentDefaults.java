@@ -1,0 +1,121 @@
+package org.pathlingrelay.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.StringJoiner;
+import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * Gives each option its value when the command line does not: first the environment variable,
+ * then the YAML config file (keys are the option names without dashes, e.g. {@code pathling-url}),
+ * and otherwise the option's own default. So: flag > env > file > default.
+ */
+final class EnvironmentDefaults implements IDefaultValueProvider {
+
+  /** The public contract: scripts and docs use these names. */
+  static final Map<String, String> ENV_NAMES =
+      Map.ofEntries(
+          Map.entry("port", "RELAY_PORT"),
+          Map.entry("bind", "RELAY_BIND"),
+          Map.entry("data-dir", "RELAY_DATA_DIR"),
+          Map.entry("pathling-url", "PATHLING_URL"),
+          Map.entry("pathling-token", "PATHLING_TOKEN"),
+          Map.entry("pathling-timeout", "PATHLING_TIMEOUT"),
+          Map.entry("receiver-secret", "RELAY_SECRET"),
+          Map.entry("no-auth", "RELAY_NO_AUTH"),
+          Map.entry("forward-mode", "RELAY_FORWARD_MODE"),
+          Map.entry("batch-max", "RELAY_BATCH_MAX"),
+          Map.entry("linger", "RELAY_LINGER"),
+          Map.entry("max-body", "RELAY_MAX_BODY"),
+          Map.entry("parallel-types", "RELAY_PARALLEL_TYPES"),
+          Map.entry("config", "RELAY_CONFIG"));
+
+  private final Map<String, String> environment;
+  private final Map<String, String> file;
+
+  private EnvironmentDefaults(Map<String, String> environment, Map<String, String> file) {
+    this.environment = environment;
+    this.file = file;
+  }
+
+  /** Reads the config file named by {@code --config} in {@code args}, or by RELAY_CONFIG. */
+  static EnvironmentDefaults from(String[] args, Map<String, String> environment)
+      throws IOException {
+    Optional<String> configFile = configArgument(args);
+    if (configFile.isEmpty()) {
+      configFile = Optional.ofNullable(environment.get(ENV_NAMES.get("config")));
+    }
+    Map<String, String> file = new HashMap<>();
+    if (configFile.isPresent()) {
+      file = readYaml(Path.of(configFile.get()));
+    }
+    return new EnvironmentDefaults(Map.copyOf(environment), file);
+  }
+
+  private static Optional<String> configArgument(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      if ("--config".equals(args[i]) && i + 1 < args.length) {
+        return Optional.of(args[i + 1]);
+      }
+      if (args[i].startsWith("--config=")) {
+        return Optional.of(args[i].substring("--config=".length()));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Map<String, String> readYaml(Path path) throws IOException {
+    if (!Files.isRegularFile(path)) {
+      throw new IOException("config file " + path + " does not exist");
+    }
+    JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(path.toFile());
+    Map<String, String> values = new HashMap<>();
+    if (root == null || root.isNull() || root.isMissingNode()) {
+      return values;
+    }
+    if (!root.isObject()) {
+      throw new IOException("config file " + path + " must be a YAML mapping of option: value");
+    }
+    Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      values.put(field.getKey(), text(field.getValue()));
+    }
+    return values;
+  }
+
+  private static String text(JsonNode node) {
+    if (node.isArray()) {
+      StringJoiner joined = new StringJoiner(",");
+      node.forEach(element -> joined.add(element.asText()));
+      return joined.toString();
+    }
+    return node.asText();
+  }
+
+  @Override
+  public String defaultValue(ArgSpec argSpec) {
+    if (!(argSpec instanceof OptionSpec option)) {
+      return null;
+    }
+    String name = option.longestName().replaceFirst("^-+", "");
+    String envName = ENV_NAMES.get(name);
+    if (envName != null) {
+      String fromEnv = environment.get(envName);
+      if (fromEnv != null && !fromEnv.isEmpty()) {
+        return fromEnv;
+      }
+    }
+    return file.get(name);
+  }
+}

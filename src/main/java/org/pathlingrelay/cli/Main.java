@@ -1,0 +1,33 @@
+package org.pathlingrelay.cli;
+
+import java.io.IOException;
+import picocli.CommandLine;
+
+/** Entry point of {@code pathling-relay}; the only place that exits the JVM. */
+public final class Main {
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.getenv()));
+  }
+
+  static int run(String[] args, java.util.Map<String, String> environment) {
+    EnvironmentDefaults defaults;
+    try {
+      defaults = EnvironmentDefaults.from(args, environment);
+    } catch (IOException e) {
+      System.err.println("pathling-relay: " + e.getMessage());
+      return CommandLine.ExitCode.USAGE;
+    }
+    return commandLine(defaults).execute(args);
+  }
+
+  static CommandLine commandLine(EnvironmentDefaults defaults) {
+    CommandLine commandLine = new CommandLine(new RelayCommand());
+    commandLine.setDefaultValueProvider(defaults);
+    commandLine.setCaseInsensitiveEnumValuesAllowed(true);
+    commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
+    return commandLine;
+  }
+}

@@ -1,0 +1,161 @@
+package org.pathlingrelay.cli;
+
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.parser.LenientErrorHandler;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import org.pathlingrelay.auth.ReceiverAuthInterceptor;
+import org.pathlingrelay.auth.ReceiverSecrets;
+import org.pathlingrelay.forward.Forwarder;
+import org.pathlingrelay.forward.HapiPathlingWriter;
+import org.pathlingrelay.forward.PathlingCalls;
+import org.pathlingrelay.forward.PathlingWriter;
+import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.ops.OpsServlet;
+import org.pathlingrelay.ops.OutboxMeterBinder;
+import org.pathlingrelay.receive.Receiver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running relay, wired by hand in data-flow order: outbox, forwarder, receiver, HTTP. This is
+ * the only place that builds other packages' parts.
+ */
+public final class Relay implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  private final SqliteOutbox outbox;
+  private final Forwarder forwarder;
+  private final HttpHost http;
+
+  private Relay(SqliteOutbox outbox, Forwarder forwarder, HttpHost http) {
+    this.outbox = outbox;
+    this.forwarder = forwarder;
+    this.http = http;
+  }
+
+  public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
+    FhirContext fhirContext = newFhirContext();
+    PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(meters);
+    new JvmGcMetrics().bindTo(meters);
+    new JvmThreadMetrics().bindTo(meters);
+    new ProcessorMetrics().bindTo(meters);
+
+    SqliteOutbox outbox = SqliteOutbox.open(config.outboxFile(), clock);
+    Forwarder forwarder = null;
+    HttpHost http = null;
+    try {
+      new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
+
+      PathlingWriter pathling =
+          new HapiPathlingWriter(
+              fhirContext, config.pathlingUrl(), config.pathlingToken(), config.pathlingTimeout());
+      RetryRegistry retries = RetryRegistry.ofDefaults();
+      CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
+      PathlingCalls calls = new PathlingCalls(config.resilience(), retries, breakers);
+      TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+      TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+      forwarder =
+          new Forwarder(
+              outbox,
+              pathling,
+              calls,
+              new Forwarder.Settings(
+                  config.forwardMode(),
+                  config.batchMax(),
+                  config.linger(),
+                  config.parallelTypes(),
+                  config.resilience().initialBackoff().multipliedBy(5)),
+              clock,
+              meters);
+      outbox.onAppend(forwarder::wake);
+
+      List<Object> interceptors = new ArrayList<>();
+      if (!config.noAuth()) {
+        interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
+      }
+      Receiver receiver =
+          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters);
+      Forwarder status = forwarder;
+      OpsServlet ops =
+          new OpsServlet(outbox::stats, outbox::writable, status::status, meters, clock);
+      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops);
+      forwarder.start();
+      log.info(
+          "pathling-relay listening on http://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
+          config.bind(),
+          http.port(),
+          config.pathlingUrl(),
+          config.forwardMode().name().toLowerCase(),
+          config.outboxFile().toAbsolutePath());
+      if (config.noAuth()) {
+        log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
+      }
+      return new Relay(outbox, forwarder, http);
+    } catch (Exception e) {
+      closeQuietly(http);
+      closeQuietly(forwarder);
+      closeQuietly(outbox);
+      throw e;
+    }
+  }
+
+  static FhirContext newFhirContext() {
+    FhirContext fhirContext = FhirContext.forR4();
+    // Unknown elements are kept in the stored JSON anyway; logging each would flood the log.
+    fhirContext.setParserErrorHandler(new LenientErrorHandler(false));
+    // A Bundle entry's resource keeps its own id; fullUrl (often urn:uuid) must not replace it.
+    fhirContext.getParserOptions().setOverrideResourceIdWithBundleEntryFullUrl(false);
+    return fhirContext;
+  }
+
+  public int port() {
+    return http.port();
+  }
+
+  public SqliteOutbox outbox() {
+    return outbox;
+  }
+
+  public Forwarder forwarder() {
+    return forwarder;
+  }
+
+  void awaitStop() throws InterruptedException {
+    http.join();
+  }
+
+  @Override
+  public void close() {
+    // Stop taking notifications first, then let in-flight forwarding finish, then close the file.
+    closeQuietly(http);
+    closeQuietly(forwarder);
+    closeQuietly(outbox);
+  }
+
+  private static void closeQuietly(AutoCloseable closeable) {
+    if (closeable == null) {
+      return;
+    }
+    try {
+      closeable.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      log.warn("Error while shutting down {}: {}", closeable.getClass().getSimpleName(), e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package org.pathlingrelay.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.ResilienceSettings;
+
+/**
+ * Everything {@code serve} needs, validated once at start-up. Secrets are held here but never
+ * printed: {@link #toString()} leaves them out.
+ */
+public record RelayConfig(
+    String bind,
+    int port,
+    Path dataDir,
+    String pathlingUrl,
+    Optional<String> pathlingToken,
+    Duration pathlingTimeout,
+    List<String> receiverSecrets,
+    boolean noAuth,
+    ForwardMode forwardMode,
+    int batchMax,
+    Duration linger,
+    long maxBodyBytes,
+    int parallelTypes,
+    ResilienceSettings resilience) {
+
+  public RelayConfig {
+    receiverSecrets = List.copyOf(receiverSecrets);
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("--port must be between 0 and 65535");
+    }
+    if (!noAuth && receiverSecrets.isEmpty()) {
+      throw new IllegalArgumentException(
+          "serve needs --receiver-secret (or RELAY_SECRET) so that only your FHIR server can"
+              + " send notifications; pass --no-auth to run without one (not for production)");
+    }
+    if (batchMax < 1) {
+      throw new IllegalArgumentException("--batch-max must be at least 1");
+    }
+    if (maxBodyBytes < 1) {
+      throw new IllegalArgumentException("--max-body must be positive");
+    }
+    if (linger.isNegative()) {
+      throw new IllegalArgumentException("--linger must not be negative");
+    }
+    if (!pathlingUrl.startsWith("http://") && !pathlingUrl.startsWith("https://")) {
+      throw new IllegalArgumentException("--pathling-url must be an http(s) URL");
+    }
+  }
+
+  public Path outboxFile() {
+    return dataDir.resolve("relay.db");
+  }
+
+  @Override
+  public String toString() {
+    return "RelayConfig[bind=" + bind + ", port=" + port + ", dataDir=" + dataDir
+        + ", pathlingUrl=" + pathlingUrl + ", pathlingToken=" + (pathlingToken.isPresent() ? "***" : "none")
+        + ", receiverSecrets=" + receiverSecrets.size() + " configured, noAuth=" + noAuth
+        + ", forwardMode=" + forwardMode + ", batchMax=" + batchMax + ", linger=" + linger
+        + ", maxBodyBytes=" + maxBodyBytes + ", parallelTypes=" + parallelTypes + "]";
+  }
+}
