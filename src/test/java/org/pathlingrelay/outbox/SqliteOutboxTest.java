@@ -1,0 +1,224 @@
+package org.pathlingrelay.outbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The outbox's promises, on a real SQLite file. */
+class SqliteOutboxTest {
+
+  private static final ResourceKey PATIENT = new ResourceKey("Patient", "p1");
+
+  @TempDir Path dir;
+  private SqliteOutbox outbox;
+
+  @BeforeEach
+  void open() throws Exception {
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    outbox.close();
+  }
+
+  private static Change version(ResourceKey key, long version) {
+    return Change.upsert(
+        key,
+        new VersionStamp(version, null),
+        "{\"resourceType\":\"" + key.type() + "\",\"id\":\"" + key.id()
+            + "\",\"meta\":{\"versionId\":\"" + version + "\"}}");
+  }
+
+  private Disposition append(Change change) {
+    return outbox.append(List.of(change)).join().get(0);
+  }
+
+  private List<PendingChange> pending(String type) {
+    return outbox.oldest(type, 10_000);
+  }
+
+  @Test
+  void manyUpdatesOfOneResource_coalesceIntoOnePendingRowWithTheLatestVersion() {
+    for (long v = 1; v <= 50; v++) {
+      append(version(PATIENT, v));
+    }
+    assertThat(pending("Patient"))
+        .singleElement()
+        .satisfies(p -> assertThat(p.change().stamp().versionNumber()).isEqualTo(50L));
+  }
+
+  @Test
+  void olderOrEqualVersion_isDroppedAsStale() {
+    assertThat(append(version(PATIENT, 3))).isEqualTo(Disposition.QUEUED);
+    assertThat(append(version(PATIENT, 2))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 3))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 4))).isEqualTo(Disposition.REPLACED);
+    assertThat(pending("Patient").get(0).change().stamp().versionNumber()).isEqualTo(4L);
+    assertThat(outbox.stats().staleDrops()).isEqualTo(2);
+  }
+
+  @Test
+  void versionsCompareAsNumbers_notAsText() {
+    append(version(PATIENT, 9));
+    assertThat(append(version(PATIENT, 10))).isEqualTo(Disposition.REPLACED);
+  }
+
+  @Test
+  void withoutNumericVersions_lastUpdatedDecides() {
+    Change later = Change.upsert(PATIENT, new VersionStamp(null, 2_000L), "{\"id\":\"later\"}");
+    Change earlier = Change.upsert(PATIENT, new VersionStamp(null, 1_000L), "{\"id\":\"earlier\"}");
+    append(later);
+    assertThat(append(earlier)).isEqualTo(Disposition.STALE);
+    assertThat(pending("Patient").get(0).change().body()).contains("later");
+  }
+
+  @Test
+  void withoutAnyStamp_arrivalOrderDecides() {
+    append(Change.upsert(PATIENT, VersionStamp.UNKNOWN, "{\"n\":1}"));
+    assertThat(append(Change.upsert(PATIENT, VersionStamp.UNKNOWN, "{\"n\":2}")))
+        .isEqualTo(Disposition.REPLACED);
+    assertThat(pending("Patient").get(0).change().body()).contains("2");
+  }
+
+  @Test
+  void deleteReplacesPendingUpsert_andLateOlderUpdateCannotResurrectIt() {
+    append(version(PATIENT, 1));
+    assertThat(append(Change.delete(PATIENT, VersionStamp.UNKNOWN))).isEqualTo(Disposition.REPLACED);
+    // HAPI's two delivery threads may deliver version 1 again, or the delete's predecessor, late.
+    assertThat(append(version(PATIENT, 1))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 2))).isEqualTo(Disposition.STALE);
+    assertThat(pending("Patient")).singleElement().satisfies(p -> {
+      assertThat(p.operation()).isEqualTo(Operation.DELETE);
+    });
+    // A re-created resource gets a version after the delete's, and wins.
+    assertThat(append(version(PATIENT, 3))).isEqualTo(Disposition.REPLACED);
+    assertThat(pending("Patient").get(0).operation()).isEqualTo(Operation.UPSERT);
+  }
+
+  @Test
+  void acknowledge_removesTheRow_andOlderVersionsAreStaleAfterwards() {
+    append(version(PATIENT, 5));
+    outbox.acknowledge(pending("Patient"));
+    assertThat(pending("Patient")).isEmpty();
+    assertThat(append(version(PATIENT, 4))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 5))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 6))).isEqualTo(Disposition.QUEUED);
+  }
+
+  @Test
+  void acknowledge_keepsANewerVersionThatArrivedWhileInFlight() {
+    append(version(PATIENT, 1));
+    List<PendingChange> inFlight = pending("Patient");
+    append(version(PATIENT, 2));
+    outbox.acknowledge(inFlight);
+    assertThat(pending("Patient"))
+        .singleElement()
+        .satisfies(p -> assertThat(p.change().stamp().versionNumber()).isEqualTo(2L));
+  }
+
+  @Test
+  void forwardedVersionGuard_survivesReopening() throws Exception {
+    append(version(PATIENT, 7));
+    outbox.acknowledge(pending("Patient"));
+    outbox.close();
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    assertThat(append(version(PATIENT, 6))).isEqualTo(Disposition.STALE);
+  }
+
+  @Test
+  void pendingRows_surviveAReopen() throws Exception {
+    for (int i = 0; i < 100; i++) {
+      append(version(new ResourceKey("Observation", "o" + i), 1));
+    }
+    outbox.close();
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    assertThat(pending("Observation")).hasSize(100);
+    assertThat(outbox.backlog())
+        .singleElement()
+        .satisfies(b -> assertThat(b.pending()).isEqualTo(100));
+  }
+
+  @Test
+  void oldest_returnsChangesInArrivalOrder_andAnUpdatedResourceKeepsItsPlace() {
+    ResourceKey a = new ResourceKey("Patient", "a");
+    ResourceKey b = new ResourceKey("Patient", "b");
+    append(version(a, 1));
+    append(version(b, 1));
+    append(version(a, 2));
+    assertThat(pending("Patient")).extracting(p -> p.key().id()).containsExactly("a", "b");
+  }
+
+  @Test
+  void concurrentAppends_areAllStoredOnce() throws Exception {
+    ExecutorService threads = Executors.newFixedThreadPool(16);
+    List<CompletableFuture<List<Disposition>>> results = new ArrayList<>();
+    for (int i = 0; i < 2_000; i++) {
+      Change change = version(new ResourceKey("Observation", "o" + (i % 500)), 1 + i / 500);
+      results.add(CompletableFuture.supplyAsync(() -> outbox.append(List.of(change)).join(), threads));
+    }
+    CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    threads.shutdown();
+    assertThat(pending("Observation")).hasSize(500);
+    assertThat(pending("Observation"))
+        .allSatisfy(p -> assertThat(p.change().stamp().versionNumber()).isEqualTo(4L));
+  }
+
+  @Test
+  void deadLetter_removesTheChangeFromTheQueue_andRetryPutsItBack() {
+    append(version(PATIENT, 2));
+    PendingChange refused = pending("Patient").get(0);
+    outbox.deadLetter(refused, 400, "{\"resourceType\":\"OperationOutcome\"}");
+    assertThat(pending("Patient")).isEmpty();
+    assertThat(outbox.list(10))
+        .singleElement()
+        .satisfies(
+            letter -> {
+              assertThat(letter.change()).isEqualTo(refused.change());
+              assertThat(letter.status()).isEqualTo(400);
+              assertThat(letter.reason()).contains("OperationOutcome");
+            });
+    assertThat(outbox.retry(Optional.of(PATIENT))).isEqualTo(1);
+    assertThat(outbox.list(10)).isEmpty();
+    assertThat(pending("Patient")).singleElement().satisfies(p -> assertThat(p.change()).isEqualTo(refused.change()));
+  }
+
+  @Test
+  void deadLetterRetry_doesNotOverwriteANewerPendingVersion() {
+    append(version(PATIENT, 2));
+    outbox.deadLetter(pending("Patient").get(0), 400, "refused");
+    append(version(PATIENT, 3));
+    outbox.retry(Optional.empty());
+    assertThat(pending("Patient").get(0).change().stamp().versionNumber()).isEqualTo(3L);
+  }
+
+  @Test
+  void aSecondProcessOnTheSameFile_neverReusesASequenceNumber() throws Exception {
+    append(version(PATIENT, 1));
+    try (SqliteOutbox other = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC())) {
+      other.append(List.of(version(new ResourceKey("Patient", "p2"), 1))).join();
+    }
+    append(version(new ResourceKey("Patient", "p3"), 1));
+    assertThat(pending("Patient")).extracting(PendingChange::seq).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void pings_areCountedAndTimestamped() {
+    outbox.recordPing().join();
+    outbox.recordPing().join();
+    assertThat(outbox.stats().pings()).isEqualTo(2);
+    assertThat(outbox.stats().lastPingAt()).isNotNull();
+  }
+}
