@@ -14,7 +14,6 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
@@ -30,6 +29,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
 
   private final FhirContext fhirContext;
   private final IGenericClient client;
+  private final RetryAfterCapture retryAfter = new RetryAfterCapture();
 
   public HapiPathlingWriter(
       FhirContext fhirContext, String baseUrl, Optional<String> bearerToken, Duration timeout) {
@@ -43,6 +43,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
     factory.setPoolMaxPerRoute(32);
     factory.setPoolMaxTotal(32);
     this.client = factory.newGenericClient(baseUrl);
+    client.registerInterceptor(retryAfter);
     bearerToken.ifPresent(token -> client.registerInterceptor(new BearerTokenAuthInterceptor(token)));
   }
 
@@ -108,7 +109,8 @@ public final class HapiPathlingWriter implements PathlingWriter {
       int status = response.getStatusCode();
       String message = "Pathling answered " + status + " to the " + what + ": " + response.getMessage();
       if (retriable(status)) {
-        return new RetriableWriteException(message, status, retryAfter(response).orElse(null), e);
+        Duration wait = retryAfter.lastRetryAfter().flatMap(HapiPathlingWriter::parseRetryAfter).orElse(null);
+        return new RetriableWriteException(message, status, wait, e);
       }
       String outcome =
           response.getOperationOutcome() != null
@@ -128,18 +130,6 @@ public final class HapiPathlingWriter implements PathlingWriter {
   private static boolean retriable(int status) {
     return status >= 500 || status == 429 || status == 408 || status == 401 || status == 403
         || status == 409;
-  }
-
-  static Optional<Duration> retryAfter(BaseServerResponseException response) {
-    Map<String, List<String>> headers = response.getResponseHeaders();
-    if (headers == null) {
-      return Optional.empty();
-    }
-    return headers.entrySet().stream()
-        .filter(header -> "Retry-After".equalsIgnoreCase(header.getKey()))
-        .flatMap(header -> header.getValue().stream())
-        .findFirst()
-        .flatMap(HapiPathlingWriter::parseRetryAfter);
   }
 
   /** Retry-After is either delta-seconds or an HTTP date. */
