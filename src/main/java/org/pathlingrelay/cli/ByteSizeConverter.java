@@ -17,15 +17,22 @@ final class ByteSizeConverter implements ITypeConverter<Long> {
     if (!matcher.matches()) {
       throw new TypeConversionException("'" + value + "' is not a size (try 16MiB, 512KiB, 1000000)");
     }
-    long amount = Long.parseLong(matcher.group(1));
     String unit = matcher.group(2) == null ? "b" : matcher.group(2);
-    boolean binary = unit.contains("i");
-    long base = binary ? 1024 : 1000;
-    return switch (unit.charAt(0)) {
-      case 'k' -> amount * base;
-      case 'm' -> amount * base * base;
-      case 'g' -> amount * base * base * base;
-      default -> amount;
+    long base = unit.contains("i") ? 1024 : 1000;
+    int power = switch (unit.charAt(0)) {
+      case 'k' -> 1;
+      case 'm' -> 2;
+      case 'g' -> 3;
+      default -> 0;
     };
+    try {
+      long bytes = Long.parseLong(matcher.group(1));
+      for (int i = 0; i < power; i++) {
+        bytes = Math.multiplyExact(bytes, base);
+      }
+      return bytes;
+    } catch (ArithmeticException | NumberFormatException e) {
+      throw new TypeConversionException("'" + value + "' is too large a size");
+    }
   }
 }

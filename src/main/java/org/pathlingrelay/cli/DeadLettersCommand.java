@@ -25,6 +25,16 @@ import picocli.CommandLine.Spec;
     subcommands = {DeadLettersCommand.ListCommand.class, DeadLettersCommand.RetryCommand.class})
 final class DeadLettersCommand {
 
+  /** A mistyped data dir must not quietly create an empty outbox and report nothing wrong. */
+  static SqliteOutbox openExisting(CommandSpec spec, CommonOptions common) throws Exception {
+    java.nio.file.Path file = common.dataDir.resolve("relay.db");
+    if (!java.nio.file.Files.isRegularFile(file)) {
+      throw new ParameterException(
+          spec.commandLine(), "no outbox at " + file.toAbsolutePath() + "; check --data-dir");
+    }
+    return SqliteOutbox.open(file, Clock.systemUTC());
+  }
+
   @Command(name = "list", mixinStandardHelpOptions = true, description = "Show dead letters, oldest failure first.")
   static final class ListCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -36,7 +46,7 @@ final class DeadLettersCommand {
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
-      try (SqliteOutbox outbox = SqliteOutbox.open(common.dataDir.resolve("relay.db"), Clock.systemUTC())) {
+      try (SqliteOutbox outbox = openExisting(spec, common)) {
         List<DeadLetter> letters = outbox.list(limit);
         if (letters.isEmpty()) {
           out.println("No dead letters.");
@@ -87,13 +97,13 @@ final class DeadLettersCommand {
     public Integer call() throws Exception {
       Optional<ResourceKey> key = Optional.empty();
       if (!target.all) {
-        String[] parts = target.resource.split("/");
+        String[] parts = target.resource.split("/", -1);
         if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank()) {
           throw new ParameterException(spec.commandLine(), "name the resource as Type/id, e.g. Patient/123");
         }
         key = Optional.of(new ResourceKey(parts[0], parts[1]));
       }
-      try (SqliteOutbox outbox = SqliteOutbox.open(common.dataDir.resolve("relay.db"), Clock.systemUTC())) {
+      try (SqliteOutbox outbox = openExisting(spec, common)) {
         int moved = outbox.retry(key);
         spec.commandLine().getOut().println(
             "Moved " + moved + " dead letter(s) back into the queue; a running relay forwards them shortly.");

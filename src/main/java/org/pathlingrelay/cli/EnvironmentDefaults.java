@@ -89,7 +89,15 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
     Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
     while (fields.hasNext()) {
       Map.Entry<String, JsonNode> field = fields.next();
-      values.put(field.getKey(), text(field.getValue()));
+      JsonNode value = field.getValue();
+      if (value.isNull()) {
+        continue; // "key:" with nothing after it means unset, not the word "null"
+      }
+      if (value.isObject()) {
+        throw new IOException(
+            "config file " + path + ": '" + field.getKey() + "' must be a value or a list, not a mapping");
+      }
+      values.put(field.getKey(), text(value));
     }
     return values;
   }
@@ -97,7 +105,12 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
   private static String text(JsonNode node) {
     if (node.isArray()) {
       StringJoiner joined = new StringJoiner(",");
-      node.forEach(element -> joined.add(element.asText()));
+      node.forEach(
+          element -> {
+            if (!element.isNull()) {
+              joined.add(element.asText());
+            }
+          });
       return joined.toString();
     }
     return node.asText();

@@ -46,6 +46,10 @@ public record RelayConfig(
     if (linger.isNegative()) {
       throw new IllegalArgumentException("--linger must not be negative");
     }
+    if (pathlingTimeout.isNegative() || pathlingTimeout.isZero()
+        || pathlingTimeout.toMillis() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("--pathling-timeout must be positive (and under 24 days)");
+    }
     if (!pathlingUrl.startsWith("http://") && !pathlingUrl.startsWith("https://")) {
       throw new IllegalArgumentException("--pathling-url must be an http(s) URL");
     }

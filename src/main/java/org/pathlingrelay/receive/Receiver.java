@@ -7,7 +7,6 @@ import ca.uhn.fhir.rest.server.IResourceProvider;
 import ca.uhn.fhir.rest.server.RestfulServer;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.servlet.Filter;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
@@ -63,10 +62,5 @@ public final class Receiver {
 
   public Filter bodyLimitFilter() {
     return bodyLimit;
-  }
-
-  /** Exposed for the wiring's documentation of limits. */
-  public static Duration acknowledgementTimeout() {
-    return DurableAcknowledger.DEFAULT_TIMEOUT;
   }
 }
