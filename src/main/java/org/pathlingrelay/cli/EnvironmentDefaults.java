@@ -38,6 +38,10 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
           Map.entry("linger", "RELAY_LINGER"),
           Map.entry("max-body", "RELAY_MAX_BODY"),
           Map.entry("parallel-types", "RELAY_PARALLEL_TYPES"),
+          Map.entry("source-url", "SOURCE_URL"),
+          Map.entry("source-token", "SOURCE_TOKEN"),
+          Map.entry("download-concurrency", "RELAY_DOWNLOAD_CONCURRENCY"),
+          Map.entry("catch-up-interval", "RELAY_CATCH_UP_INTERVAL"),
           Map.entry("config", "RELAY_CONFIG"));
 
   private final Map<String, String> environment;

@@ -28,6 +28,7 @@ public final class Main {
     commandLine.setDefaultValueProvider(defaults);
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
+    commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
     return commandLine;
   }
 }

@@ -18,6 +18,7 @@ import java.util.List;
 import org.pathlingrelay.auth.ReceiverAuthInterceptor;
 import org.pathlingrelay.auth.ReceiverSecrets;
 import org.pathlingrelay.forward.Forwarder;
+import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.forward.HapiPathlingWriter;
 import org.pathlingrelay.forward.PathlingCalls;
 import org.pathlingrelay.forward.PathlingWriter;
@@ -36,11 +37,13 @@ public final class Relay implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
+  private final ForwarderLock lock;
   private final SqliteOutbox outbox;
   private final Forwarder forwarder;
   private final HttpHost http;
 
-  private Relay(SqliteOutbox outbox, Forwarder forwarder, HttpHost http) {
+  private Relay(ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http) {
+    this.lock = lock;
     this.outbox = outbox;
     this.forwarder = forwarder;
     this.http = http;
@@ -54,35 +57,37 @@ public final class Relay implements AutoCloseable {
     new JvmThreadMetrics().bindTo(meters);
     new ProcessorMetrics().bindTo(meters);
 
-    SqliteOutbox outbox = SqliteOutbox.open(config.outboxFile(), clock);
+    ForwarderLock lock =
+        ForwarderLock.tryAcquire(config.dataDir())
+            .orElseThrow(() -> new IllegalStateException(
+                "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()));
+    SqliteOutbox outbox;
+    try {
+      outbox = SqliteOutbox.open(config.outboxFile(), clock);
+    } catch (Exception e) {
+      closeQuietly(lock);
+      throw e;
+    }
     Forwarder forwarder = null;
     HttpHost http = null;
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
-      PathlingWriter pathling =
-          new HapiPathlingWriter(
-              fhirContext, config.pathlingUrl(), config.pathlingToken(), config.pathlingTimeout());
-      RetryRegistry retries = RetryRegistry.ofDefaults();
-      CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
-      PathlingCalls calls = new PathlingCalls(config.resilience(), retries, breakers);
-      TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
-      TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
       forwarder =
-          new Forwarder(
+          newForwarder(
+              fhirContext,
               outbox,
-              pathling,
-              calls,
-              new Forwarder.Settings(
+              new ForwardingSettings(
+                  config.pathlingUrl(),
+                  config.pathlingToken(),
+                  config.pathlingTimeout(),
                   config.forwardMode(),
                   config.batchMax(),
                   config.linger(),
                   config.parallelTypes(),
-                  config.resilience().initialBackoff().multipliedBy(5)),
+                  config.resilience()),
               clock,
               meters);
-      outbox.onAppend(forwarder::wake);
-
       List<Object> interceptors = new ArrayList<>();
       if (!config.noAuth()) {
         interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
@@ -104,13 +109,57 @@ public final class Relay implements AutoCloseable {
       if (config.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(outbox, forwarder, http);
+      return new Relay(lock, outbox, forwarder, http);
     } catch (Exception e) {
       closeQuietly(http);
       closeQuietly(forwarder);
       closeQuietly(outbox);
+      closeQuietly(lock);
       throw e;
     }
+  }
+
+  /** Everything a forwarder needs to know, whichever command runs it. */
+  record ForwardingSettings(
+      String pathlingUrl,
+      java.util.Optional<String> pathlingToken,
+      java.time.Duration pathlingTimeout,
+      org.pathlingrelay.forward.ForwardMode mode,
+      int batchMax,
+      java.time.Duration linger,
+      int parallelTypes,
+      org.pathlingrelay.forward.ResilienceSettings resilience) {}
+
+  /** Builds (but does not start) the forwarder from the outbox to Pathling, with its metrics. */
+  static Forwarder newForwarder(
+      FhirContext fhirContext,
+      SqliteOutbox outbox,
+      ForwardingSettings settings,
+      InstantSource clock,
+      io.micrometer.core.instrument.MeterRegistry meters) {
+    PathlingWriter pathling =
+        new HapiPathlingWriter(
+            fhirContext, settings.pathlingUrl(), settings.pathlingToken(), settings.pathlingTimeout());
+    RetryRegistry retries = RetryRegistry.ofDefaults();
+    CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
+    PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
+    TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+    TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+    Forwarder forwarder =
+        new Forwarder(
+            outbox,
+            pathling,
+            calls,
+            new Forwarder.Settings(
+                settings.mode(),
+                settings.batchMax(),
+                settings.linger(),
+                settings.parallelTypes(),
+                settings.resilience().initialBackoff().multipliedBy(5)),
+            clock,
+            meters);
+    outbox.onAppend(forwarder::wake);
+    return forwarder;
   }
 
   static FhirContext newFhirContext() {
@@ -144,6 +193,7 @@ public final class Relay implements AutoCloseable {
     closeQuietly(http);
     closeQuietly(forwarder);
     closeQuietly(outbox);
+    closeQuietly(lock);
   }
 
   private static void closeQuietly(AutoCloseable closeable) {

@@ -18,6 +18,15 @@ public interface OutboxReader {
    */
   void acknowledge(List<PendingChange> delivered);
 
+  /** The sequence number of the newest change appended so far (0 for an empty outbox). */
+  long lastSeq();
+
+  /**
+   * How many pending rows were first queued at or before {@code seq}: zero once everything
+   * appended up to then (or its newer versions) has been forwarded or dead-lettered.
+   */
+  long pendingUpTo(long seq);
+
   /** Moves a change Pathling refused out of the queue, keeping Pathling's answer with it. */
   void deadLetter(PendingChange change, int status, String reason);
 }

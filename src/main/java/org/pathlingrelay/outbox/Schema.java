@@ -57,7 +57,9 @@ final class Schema {
                 name TEXT PRIMARY KEY,
                 value INTEGER NOT NULL,
                 updated_at INTEGER
-              )"""));
+              )"""),
+          // 2: lets a backfill ask whether everything it queued has left the outbox.
+          List.of("CREATE INDEX pending_first_seq ON pending (first_seq)"));
 
   private Schema() {}
 

@@ -177,6 +177,30 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   }
 
   @Override
+  public synchronized long lastSeq() {
+    return singleLong("SELECT COALESCE((SELECT value FROM counter WHERE name = 'seq'), 0)", null);
+  }
+
+  @Override
+  public synchronized long pendingUpTo(long seq) {
+    return singleLong("SELECT COUNT(*) FROM pending WHERE first_seq <= ?", seq);
+  }
+
+  private long singleLong(String sql, Long parameter) {
+    try (PreparedStatement statement = readConnection.prepareStatement(sql)) {
+      if (parameter != null) {
+        statement.setLong(1, parameter);
+      }
+      try (ResultSet rs = statement.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
+  @Override
   public void acknowledge(List<PendingChange> delivered) {
     List<PendingChange> copy = List.copyOf(delivered);
     await(

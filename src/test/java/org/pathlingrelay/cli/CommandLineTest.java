@@ -163,28 +163,28 @@ class CommandLineTest {
         new Contract("--data-dir", "RELAY_DATA_DIR", s -> s.common.dataDir,
             Path.of("./data"), "/srv/file-dir", Path.of("/srv/file-dir"),
             "/srv/env-dir", Path.of("/srv/env-dir"), "/srv/flag-dir", Path.of("/srv/flag-dir")),
-        new Contract("--pathling-url", "PATHLING_URL", s -> s.pathlingUrl,
+        new Contract("--pathling-url", "PATHLING_URL", s -> s.pathling.pathlingUrl,
             "http://localhost:8081/fhir", "http://file:8080/fhir", "http://file:8080/fhir",
             "http://env/fhir", "http://env/fhir", "https://flag/fhir", "https://flag/fhir"),
-        new Contract("--pathling-token", "PATHLING_TOKEN", s -> s.pathlingToken,
+        new Contract("--pathling-token", "PATHLING_TOKEN", s -> s.pathling.pathlingToken,
             null, "file-token", "file-token", "env-token", "env-token", "flag-token", "flag-token"),
-        new Contract("--pathling-timeout", "PATHLING_TIMEOUT", s -> s.pathlingTimeout,
+        new Contract("--pathling-timeout", "PATHLING_TIMEOUT", s -> s.pathling.pathlingTimeout,
             Duration.ofMinutes(5), "30s", Duration.ofSeconds(30), "1m", Duration.ofMinutes(1),
             "2h", Duration.ofHours(2)),
         new Contract("--receiver-secret", "RELAY_SECRET", s -> s.receiverSecrets,
             null, "file-secret", List.of("file-secret"), "env-old,env-new", List.of("env-old", "env-new"),
             "flag-secret", List.of("flag-secret")),
-        new Contract("--forward-mode", "RELAY_FORWARD_MODE", s -> s.forwardMode,
+        new Contract("--forward-mode", "RELAY_FORWARD_MODE", s -> s.pathling.forwardMode,
             ForwardMode.BATCH, "update", ForwardMode.UPDATE, "BATCH", ForwardMode.BATCH,
             "Update", ForwardMode.UPDATE),
-        new Contract("--batch-max", "RELAY_BATCH_MAX", s -> s.batchMax,
+        new Contract("--batch-max", "RELAY_BATCH_MAX", s -> s.pathling.batchMax,
             5000, "100", 100, "200", 200, "300", 300),
-        new Contract("--linger", "RELAY_LINGER", s -> s.linger,
+        new Contract("--linger", "RELAY_LINGER", s -> s.pathling.linger,
             Duration.ofMillis(200), "1s", Duration.ofSeconds(1), "2m", Duration.ofMinutes(2),
             "PT3H", Duration.ofHours(3)),
         new Contract("--max-body", "RELAY_MAX_BODY", s -> s.maxBody,
             16_777_216L, "1KiB", 1024L, "10MB", 10_000_000L, "512KiB", 524_288L),
-        new Contract("--parallel-types", "RELAY_PARALLEL_TYPES", s -> s.parallelTypes,
+        new Contract("--parallel-types", "RELAY_PARALLEL_TYPES", s -> s.pathling.parallelTypes,
             4, "8", 8, "2", 2, "1", 1));
   }
 
@@ -234,7 +234,7 @@ class CommandLineTest {
     ServeCommand serve = parseServe(env("RELAY_PORT", "", "PATHLING_URL", ""), config);
 
     assertThat(serve.port).isEqualTo(9000);
-    assertThat(serve.pathlingUrl).isEqualTo("http://file/fhir");
+    assertThat(serve.pathling.pathlingUrl).isEqualTo("http://file/fhir");
   }
 
   // ---- where the config file comes from
@@ -252,13 +252,13 @@ class CommandLineTest {
       """;
 
   private static void assertFullConfigApplied(ServeCommand serve) {
-    assertThat(serve.pathlingUrl).isEqualTo("http://x/fhir");
+    assertThat(serve.pathling.pathlingUrl).isEqualTo("http://x/fhir");
     assertThat(serve.port).isEqualTo(9000);
     assertThat(serve.bind).isEqualTo("127.0.0.1");
     assertThat(serve.receiverSecrets).containsExactly("a", "b");
-    assertThat(serve.forwardMode).isEqualTo(ForwardMode.UPDATE);
-    assertThat(serve.batchMax).isEqualTo(250);
-    assertThat(serve.linger).isEqualTo(Duration.ofSeconds(1));
+    assertThat(serve.pathling.forwardMode).isEqualTo(ForwardMode.UPDATE);
+    assertThat(serve.pathling.batchMax).isEqualTo(250);
+    assertThat(serve.pathling.linger).isEqualTo(Duration.ofSeconds(1));
     assertThat(serve.maxBody).isEqualTo(1_048_576L);
   }
 
@@ -312,7 +312,7 @@ class CommandLineTest {
     ServeCommand serve = parseServe(NO_ENV, "--config", file.toString());
 
     assertThat(serve.port).isEqualTo(8080);
-    assertThat(serve.pathlingUrl).isEqualTo("http://localhost:8081/fhir");
+    assertThat(serve.pathling.pathlingUrl).isEqualTo("http://localhost:8081/fhir");
     assertThat(serve.receiverSecrets).isNull();
   }
 
@@ -410,8 +410,8 @@ class CommandLineTest {
     "0ms,   PT0S"
   })
   void durations_acceptShortFormsAndIso8601(String text, String expected) throws IOException {
-    assertThat(parseServe(NO_ENV, "--linger", text).linger).isEqualTo(Duration.parse(expected));
-    assertThat(parseServe(NO_ENV, "--pathling-timeout", text).pathlingTimeout)
+    assertThat(parseServe(NO_ENV, "--linger", text).pathling.linger).isEqualTo(Duration.parse(expected));
+    assertThat(parseServe(NO_ENV, "--pathling-timeout", text).pathling.pathlingTimeout)
         .isEqualTo(Duration.parse(expected));
   }
 
@@ -901,7 +901,7 @@ class CommandLineTest {
 
     ServeCommand serve = parseServe(NO_ENV, "--config", file.toString());
 
-    assertThat(serve.pathlingToken).isNull();
+    assertThat(serve.pathling.pathlingToken).isNull();
     assertThat(serve.receiverSecrets).isNull();
   }
 

@@ -1,0 +1,80 @@
+package org.pathlingrelay.cli;
+
+import ca.uhn.fhir.context.FhirContext;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+import org.pathlingrelay.backfill.Backfill;
+import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.BackfillReport;
+import org.pathlingrelay.forward.Forwarder;
+import org.pathlingrelay.forward.ForwarderLock;
+import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.source.BulkExportClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one backfill from the command line. If no relay is forwarding from the data dir, it runs a
+ * forwarder of its own until everything it queued has reached Pathling; if {@code serve} is
+ * running on the same data dir, it only queues and lets that process forward.
+ */
+final class BackfillRunner {
+
+  private static final Logger log = LoggerFactory.getLogger(BackfillRunner.class);
+
+  private BackfillRunner() {}
+
+  /** The plan is built once the stored watermark is known (a sync starts from it). */
+  interface PlanMaker {
+    BackfillPlan plan(Optional<java.time.Instant> watermark);
+  }
+
+  static int run(
+      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker, PrintWriter out)
+      throws Exception {
+    Clock clock = Clock.systemUTC();
+    FhirContext fhirContext = Relay.newFhirContext();
+    Optional<ForwarderLock> lock = ForwarderLock.tryAcquire(dataDir);
+    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), clock);
+        BulkExportClient client =
+            new BulkExportClient(
+                source.sourceUrl, source.token(), BulkExportClient.Settings.DEFAULTS,
+                source.downloadConcurrency, BulkExportClient.Pause.SLEEP)) {
+      Forwarder forwarder = null;
+      if (lock.isPresent()) {
+        forwarder =
+            Relay.newForwarder(
+                fhirContext,
+                outbox,
+                new Relay.ForwardingSettings(
+                    pathling.baseUrl(), pathling.token(), pathling.pathlingTimeout, pathling.forwardMode,
+                    pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS),
+                clock,
+                new SimpleMeterRegistry());
+        forwarder.start();
+      } else {
+        log.info("A relay is already forwarding from {}; this backfill only queues changes for it", dataDir);
+      }
+      try {
+        Backfill backfill =
+            new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+        BackfillPlan plan = planMaker.plan(backfill.watermark());
+        BackfillReport report = backfill.run(plan);
+        report.print(out);
+        return report.sourceErrors().isEmpty() ? 0 : 3;
+      } finally {
+        if (forwarder != null) {
+          forwarder.close();
+        }
+      }
+    } finally {
+      if (lock.isPresent()) {
+        lock.get().close();
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+package org.pathlingrelay.cli;
+
+import java.time.Duration;
+import java.util.Optional;
+import org.pathlingrelay.forward.ForwardMode;
+import picocli.CommandLine.Option;
+
+/** How to reach Pathling and how to forward to it; shared by every command that forwards. */
+final class PathlingOptions {
+
+  @Option(names = "--pathling-url", defaultValue = "http://localhost:8081/fhir", description = "Pathling's FHIR base URL. Env PATHLING_URL. Default: ${DEFAULT-VALUE}")
+  String pathlingUrl;
+
+  @Option(names = "--pathling-token", description = "Static bearer token for Pathling. Env PATHLING_TOKEN.")
+  String pathlingToken;
+
+  @Option(names = "--pathling-timeout", defaultValue = "5m", description = "How long to wait for Pathling to answer one request. Env PATHLING_TIMEOUT. Default: ${DEFAULT-VALUE}")
+  Duration pathlingTimeout;
+
+  @Option(names = "--forward-mode", defaultValue = "batch", description = "batch or update. Env RELAY_FORWARD_MODE. Default: ${DEFAULT-VALUE}")
+  ForwardMode forwardMode;
+
+  @Option(names = "--batch-max", defaultValue = "5000", description = "Most changes in one request to Pathling. Env RELAY_BATCH_MAX. Default: ${DEFAULT-VALUE}")
+  int batchMax;
+
+  @Option(names = "--linger", defaultValue = "200ms", description = "Longest a change waits for company before it is sent. Env RELAY_LINGER. Default: ${DEFAULT-VALUE}")
+  Duration linger;
+
+  @Option(names = "--parallel-types", defaultValue = "4", description = "Resource types forwarded at once (one request per type). Env RELAY_PARALLEL_TYPES. Default: ${DEFAULT-VALUE}")
+  int parallelTypes;
+
+  String baseUrl() {
+    return pathlingUrl.endsWith("/") ? pathlingUrl.substring(0, pathlingUrl.length() - 1) : pathlingUrl;
+  }
+
+  Optional<String> token() {
+    return Optional.ofNullable(pathlingToken).filter(token -> !token.isBlank());
+  }
+}

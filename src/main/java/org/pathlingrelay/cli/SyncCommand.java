@@ -1,0 +1,45 @@
+package org.pathlingrelay.cli;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.source.ExportRequest;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code pathling-relay sync}: an incremental backfill of what changed since the stored watermark
+ * (the transaction time of the last complete run); a full one when there is none yet.
+ */
+@Command(
+    name = "sync",
+    mixinStandardHelpOptions = true,
+    description = "Export what changed since the last complete backfill or sync, and load it.")
+final class SyncCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+  @Mixin CommonOptions common;
+  @Mixin SourceOptions source;
+  @Mixin PathlingOptions pathling;
+
+  @Option(names = "--type", split = ",", description = "Resource types to export (default: all).")
+  List<String> types;
+
+  @Override
+  public Integer call() throws Exception {
+    return BackfillRunner.run(
+        common.dataDir,
+        source,
+        pathling,
+        watermark -> new BackfillPlan(
+            ExportRequest.system(types == null ? List.of() : types, watermark),
+            LoadMode.RELAY,
+            source.downloadConcurrency,
+            true),
+        spec.commandLine().getOut());
+  }
+}

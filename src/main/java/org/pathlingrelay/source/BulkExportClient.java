@@ -1,0 +1,412 @@
+package org.pathlingrelay.source;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.resilience4j.core.IntervalBiFunction;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.apache.http.Header;
+import org.apache.http.HttpResponse;
+import org.apache.http.client.config.RequestConfig;
+import org.apache.http.client.methods.CloseableHttpResponse;
+import org.apache.http.client.methods.HttpDelete;
+import org.apache.http.client.methods.HttpGet;
+import org.apache.http.client.methods.HttpRequestBase;
+import org.apache.http.client.utils.URIBuilder;
+import org.apache.http.impl.client.CloseableHttpClient;
+import org.apache.http.impl.client.HttpClients;
+import org.apache.http.util.EntityUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A FHIR Bulk Data Access client as real servers need it: async kick-off, polling that honours
+ * {@code Retry-After} within a floor and a cap, transient failures retried with back-off,
+ * cancellation with {@code DELETE}, and streamed, gzip-aware downloads.
+ *
+ * <p>Why not {@code au.csiro.fhir:bulk-export} (the client Pathling's {@code $import-pnp} uses)?
+ * It writes each file to a Hadoop file system and only then reports; it skips the manifest's
+ * {@code deleted} and {@code error} files; and it brings Hadoop's client with it. The relay needs
+ * the lines as a stream into its outbox, the deletes, and the errors.
+ */
+public final class BulkExportClient implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(BulkExportClient.class);
+  static final String NDJSON_ACCEPT = "application/fhir+ndjson, application/ndjson, */*";
+
+  /**
+   * @param pollFloor shortest wait between polls, whatever the server says
+   * @param pollCap longest wait between polls (HAPI asks for 120 s)
+   * @param exportTimeout give up (and cancel the job) after this long
+   * @param maxAttempts attempts per request on transient failures
+   * @param initialBackoff first back-off after a transient failure
+   * @param requestTimeout connect and read timeout of one request
+   */
+  public record Settings(
+      Duration pollFloor,
+      Duration pollCap,
+      Duration exportTimeout,
+      int maxAttempts,
+      Duration initialBackoff,
+      Duration requestTimeout) {
+
+    public static final Settings DEFAULTS =
+        new Settings(
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(60),
+            Duration.ofHours(6),
+            6,
+            Duration.ofSeconds(2),
+            Duration.ofMinutes(5));
+  }
+
+  /** How the client waits; a dependency so that tests need not wait. */
+  @FunctionalInterface
+  public interface Pause {
+    void pause(Duration duration) throws InterruptedException;
+
+    Pause SLEEP = duration -> java.util.concurrent.TimeUnit.NANOSECONDS.sleep(duration.toNanos());
+  }
+
+  private final URI base;
+  private final Optional<String> token;
+  private final Settings settings;
+  private final Pause pause;
+  private final CloseableHttpClient http;
+  private final Retry retry;
+  private final ObjectMapper json = new ObjectMapper();
+
+  public BulkExportClient(
+      String baseUrl, Optional<String> token, Settings settings, int maxConnections, Pause pause) {
+    this.base = URI.create(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/");
+    this.token = token;
+    this.settings = settings;
+    this.pause = pause;
+    int timeout = (int) settings.requestTimeout().toMillis();
+    this.http =
+        HttpClients.custom()
+            .setDefaultRequestConfig(
+                RequestConfig.custom()
+                    .setConnectTimeout(Math.min(timeout, 30_000))
+                    .setSocketTimeout(timeout)
+                    .setConnectionRequestTimeout(timeout)
+                    .build())
+            .setMaxConnPerRoute(maxConnections + 2)
+            .setMaxConnTotal(maxConnections + 2)
+            .setUserAgent("pathling-relay")
+            .build();
+    IntervalFunction backoff =
+        IntervalFunction.ofExponentialRandomBackoff(settings.initialBackoff(), 2.0, 0.5, Duration.ofMinutes(2));
+    IntervalBiFunction<Object> wait =
+        (attempt, outcome) -> {
+          if (outcome.isLeft()
+              && outcome.getLeft() instanceof SourceException failure
+              && failure.retryAfter().isPresent()) {
+            return clamp(failure.retryAfter().get()).toMillis();
+          }
+          return backoff.apply(attempt);
+        };
+    this.retry =
+        Retry.of(
+            "source",
+            RetryConfig.custom()
+                .maxAttempts(settings.maxAttempts())
+                .intervalBiFunction(wait)
+                .retryOnException(e -> e instanceof SourceException s && s.isTransient())
+                .build());
+    retry.getEventPublisher()
+        .onRetry(event -> log.warn("Source request failed, retrying (attempt {}): {}",
+            event.getNumberOfRetryAttempts(), event.getLastThrowable().getMessage()));
+  }
+
+  /** Starts an export; returns the status URL to poll. */
+  public URI kickOff(ExportRequest request) {
+    return withRetry(() -> {
+      HttpGet get = new HttpGet(kickOffUri(request));
+      get.setHeader("Prefer", "respond-async");
+      get.setHeader("Accept", "application/fhir+json");
+      authorize(get);
+      try (CloseableHttpResponse response = http.execute(get)) {
+        int status = response.getStatusLine().getStatusCode();
+        String body = bodyOf(response);
+        if (status != 202) {
+          throw failure("The export kick-off", response, body);
+        }
+        Header location = response.getFirstHeader("Content-Location");
+        if (location == null) {
+          throw new SourceException(
+              "The source accepted the export but sent no Content-Location to poll", status, false, null, null);
+        }
+        return base.resolve(location.getValue());
+      } catch (IOException e) {
+        throw unreachable("the export kick-off", e);
+      }
+    });
+  }
+
+  private URI kickOffUri(ExportRequest request) {
+    try {
+      URIBuilder uri = new URIBuilder(base.resolve(request.path()));
+      if (!request.types().isEmpty()) {
+        uri.addParameter("_type", String.join(",", request.types()));
+      }
+      request.since().ifPresent(since -> uri.addParameter("_since", since.toString()));
+      for (String filter : request.typeFilters()) {
+        uri.addParameter("_typeFilter", filter);
+      }
+      uri.addParameter("_outputFormat", "application/fhir+ndjson");
+      return uri.build();
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("cannot build the kick-off URL: " + e.getMessage(), e);
+    }
+  }
+
+  /** One poll of the status URL. */
+  public ExportStatus poll(URI statusUrl) {
+    return withRetry(() -> {
+      HttpGet get = new HttpGet(statusUrl);
+      get.setHeader("Accept", "application/json");
+      authorize(get);
+      try (CloseableHttpResponse response = http.execute(get)) {
+        int status = response.getStatusLine().getStatusCode();
+        String body = bodyOf(response);
+        if (status == 202) {
+          return new ExportStatus.InProgress(
+              retryAfter(response), Optional.ofNullable(response.getFirstHeader("X-Progress")).map(Header::getValue));
+        }
+        if (status == 200) {
+          return new ExportStatus.Complete(parseManifest(body, statusUrl));
+        }
+        throw failure("Polling the export", response, body);
+      } catch (IOException e) {
+        throw unreachable("the export status", e);
+      }
+    });
+  }
+
+  /**
+   * Polls until the export completes. Gives up after the export timeout, and cancels the job
+   * when it gives up or is interrupted, so the source does not keep working for nobody.
+   */
+  public ExportManifest awaitManifest(URI statusUrl, Consumer<String> progress) throws InterruptedException {
+    Instant deadline = Instant.now().plus(settings.exportTimeout());
+    boolean finished = false;
+    try {
+      while (true) {
+        ExportStatus status = poll(statusUrl);
+        if (status instanceof ExportStatus.Complete complete) {
+          finished = true;
+          return complete.manifest();
+        }
+        ExportStatus.InProgress running = (ExportStatus.InProgress) status;
+        running.progress().ifPresent(progress);
+        if (Instant.now().isAfter(deadline)) {
+          throw new SourceException(
+              "The export did not finish within " + settings.exportTimeout(), 0, false, null, null);
+        }
+        pause.pause(clamp(running.retryAfter().orElse(settings.pollFloor())));
+      }
+    } finally {
+      if (!finished) {
+        cancelQuietly(statusUrl);
+      }
+    }
+  }
+
+  /** Asks the source to stop and delete an export job. */
+  public void cancel(URI statusUrl) {
+    HttpDelete delete = new HttpDelete(statusUrl);
+    authorize(delete);
+    try (CloseableHttpResponse response = http.execute(delete)) {
+      EntityUtils.consumeQuietly(response.getEntity());
+    } catch (IOException e) {
+      throw unreachable("the export cancellation", e);
+    }
+  }
+
+  private void cancelQuietly(URI statusUrl) {
+    try {
+      cancel(statusUrl);
+      log.info("Cancelled the export job at {}", statusUrl);
+    } catch (RuntimeException e) {
+      log.warn("Could not cancel the export job at {}: {}", statusUrl, e.getMessage());
+    }
+  }
+
+  /**
+   * Opens one output file as a stream of NDJSON bytes (decompressed if the source gzipped it).
+   * Asks for NDJSON explicitly: HAPI answers {@code application/fhir+json} with a Binary wrapper.
+   * The caller must close the stream.
+   */
+  public InputStream download(URI fileUrl, boolean requiresAccessToken) {
+    return withRetry(() -> {
+      HttpGet get = new HttpGet(fileUrl);
+      get.setHeader("Accept", NDJSON_ACCEPT);
+      get.setHeader("Accept-Encoding", "gzip");
+      if (requiresAccessToken) {
+        authorize(get);
+      }
+      CloseableHttpResponse response = null;
+      try {
+        response = http.execute(get);
+        int status = response.getStatusLine().getStatusCode();
+        if (status != 200) {
+          String body = bodyOf(response);
+          response.close();
+          throw failure("Downloading " + fileUrl, response, body);
+        }
+        return new ResponseStream(response);
+      } catch (IOException e) {
+        closeQuietly(response);
+        throw unreachable("the download of " + fileUrl, e);
+      }
+    });
+  }
+
+  private ExportManifest parseManifest(String body, URI statusUrl) {
+    try {
+      JsonNode root = json.readTree(body);
+      Instant transactionTime = parseInstant(root.path("transactionTime").asText(null));
+      return new ExportManifest(
+          transactionTime,
+          root.path("request").asText(""),
+          root.path("requiresAccessToken").asBoolean(false),
+          files(root.path("output")),
+          files(root.path("error")),
+          files(root.path("deleted")),
+          Optional.ofNullable(root.path("message").asText(null)));
+    } catch (IOException | RuntimeException e) {
+      throw new SourceException(
+          "The export manifest from " + statusUrl + " is not valid: " + e.getMessage(), 200, false, null, e);
+    }
+  }
+
+  private List<ExportManifest.ExportFile> files(JsonNode array) {
+    List<ExportManifest.ExportFile> files = new ArrayList<>();
+    for (JsonNode file : array) {
+      files.add(
+          new ExportManifest.ExportFile(
+              file.path("type").asText(),
+              base.resolve(file.path("url").asText()),
+              file.has("count") ? Optional.of(file.get("count").asLong()) : Optional.empty()));
+    }
+    return files;
+  }
+
+  /** FHIR instants, including HAPI's {@code +00:00} offsets. */
+  static Instant parseInstant(String text) {
+    if (text == null || text.isBlank()) {
+      throw new IllegalArgumentException("the manifest has no transactionTime");
+    }
+    return java.time.OffsetDateTime.parse(text).toInstant();
+  }
+
+  private Duration clamp(Duration asked) {
+    if (asked.compareTo(settings.pollFloor()) < 0) {
+      return settings.pollFloor();
+    }
+    return asked.compareTo(settings.pollCap()) > 0 ? settings.pollCap() : asked;
+  }
+
+  private <T> T withRetry(Supplier<T> call) {
+    return Retry.decorateSupplier(retry, call).get();
+  }
+
+  private void authorize(HttpRequestBase request) {
+    token.ifPresent(t -> request.setHeader("Authorization", "Bearer " + t));
+  }
+
+  private static String bodyOf(HttpResponse response) throws IOException {
+    return response.getEntity() == null
+        ? ""
+        : EntityUtils.toString(response.getEntity(), StandardCharsets.UTF_8);
+  }
+
+  private static SourceException failure(String what, HttpResponse response, String body) {
+    int status = response.getStatusLine().getStatusCode();
+    boolean transientFailure = status == 429 || status == 408 || status >= 500;
+    String detail = body.length() > 500 ? body.substring(0, 500) + "..." : body;
+    return new SourceException(
+        what + " failed with " + status + (detail.isBlank() ? "" : ": " + detail),
+        status,
+        transientFailure,
+        retryAfter(response).orElse(null),
+        null);
+  }
+
+  private static SourceException unreachable(String what, IOException e) {
+    return new SourceException("The source did not answer " + what + ": " + e.getMessage(), 0, true, null, e);
+  }
+
+  static Optional<Duration> retryAfter(HttpResponse response) {
+    Header header = response.getFirstHeader("Retry-After");
+    if (header == null) {
+      return Optional.empty();
+    }
+    String value = header.getValue().trim();
+    try {
+      return Optional.of(Duration.ofSeconds(Math.max(0, Long.parseLong(value))));
+    } catch (NumberFormatException notSeconds) {
+      try {
+        Instant at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+        Duration wait = Duration.between(Instant.now(), at);
+        return Optional.of(wait.isNegative() ? Duration.ZERO : wait);
+      } catch (DateTimeParseException notDate) {
+        return Optional.empty();
+      }
+    }
+  }
+
+  private static void closeQuietly(CloseableHttpResponse response) {
+    if (response != null) {
+      try {
+        response.close();
+      } catch (IOException ignored) {
+        // the connection is discarded either way
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    http.close();
+  }
+
+  /** The body of a download; closing it releases the connection. */
+  private static final class ResponseStream extends java.io.FilterInputStream {
+    private final CloseableHttpResponse response;
+
+    ResponseStream(CloseableHttpResponse response) throws IOException {
+      super(response.getEntity().getContent());
+      this.response = response;
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        super.close();
+      } catch (IOException | UncheckedIOException e) {
+        // a stream cut short; the response is closed below regardless
+      } finally {
+        response.close();
+      }
+    }
+  }
+}
