@@ -1,0 +1,68 @@
+package org.pathlingrelay.backfill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ca.uhn.fhir.context.FhirContext;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.Operation;
+
+/** Reading exported NDJSON lines into outbox changes. */
+class LineParserTest {
+
+  private static final Path SYNTHEA = Path.of("..", "shared", "fixtures", "synthea-10");
+  private final LineParser parser = new LineParser(FhirContext.forR4Cached().getResourceTypes());
+
+  @Test
+  void everyLineOfTheSyntheaExport_becomesAnUpsertOfItsTypeAndId() throws Exception {
+    long lines = 0;
+    try (Stream<Path> files = Files.list(SYNTHEA)) {
+      for (Path file : files.filter(f -> f.toString().endsWith(".ndjson")).toList()) {
+        String type = file.getFileName().toString().replaceFirst("\\..*", "");
+        for (String line : Files.readAllLines(file)) {
+          Change change = parser.upsert(line);
+          assertThat(change.operation()).isEqualTo(Operation.UPSERT);
+          assertThat(change.key().type()).isEqualTo(type);
+          assertThat(line).contains("\"id\":\"" + change.key().id() + "\"");
+          assertThat(change.body()).isSameAs(line);
+          lines++;
+        }
+      }
+    }
+    assertThat(lines).isEqualTo(7_160);
+  }
+
+  @Test
+  void metaVersionAndLastUpdated_becomeTheStamp_wherePresent() throws Exception {
+    Change change = parser.upsert(
+        "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"X\"}],\"id\":\"p1\","
+            + "\"meta\":{\"profile\":[\"x\"],\"versionId\":\"12\",\"lastUpdated\":\"2026-11-22T16:26:03.917+00:00\"}}");
+    assertThat(change.stamp().versionNumber()).isEqualTo(12L);
+    assertThat(change.stamp().lastUpdatedMillis()).isEqualTo(java.time.Instant.parse("2026-11-22T16:26:03.917Z").toEpochMilli());
+  }
+
+  @Test
+  void aDeletedFileBundle_becomesOneDeletePerEntry() throws Exception {
+    List<Change> deletes = parser.deletes(
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+            + "{\"request\":{\"method\":\"DELETE\",\"url\":\"Patient/p1\"}},"
+            + "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/o1\"}}]}");
+    assertThat(deletes).extracting(c -> c.key().toString()).containsExactly("Patient/p1", "Observation/o1");
+    assertThat(deletes).allMatch(c -> c.operation() == Operation.DELETE);
+  }
+
+  @Test
+  void linesThatCannotBeSynced_areRefusedWithAReason() {
+    for (String bad : List.of("not json", "[1]", "{\"resourceType\":\"Foo\",\"id\":\"x\"}",
+        "{\"resourceType\":\"Patient\"}", "{\"resourceType\":\"Patient\",\"id\":\"a$b\"}", "{\"resourceType\":")) {
+      assertThatThrownBy(() -> parser.upsert(bad)).as(bad).isInstanceOf(LineParser.BadLineException.class);
+    }
+  }
+}
