@@ -197,7 +197,7 @@ public final class Backfill {
           throw new SourceException("Downloading " + url + " failed: " + e.getMessage(), 0, false, null, e);
         }
         log.warn("Download of {} broke off ({}); resuming after line {}", url, e.getMessage(), journal.linesDone(url));
-        pause.pause(Duration.ofSeconds(Math.min(30, 1L << attempt)));
+        pause.pause(source.initialBackoff().multipliedBy(1L << Math.min(attempt, 5)));
       }
     }
   }

@@ -16,6 +16,12 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import org.pathlingrelay.auth.ReceiverAuthInterceptor;
+import org.pathlingrelay.backfill.Backfill;
+import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.CatchUp;
+import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.auth.ReceiverSecrets;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
@@ -41,15 +47,31 @@ public final class Relay implements AutoCloseable {
   private final SqliteOutbox outbox;
   private final Forwarder forwarder;
   private final HttpHost http;
+  private final CatchUp catchUp;
+  private final BulkExportClient sourceClient;
 
-  private Relay(ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http) {
+  private Relay(
+      ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
+      BulkExportClient sourceClient) {
+    this.catchUp = catchUp;
+    this.sourceClient = sourceClient;
     this.lock = lock;
     this.outbox = outbox;
     this.forwarder = forwarder;
     this.http = http;
   }
 
+  /** Catch-up inside the server: sync from the source on a schedule and after pings. */
+  public record CatchUpSettings(
+      String sourceUrl, java.util.Optional<String> sourceToken, java.time.Duration interval, int downloadConcurrency) {}
+
   public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
+    return start(config, java.util.Optional.empty(), clock);
+  }
+
+  public static Relay start(
+      RelayConfig config, java.util.Optional<CatchUpSettings> catchUpSettings, InstantSource clock)
+      throws Exception {
     FhirContext fhirContext = newFhirContext();
     PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(meters);
@@ -70,6 +92,8 @@ public final class Relay implements AutoCloseable {
     }
     Forwarder forwarder = null;
     HttpHost http = null;
+    CatchUp catchUp = null;
+    BulkExportClient sourceClient = null;
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
@@ -94,11 +118,32 @@ public final class Relay implements AutoCloseable {
       }
       Receiver receiver =
           new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters);
+      if (catchUpSettings.isPresent()) {
+        CatchUpSettings settings = catchUpSettings.get();
+        sourceClient = new BulkExportClient(
+            settings.sourceUrl(), settings.sourceToken(), BulkExportClient.Settings.DEFAULTS,
+            settings.downloadConcurrency(), BulkExportClient.Pause.SLEEP);
+        Backfill backfill = new Backfill(
+            sourceClient, outbox, outbox, config.dataDir(), fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+        catchUp = new CatchUp(
+            backfill,
+            watermark -> new BackfillPlan(
+                ExportRequest.system(java.util.List.of(), watermark), LoadMode.RELAY, settings.downloadConcurrency(), true),
+            settings.interval(),
+            java.time.Duration.ofSeconds(30),
+            () -> outbox.stats().pings(),
+            java.time.Clock.systemUTC());
+      }
       Forwarder status = forwarder;
+      CatchUp catchUpStatus = catchUp;
       OpsServlet ops =
-          new OpsServlet(outbox::stats, outbox::writable, status::status, meters, clock);
+          new OpsServlet(outbox::stats, outbox::writable, status::status,
+              () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), meters, clock);
       http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops);
       forwarder.start();
+      if (catchUp != null) {
+        catchUp.start();
+      }
       log.info(
           "pathling-relay listening on http://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
           config.bind(),
@@ -109,8 +154,10 @@ public final class Relay implements AutoCloseable {
       if (config.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(lock, outbox, forwarder, http);
+      return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient);
     } catch (Exception e) {
+      closeQuietly(catchUp);
+      closeQuietly(sourceClient);
       closeQuietly(http);
       closeQuietly(forwarder);
       closeQuietly(outbox);
@@ -191,6 +238,8 @@ public final class Relay implements AutoCloseable {
   public void close() {
     // Stop taking notifications first, then let in-flight forwarding finish, then close the file.
     closeQuietly(http);
+    closeQuietly(catchUp);
+    closeQuietly(sourceClient);
     closeQuietly(forwarder);
     closeQuietly(outbox);
     closeQuietly(lock);

@@ -37,6 +37,18 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-body", defaultValue = "16MiB", converter = ByteSizeConverter.class, description = "Largest notification body accepted. Env RELAY_MAX_BODY. Default: ${DEFAULT-VALUE}")
   long maxBody;
 
+  @Option(names = "--source-url", description = "The source's FHIR base URL, for catch-up. Env SOURCE_URL.")
+  String sourceUrl;
+
+  @Option(names = "--source-token", description = "Static bearer token for the source. Env SOURCE_TOKEN.")
+  String sourceToken;
+
+  @Option(names = "--catch-up-interval", description = "Run sync on this schedule (e.g. PT1H), and after pings. Needs --source-url. Env RELAY_CATCH_UP_INTERVAL.")
+  java.time.Duration catchUpInterval;
+
+  @Option(names = "--download-concurrency", defaultValue = "4", description = "Export files downloaded at once during catch-up. Env RELAY_DOWNLOAD_CONCURRENCY. Default: ${DEFAULT-VALUE}")
+  int downloadConcurrency;
+
   @Override
   public Integer call() throws Exception {
     RelayConfig config;
@@ -60,7 +72,19 @@ final class ServeCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    Relay relay = Relay.start(config, Clock.systemUTC());
+    java.util.Optional<Relay.CatchUpSettings> catchUp = java.util.Optional.empty();
+    if (catchUpInterval != null) {
+      if (sourceUrl == null || sourceUrl.isBlank()) {
+        throw new ParameterException(spec.commandLine(), "--catch-up-interval needs --source-url (or SOURCE_URL)");
+      }
+      if (catchUpInterval.isNegative() || catchUpInterval.isZero()) {
+        throw new ParameterException(spec.commandLine(), "--catch-up-interval must be positive");
+      }
+      catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
+          sourceUrl, java.util.Optional.ofNullable(sourceToken).filter(t -> !t.isBlank()), catchUpInterval,
+          downloadConcurrency));
+    }
+    Relay relay = Relay.start(config, catchUp, Clock.systemUTC());
     Thread hook = new Thread(relay::close, "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     relay.awaitStop();

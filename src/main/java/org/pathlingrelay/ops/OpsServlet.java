@@ -13,8 +13,10 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.pathlingrelay.backfill.CatchUp;
 import org.pathlingrelay.forward.ForwarderStatus;
 import org.pathlingrelay.outbox.OutboxStats;
 
@@ -29,6 +31,7 @@ public final class OpsServlet extends HttpServlet {
   private final transient Supplier<OutboxStats> outboxStats;
   private final transient BooleanSupplier outboxWritable;
   private final transient Supplier<ForwarderStatus> forwarderStatus;
+  private final transient Supplier<Optional<CatchUp.Status>> catchUpStatus;
   private final transient PrometheusMeterRegistry prometheus;
   private final transient InstantSource clock;
   private final transient ObjectMapper json =
@@ -38,11 +41,13 @@ public final class OpsServlet extends HttpServlet {
       Supplier<OutboxStats> outboxStats,
       BooleanSupplier outboxWritable,
       Supplier<ForwarderStatus> forwarderStatus,
+      Supplier<Optional<CatchUp.Status>> catchUpStatus,
       PrometheusMeterRegistry prometheus,
       InstantSource clock) {
     this.outboxStats = outboxStats;
     this.outboxWritable = outboxWritable;
     this.forwarderStatus = forwarderStatus;
+    this.catchUpStatus = catchUpStatus;
     this.prometheus = prometheus;
     this.clock = clock;
   }
@@ -103,6 +108,13 @@ public final class OpsServlet extends HttpServlet {
     forward.put("largestRequestSize", counts.largestRequestSize());
     forward.put("meanRequestSize", Math.round(counts.meanRequestSize() * 10) / 10.0);
     body.put("forwarder", forward);
+    catchUpStatus.get().ifPresent(catchUp -> {
+      Map<String, Object> sync = new LinkedHashMap<>();
+      sync.put("watermark", catchUp.watermark().map(Instant::toString).orElse(null));
+      sync.put("lastRunEnded", catchUp.lastRunEnded().map(Instant::toString).orElse(null));
+      sync.put("lastOutcome", catchUp.lastOutcome().orElse(null));
+      body.put("catchUp", sync);
+    });
     return body;
   }
 

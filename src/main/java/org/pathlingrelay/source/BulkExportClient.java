@@ -136,6 +136,11 @@ public final class BulkExportClient implements AutoCloseable {
             event.getNumberOfRetryAttempts(), event.getLastThrowable().getMessage()));
   }
 
+  /** The first back-off after a transient failure; callers retrying whole files use it too. */
+  public Duration initialBackoff() {
+    return settings.initialBackoff();
+  }
+
   /** Starts an export; returns the status URL to poll. */
   public URI kickOff(ExportRequest request) {
     return withRetry(() -> {

@@ -1,0 +1,114 @@
+package org.pathlingrelay.backfill;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs {@code sync} inside the server: on a schedule, once at start-up when the watermark is older
+ * than the interval, and soon after pings (notifications that said something changed without
+ * saying what), debounced so that a burst of pings causes one catch-up. One run at a time.
+ */
+public final class CatchUp implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(CatchUp.class);
+  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
+
+  /** When the last run ended and how. */
+  public record Status(Optional<Instant> lastRunEnded, Optional<String> lastOutcome, Optional<Instant> watermark) {}
+
+  private final Backfill backfill;
+  private final Function<Optional<Instant>, BackfillPlan> planFor;
+  private final Duration interval;
+  private final Duration pingDebounce;
+  private final LongSupplier pings;
+  private final Clock clock;
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "catch-up");
+        thread.setDaemon(true);
+        return thread;
+      });
+
+  private Instant lastRun;
+  private long pingsSeen;
+  private Instant pingDueAt;
+  private volatile Status status = new Status(Optional.empty(), Optional.empty(), Optional.empty());
+
+  public CatchUp(
+      Backfill backfill,
+      Function<Optional<Instant>, BackfillPlan> planFor,
+      Duration interval,
+      Duration pingDebounce,
+      LongSupplier pings,
+      Clock clock) {
+    this.backfill = backfill;
+    this.planFor = planFor;
+    this.interval = interval;
+    this.pingDebounce = pingDebounce;
+    this.pings = pings;
+    this.clock = clock;
+  }
+
+  public void start() {
+    pingsSeen = pings.getAsLong();
+    Optional<Instant> watermark = backfill.watermark();
+    status = new Status(Optional.empty(), Optional.empty(), watermark);
+    boolean stale = watermark.map(w -> w.plus(interval).isBefore(clock.instant())).orElse(true);
+    // Without a stale watermark, the first scheduled run is one interval from now.
+    lastRun = stale ? Instant.MIN : clock.instant();
+    scheduler.scheduleWithFixedDelay(this::check, 0, CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  public Status status() {
+    return status;
+  }
+
+  private void check() {
+    Instant now = clock.instant();
+    long seen = pings.getAsLong();
+    if (seen != pingsSeen) {
+      pingsSeen = seen;
+      pingDueAt = now.plus(pingDebounce);
+    }
+    boolean scheduled = lastRun == Instant.MIN || !now.isBefore(lastRun.plus(interval));
+    boolean pinged = pingDueAt != null && !now.isBefore(pingDueAt);
+    if (scheduled || pinged) {
+      pingDueAt = null;
+      runOnce(pinged && !scheduled ? "ping" : "schedule");
+      lastRun = clock.instant();
+    }
+  }
+
+  private void runOnce(String reason) {
+    Optional<Instant> watermark = backfill.watermark();
+    log.info("Catch-up ({}) starting from {}", reason, watermark.map(Object::toString).orElse("the beginning"));
+    String outcome;
+    try {
+      BackfillReport report = backfill.run(planFor.apply(watermark));
+      outcome = "ok: " + report.exported() + " resource(s) exported";
+      log.info("Catch-up done: {} resource(s) exported, watermark now {}", report.exported(), report.transactionTime());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      outcome = "interrupted";
+    } catch (RuntimeException e) {
+      outcome = "failed: " + e.getMessage();
+      log.error("Catch-up failed; will try again at the next interval: {}", e.getMessage());
+    }
+    status = new Status(Optional.of(clock.instant()), Optional.of(outcome), backfill.watermark());
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    scheduler.shutdownNow();
+    scheduler.awaitTermination(10, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,208 @@
+package org.pathlingrelay.backfill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.testing.FakeBulkExportSource;
+import org.pathlingrelay.testing.FakePathling;
+import org.pathlingrelay.testing.HapiNotifier;
+import org.pathlingrelay.testing.RelayHarness;
+
+/**
+ * Backfill from a HAPI-shaped bulk-export source through the outbox into a fake Pathling. A real
+ * relay ({@code serve}) forwards, as it would in production; the backfill only queues.
+ */
+class BackfillTest {
+
+  @RegisterExtension static final FakeBulkExportSource source = new FakeBulkExportSource();
+  @RegisterExtension static final FakePathling pathling = new FakePathling();
+
+  /** Poll quickly: HAPI asks for 120 s, which the client caps; tests cap it at 100 ms. */
+  private static final BulkExportClient.Settings FAST =
+      new BulkExportClient.Settings(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMinutes(2), 4,
+          Duration.ofMillis(50), Duration.ofSeconds(30));
+
+  @TempDir Path dataDir;
+  private Relay relay;
+  private BulkExportClient client;
+
+  @BeforeEach
+  void start() throws Exception {
+    relay = RelayHarness.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH));
+    source.setPollsUntilComplete(2);
+    client = newClient();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    client.close();
+    relay.close();
+  }
+
+  private static BulkExportClient newClient() {
+    return new BulkExportClient(source.baseUrl(), Optional.empty(), FAST, 4, BulkExportClient.Pause.SLEEP);
+  }
+
+  private Backfill backfill() {
+    SqliteOutbox outbox = relay.outbox();
+    return new Backfill(client, outbox, outbox, dataDir, resourceTypes(),
+        BulkExportClient.Pause.SLEEP);
+  }
+
+  private static java.util.Set<String> resourceTypes() {
+    return ca.uhn.fhir.context.FhirContext.forR4Cached().getResourceTypes();
+  }
+
+  private static BackfillPlan full() {
+    return new BackfillPlan(ExportRequest.system(List.of(), Optional.empty()), LoadMode.RELAY, 4, false);
+  }
+
+  private static void assertPathlingHoldsTheWholeDataset() {
+    Map<String, Integer> expected = source.resourceCounts();
+    expected.forEach((type, count) ->
+        assertThat(pathling.ids(type)).as(type).hasSize(count));
+    assertThat(pathling.totalRows()).isEqualTo(source.totalResources());
+    assertThat(pathling.duplicateIds()).isEmpty();
+    assertThat(pathling.conflicts()).isZero();
+  }
+
+  @Test
+  void backfill_deliversEverySyntheaResourceOnce_andReportsPerType() throws Exception {
+    BackfillReport report = backfill().run(full());
+
+    assertThat(source.totalResources()).isEqualTo(7_160);
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(report.exported()).isEqualTo(7_160);
+    assertThat(report.types()).hasSize(13);
+    assertThat(report.delivered()).isTrue();
+    assertThat(source.kickOffs()).singleElement().satisfies(k -> {
+      assertThat(k.path()).endsWith("$export");
+    });
+    assertThat(source.downloads()).allSatisfy(d -> assertThat(d.accept()).startsWith("application/fhir+ndjson"));
+    StringWriter table = new StringWriter();
+    report.print(new PrintWriter(table));
+    assertThat(table.toString()).contains("Patient").contains("7160");
+    assertThat(backfill().watermark()).contains(report.transactionTime());
+  }
+
+  @Test
+  void aDownloadCutOffMidStream_isResumedWithoutLosingOrRepeatingResources() throws Exception {
+    source.cutNextDownloads(2, 30_000);
+    backfill().run(full());
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.kickOffs()).hasSize(1);
+  }
+
+  @Test
+  void aBackfillKilledMidDownload_resumesTheSameExportOnTheNextRun() throws Exception {
+    source.failNextDownloads(1_000, 500);
+    assertThatThrownBy(() -> backfill().run(full())).isInstanceOf(RuntimeException.class);
+    assertThat(pathling.totalRows()).isLessThan(7_160);
+
+    source.failNextDownloads(0, 500);
+    client.close();
+    client = newClient(); // a new process: only the journal in the data dir connects the two runs
+    backfill().run(full());
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.kickOffs()).as("no second export").hasSize(1);
+  }
+
+  @Test
+  void sync_exportsOnlyWhatChangedSinceTheWatermark_includingDeletes() throws Exception {
+    source.setReportDeletions(true);
+    BackfillReport first = backfill().run(full());
+    String patientId = source.ids("Patient").get(0);
+    String deletedId = source.ids("Patient").get(1);
+    source.put("Patient", "{\"resourceType\":\"Patient\",\"id\":\"" + patientId + "\",\"gender\":\"other\"}");
+    source.delete("Patient", deletedId);
+
+    Backfill sync = backfill();
+    BackfillReport second = sync.run(new BackfillPlan(
+        ExportRequest.system(List.of(), sync.watermark()), LoadMode.RELAY, 4, true));
+
+    assertThat(source.kickOffs()).hasSize(2);
+    assertThat(source.kickOffs().get(1).params().get("_since"))
+        .containsExactly(first.transactionTime().toString());
+    assertThat(second.exported()).isEqualTo(1);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      assertThat(pathling.current("Patient", patientId).orElseThrow().toString()).isNotNull();
+      assertThat(pathling.rowCount("Patient", deletedId)).isZero();
+    });
+    assertThat(((org.hl7.fhir.r4.model.Patient) pathling.current("Patient", patientId).orElseThrow())
+        .getGender().toCode()).isEqualTo("other");
+    assertThat(sync.watermark()).contains(second.transactionTime());
+  }
+
+  @Test
+  void aLiveUpdateRacingABackfill_keepsTheNewerVersion() throws Exception {
+    source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
+    HapiNotifier live = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
+    assertThat(live.put("Patient", "raced", 5).status()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(20)).until(() -> pathling.current("Patient", "raced").isPresent());
+
+    BackfillReport report = backfill().run(full());
+
+    assertThat(pathling.current("Patient", "raced").orElseThrow().getMeta().getVersionId()).isEqualTo("5");
+    assertThat(report.types()).filteredOn(t -> t.type().equals("Patient"))
+        .singleElement().satisfies(t -> assertThat(t.stale()).isEqualTo(1));
+  }
+
+  @Test
+  void errorFilesOfTheExport_areReported() throws Exception {
+    source.addError("Patient/broken could not be exported");
+    BackfillReport report = backfill().run(full());
+    assertThat(report.sourceErrors()).singleElement().asString().contains("Patient/broken could not be exported");
+    assertPathlingHoldsTheWholeDataset();
+  }
+
+  @Test
+  void aSourceThatRequiresAToken_getsItOnEveryRequestIncludingDownloads() throws Exception {
+    source.requireToken("source-secret");
+    client.close();
+    client = new BulkExportClient(source.baseUrl(), Optional.of("source-secret"), FAST, 4, BulkExportClient.Pause.SLEEP);
+    backfill().run(new BackfillPlan(ExportRequest.system(List.of("Patient", "Condition"), Optional.empty()), LoadMode.RELAY, 2, false));
+    assertThat(source.downloads()).isNotEmpty().allSatisfy(d -> assertThat(d.authorization()).isEqualTo("Bearer source-secret"));
+    assertThat(pathling.ids("Patient")).hasSize(source.resourceCounts().get("Patient"));
+    assertThat(pathling.ids("Encounter")).isEmpty();
+  }
+
+  @Test
+  void transientFailuresOfTheSource_areRetried() throws Exception {
+    source.failNextKickOffs(1, 503);
+    source.failNextPolls(2, 503);
+    source.failNextDownloads(2, 503);
+    backfill().run(full());
+    assertPathlingHoldsTheWholeDataset();
+  }
+
+  @Test
+  void anExportThatTakesTooLong_isCancelledOnTheSource() throws Exception {
+    source.setPollsUntilComplete(1_000_000);
+    client.close();
+    client = new BulkExportClient(source.baseUrl(), Optional.empty(),
+        new BulkExportClient.Settings(Duration.ofMillis(20), Duration.ofMillis(20), Duration.ofMillis(300), 2,
+            Duration.ofMillis(10), Duration.ofSeconds(10)), 2, BulkExportClient.Pause.SLEEP);
+    assertThatThrownBy(() -> backfill().run(full())).hasMessageContaining("did not finish");
+    assertThat(source.cancellations()).hasSize(1);
+  }
+}
