@@ -63,7 +63,15 @@ public final class Relay implements AutoCloseable {
 
   /** Catch-up inside the server: sync from the source on a schedule and after pings. */
   public record CatchUpSettings(
-      String sourceUrl, java.util.Optional<String> sourceToken, java.time.Duration interval, int downloadConcurrency) {}
+      String sourceUrl,
+      java.util.Optional<String> sourceToken,
+      java.time.Duration interval,
+      int downloadConcurrency,
+      java.time.Duration pingDebounce) {
+
+    /** Pings come in bursts (one per changed resource); wait for the burst to pass. */
+    public static final java.time.Duration DEFAULT_PING_DEBOUNCE = java.time.Duration.ofSeconds(30);
+  }
 
   public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
     return start(config, java.util.Optional.empty(), clock);
@@ -130,7 +138,7 @@ public final class Relay implements AutoCloseable {
             watermark -> new BackfillPlan(
                 ExportRequest.system(java.util.List.of(), watermark), LoadMode.RELAY, settings.downloadConcurrency(), true),
             settings.interval(),
-            java.time.Duration.ofSeconds(30),
+            settings.pingDebounce(),
             () -> outbox.stats().pings(),
             java.time.Clock.systemUTC());
       }

@@ -82,7 +82,7 @@ final class ServeCommand implements Callable<Integer> {
       }
       catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
           sourceUrl, java.util.Optional.ofNullable(sourceToken).filter(t -> !t.isBlank()), catchUpInterval,
-          downloadConcurrency));
+          downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));
     }
     Relay relay = Relay.start(config, catchUp, Clock.systemUTC());
     Thread hook = new Thread(relay::close, "shutdown");
