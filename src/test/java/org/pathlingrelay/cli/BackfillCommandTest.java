@@ -1,0 +1,67 @@
+package org.pathlingrelay.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.testing.FakeBulkExportSource;
+import org.pathlingrelay.testing.FakePathling;
+import picocli.CommandLine;
+
+/** {@code pathling-relay backfill} and {@code sync} as a user runs them, with no server running. */
+class BackfillCommandTest {
+
+  @RegisterExtension static final FakeBulkExportSource source = new FakeBulkExportSource();
+  @RegisterExtension static final FakePathling pathling = new FakePathling();
+
+  @TempDir Path dataDir;
+
+  private record Run(int exitCode, String out) {}
+
+  private Run run(String... args) throws Exception {
+    StringWriter out = new StringWriter();
+    CommandLine commandLine = Main.commandLine(EnvironmentDefaults.from(args, Map.of()));
+    commandLine.setOut(new PrintWriter(out));
+    commandLine.setErr(new PrintWriter(out));
+    int exit = commandLine.execute(args);
+    return new Run(exit, out.toString());
+  }
+
+  @Test
+  void backfill_withoutAServer_forwardsItself_untilPathlingHasEverything_thenPrintsTheSummary() throws Exception {
+    source.setRetryAfter("1");
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--linger", "50ms");
+
+    assertThat(run.exitCode()).as(run.out()).isZero();
+    assertThat(pathling.totalRows()).isEqualTo(7_160);
+    assertThat(pathling.duplicateIds()).isEmpty();
+    assertThat(run.out()).contains("TYPE").contains("Patient").containsPattern("total\\s+7160\\s+7160")
+        .contains("everything queued has been delivered");
+  }
+
+  @Test
+  void sync_afterABackfill_exportsSinceTheWatermark() throws Exception {
+    source.setRetryAfter("1");
+    assertThat(run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "Patient").exitCode()).isZero();
+    Run sync = run("sync", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString());
+    assertThat(sync.exitCode()).as(sync.out()).isZero();
+    assertThat(source.kickOffs()).hasSize(2);
+    assertThat(source.kickOffs().get(0).param("_type")).containsExactly("Patient");
+    assertThat(source.kickOffs().get(1).param("_since")).hasSize(1);
+  }
+
+  @Test
+  void backfill_needsASourceUrl() throws Exception {
+    Run run = run("backfill", "--data-dir", dataDir.toString());
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out()).contains("--source-url");
+  }
+}
