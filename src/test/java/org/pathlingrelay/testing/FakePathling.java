@@ -4,9 +4,12 @@ import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.parser.DataFormatException;
 import ca.uhn.fhir.parser.IParser;
 import ca.uhn.fhir.rest.annotation.Delete;
 import ca.uhn.fhir.rest.annotation.IdParam;
+import ca.uhn.fhir.rest.annotation.Operation;
+import ca.uhn.fhir.rest.annotation.OperationParam;
 import ca.uhn.fhir.rest.annotation.Read;
 import ca.uhn.fhir.rest.annotation.ResourceParam;
 import ca.uhn.fhir.rest.annotation.Search;
@@ -36,17 +39,28 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringReader;
 import java.lang.reflect.Modifier;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -57,22 +71,41 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.hl7.fhir.exceptions.FHIRException;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Bundle.BundleEntryComponent;
 import org.hl7.fhir.r4.model.Bundle.BundleEntryRequestComponent;
 import org.hl7.fhir.r4.model.Bundle.BundleType;
 import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
+import org.hl7.fhir.r4.model.CodeType;
+import org.hl7.fhir.r4.model.Enumerations;
 import org.hl7.fhir.r4.model.IdType;
+import org.hl7.fhir.r4.model.InstantType;
+import org.hl7.fhir.r4.model.OperationOutcome;
+import org.hl7.fhir.r4.model.OperationOutcome.IssueSeverity;
+import org.hl7.fhir.r4.model.OperationOutcome.IssueType;
+import org.hl7.fhir.r4.model.Parameters;
+import org.hl7.fhir.r4.model.Parameters.ParametersParameterComponent;
 import org.hl7.fhir.r4.model.Resource;
+import org.hl7.fhir.r4.model.StringType;
+import org.hl7.fhir.r4.model.Type;
+import org.hl7.fhir.r4.model.UrlType;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -129,6 +162,47 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *       {@code GET metadata}.
  * </ul>
  *
+ * <h2>Bulk import (as Pathling's server module: ImportProvider, ImportPnpProvider, AsyncAspect,
+ * JobProvider)</h2>
+ *
+ * <ul>
+ *   <li>{@code POST [base]/$import}, a {@code Parameters} body: one or more {@code input} with
+ *       parts {@code resourceType} ({@code valueCode}) and {@code url} ({@code valueUrl}); optional
+ *       {@code saveMode} ({@code valueCode}: {@code merge} (default), {@code overwrite}, {@code
+ *       append}, {@code ignore}, {@code error}) and {@code inputFormat} ({@code valueCode}). A value
+ *       of another type (e.g. {@code valueCoding}, as Pathling's own docs show) is refused with
+ *       400. Headers {@code Prefer: respond-async} and {@code Accept: application/fhir+json} (or
+ *       {@code *}{@code /*}, matched literally: HAPI's {@code ...;q=1.0} list does not pass) are
+ *       required, else 400. Bad parameters and unknown or unsupported types: 400.
+ *   <li>{@code POST [base]/$import-pnp}: {@code exportUrl} ({@code valueUrl}, the source's FHIR
+ *       base: Pathling appends {@code /$export}), {@code exportType}, {@code saveMode}, {@code
+ *       inputFormat} ({@code valueCode}), {@code _type}, {@code _elements}, {@code _typeFilter}
+ *       ({@code valueString}), {@code _since}, {@code _until} ({@code valueInstant} only; others
+ *       are silently ignored). The fake exports nothing: it loads what {@link #onPnp} supplies.
+ *   <li>Accepted kick-offs answer {@code 202} with {@code Content-Location: [base]/$job?id=<uuid>}
+ *       and an informational OperationOutcome. A kick-off identical to an earlier one (same URL,
+ *       {@code Prefer}/{@code Authorization} headers and parameters) while the data is unchanged
+ *       gets the earlier job back, even a failed one: only a successful write changes the data
+ *       version.
+ *   <li>{@code GET [base]/$job?id=}: {@code 202} ({@code X-Progress: n%}) while queued or running;
+ *       {@code 200} with a Parameters ({@code transactionTime} and {@code request} as
+ *       {@code valueString}, one {@code output} with an {@code inputUrl} part per input URL) when
+ *       done; a failed job answers its error status with an OperationOutcome, every time it is
+ *       polled. Unknown id: 404. {@code DELETE} forgets the job (202) but, as Pathling, does not
+ *       stop it.
+ *   <li>Job failures: a URL outside {@link #setAllowableSources} (default {@code file://}, any
+ *       local file; plain {@code http} only with {@link #setAllowInsecureUrls}) → 403; a missing or unreadable file → 500 (nothing
+ *       applied); an invalid line → 400; any $import-pnp failure → 400 {@code Ping and pull import
+ *       failed: ...}. URLs not ending in {@code .ndjson} are silently skipped (yet listed in the
+ *       result), as Pathling's NDJSON source filters by extension.
+ *   <li>Imports run one at a time (Pathling's ImportLock is {@code synchronized}): a second import
+ *       waits and then runs; it does not get a 503. While loading, an import holds the in-flight
+ *       markers of its types for {@link #setImportDuration}, so it conflicts with overlapping
+ *       PUTs and batches as they conflict with each other (an import that comes second fails with
+ *       500). Types are written one after another: a failure in a later type leaves the earlier
+ *       ones written.
+ * </ul>
+ *
  * <p>{@link #failNext} acts in a HAPI interceptor once HAPI has routed the request, so a request
  * HAPI cannot route (unknown type, {@code PUT Patient/$x}) gets HAPI's own answer and does not
  * use up the plan. Note that HAPI 8.8.0's client exceptions carry no response headers: read
@@ -146,6 +220,27 @@ public final class FakePathling
   private static final Set<String> WRITE_METHODS = Set.of("PUT", "POST", "DELETE", "PATCH");
   private static final String ENTRIES_ATTRIBUTE = FakePathling.class.getName() + ".entries";
   private static final String SERVLET_PATH = "/fhir";
+
+  private static final String IMPORT = "$import";
+  private static final String IMPORT_PNP = "$import-pnp";
+  private static final String JOB = "$job";
+  private static final Set<String> SAVE_MODES =
+      Set.of("error", "overwrite", "append", "ignore", "merge");
+  private static final String NDJSON_FORMAT = "application/fhir+ndjson";
+  private static final String PARQUET_FORMAT = "application/vnd.apache.parquet";
+  /** Types Pathling's encoders cannot hold (ResourceTypes.UNSUPPORTED_RESOURCES). */
+  private static final Set<String> UNSUPPORTED_TYPES =
+      Set.of("Parameters", "StructureDefinition", "StructureMap", "Bundle");
+  /** The job id syntax Pathling's JobProvider accepts. */
+  private static final Pattern JOB_ID = Pattern.compile(
+      "[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  /** How Pathling's PnP executor tells a downloaded file's type from its name. */
+  private static final Pattern PNP_FILE_TYPE = Pattern.compile("[A-Za-z]+");
+  /** Where Pathling stages $import-pnp downloads by default (warehouse + /staging/pnp). */
+  private static final String PNP_STAGING = "file:///usr/share/warehouse/default/staging/pnp/";
+  private static final List<String> DEFAULT_ALLOWABLE_SOURCES = List.of("file://");
+  private static final Function<ImportPnpRequest, Map<String, List<String>>> NO_PNP_SOURCE =
+      request -> Map.of();
 
   // A private context: RestfulServerExtension reconfigures its context's client factory (socket
   // timeout, server validation mode) on every start, which must not leak into the relay's context.
@@ -167,6 +262,35 @@ public final class FakePathling
   private volatile Predicate<IBaseResource> rejection = resource -> false;
   private final Object failureLock = new Object();
   private FailurePlan failurePlan = FailurePlan.NONE; // guarded by failureLock
+  private FailurePlan jobFailurePlan = FailurePlan.NONE; // guarded by failureLock
+
+  /** Bumped by every successful write; part of a job's identity, as Pathling's cache key. */
+  private final AtomicLong dataVersion = new AtomicLong();
+
+  // Bulk import: jobs, the one-import-at-a-time lock, records and knobs.
+  private final String instanceId = UUID.randomUUID().toString().substring(0, 8);
+  private final ExecutorService jobRunner = Executors.newCachedThreadPool(runnable -> {
+    Thread thread = new Thread(runnable, "fake-pathling-job");
+    thread.setDaemon(true);
+    return thread;
+  });
+  private final ReentrantLock importLock = new ReentrantLock(true);
+  private final Object jobsLock = new Object();
+  private final Map<String, Job> jobsById = new HashMap<>(); // guarded by jobsLock
+  private final Map<JobTag, Job> jobsByTag = new HashMap<>(); // guarded by jobsLock
+  private final List<Job> jobHistory = new ArrayList<>(); // guarded by jobsLock
+  /** Bumped by {@link #reset()} and {@link #forgetJobs()}: older jobs then apply nothing. */
+  private final AtomicLong jobGeneration = new AtomicLong();
+  private final ConcurrentLinkedQueue<ImportRequest> importRequests =
+      new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<ImportPnpRequest> pnpRequests =
+      new ConcurrentLinkedQueue<>();
+  private volatile Duration importDuration = Duration.ZERO;
+  private volatile List<String> allowableSources = DEFAULT_ALLOWABLE_SOURCES;
+  private volatile List<String> allowableExportUrls = null; // null: any exportUrl
+  private volatile boolean allowInsecureUrls = false;
+  private volatile Function<ImportPnpRequest, Map<String, List<String>>> pnpSource =
+      NO_PNP_SOURCE;
 
   public FakePathling() {
     server = new StartableServer(ctx);
@@ -185,6 +309,7 @@ public final class FakePathling
     }
     resourceTypes = Set.copyOf(types);
     server.registerProvider(new BatchProvider());
+    server.registerProvider(new ImportProvider());
   }
 
   // ---------------------------------------------------------------- JUnit lifecycle
@@ -246,7 +371,9 @@ public final class FakePathling
   /**
    * The next {@code count} write requests (PUT/POST/DELETE/PATCH) answer {@code status} with an
    * OperationOutcome, plus a {@code Retry-After} header (whole seconds, rounded up) when {@code
-   * retryAfter} is given; nothing is applied. Replaces any earlier plan.
+   * retryAfter} is given; nothing is applied. {@code $import} and {@code $import-pnp} kick-offs
+   * count (they are POSTs; a refused one starts no job and is not in {@link #imports()}); {@code
+   * $job} polls and deletes do not. Replaces any earlier plan.
    */
   public void failNext(int count, int status, Duration retryAfter) {
     if (count < 0 || status < 400 || status > 599) {
@@ -264,6 +391,80 @@ public final class FakePathling
    */
   public void rejectWhen(Predicate<IBaseResource> predicate) {
     rejection = Objects.requireNonNull(predicate, "predicate");
+  }
+
+  /**
+   * How long each import job spends loading, while it holds the in-flight markers of the types it
+   * writes (default zero). Polls meanwhile answer 202.
+   */
+  public void setImportDuration(Duration duration) {
+    Objects.requireNonNull(duration, "duration");
+    if (duration.isNegative()) {
+      throw new IllegalArgumentException("duration must not be negative");
+    }
+    importDuration = duration;
+  }
+
+  /**
+   * The URL prefixes {@code $import} may read from ({@code pathling.import.allowableSources});
+   * other URLs fail the job with 403. A bare scheme such as {@code file://} admits every URL of
+   * that scheme (but never {@code http(s)://}); an {@code http(s)} prefix must match scheme, host,
+   * port and leading path segments; any other prefix is a plain string prefix (so
+   * {@code file:/x} does not match {@code file:///x}). Plain {@code http} URLs are refused unless
+   * {@link #setAllowInsecureUrls}. No prefixes: everything refused. Default: {@code file://}.
+   */
+  public void setAllowableSources(String... prefixes) {
+    allowableSources = List.of(prefixes);
+  }
+
+  /**
+   * The prefixes an {@code $import-pnp} {@code exportUrl} must match
+   * ({@code pathling.import.pnp.allowableExportUrls}, same matching as {@link
+   * #setAllowableSources}); others answer 400 at kick-off. No prefixes: every request refused, as
+   * Pathling. Default (unlike Pathling, which refuses all): any exportUrl. The fake does not
+   * check {@code allowInternalUrls} (Pathling refuses loopback and private addresses unless
+   * {@code pathling.import.pnp.allowInternalUrls} is set).
+   */
+  public void setAllowableExportUrls(String... prefixes) {
+    allowableExportUrls = List.of(prefixes);
+  }
+
+  /** Whether plain-{@code http} URLs may match the allowlists ({@code pathling.allowInsecureUrls}). */
+  public void setAllowInsecureUrls(boolean allow) {
+    allowInsecureUrls = allow;
+  }
+
+  /**
+   * What an {@code $import-pnp} job "downloads": the function gets the request and answers NDJSON
+   * lines per resource type, one file per type. A type with no lines gets no file, as a bulk
+   * export server omits empty outputs. Nothing at all fails the job with 400, as Pathling's
+   * ({@code No files with extension .ndjson were downloaded}); so does an exception thrown here.
+   * Called in the job's thread, once per job. Default: nothing.
+   */
+  public void onPnp(Function<ImportPnpRequest, Map<String, List<String>>> source) {
+    pnpSource = Objects.requireNonNull(source, "source");
+  }
+
+  /**
+   * The next {@code count} import jobs fail with {@code status} and an OperationOutcome once they
+   * get their turn, applying nothing (e.g. 500 for a Spark failure). Replaces any earlier plan.
+   */
+  public void failNextImportJobs(int count, int status) {
+    if (count < 0 || status < 400 || status > 599) {
+      throw new IllegalArgumentException("count >= 0 and an error status required");
+    }
+    synchronized (failureLock) {
+      jobFailurePlan = new FailurePlan(count, status, null);
+    }
+  }
+
+  /**
+   * Models a Pathling restart for jobs: the in-memory job registry is lost (polls answer 404) and
+   * running jobs are abandoned; what they had not written yet is never written. Data stays.
+   * {@link #goDown()}/{@link #comeBack()} alone keep jobs (a network outage).
+   */
+  public void forgetJobs() {
+    abandonJobs();
   }
 
   /** Stops the server: connections are refused until {@link #comeBack()}. Data is kept. */
@@ -296,20 +497,33 @@ public final class FakePathling
         Resource row = asRow(resource, id == null ? UUID.randomUUID().toString() : id);
         table(row.fhirType()).add(row);
       }
+      dataVersion.incrementAndGet();
     }
   }
 
-  /** Clears data, recorded requests, the conflict count and all knobs. */
+  /** Clears data, recorded requests, jobs, the conflict count and all knobs. */
   public void reset() {
+    abandonJobs();
+    synchronized (jobsLock) {
+      jobHistory.clear();
+    }
     synchronized (dataLock) {
       tables.clear();
     }
     requests.clear();
+    importRequests.clear();
+    pnpRequests.clear();
     conflicts.set(0);
     writeCost = WriteCost.FREE;
     rejection = resource -> false;
+    importDuration = Duration.ZERO;
+    allowableSources = DEFAULT_ALLOWABLE_SOURCES;
+    allowableExportUrls = null;
+    allowInsecureUrls = false;
+    pnpSource = NO_PNP_SOURCE;
     synchronized (failureLock) {
       failurePlan = FailurePlan.NONE;
+      jobFailurePlan = FailurePlan.NONE;
     }
   }
 
@@ -384,9 +598,43 @@ public final class FakePathling
     return marker != null && marker.availablePermits() == 0;
   }
 
-  /** How many writes failed with 500 because they overlapped a write to the same type. */
+  /**
+   * How many writes failed with 500 because they overlapped a write to the same type (imports
+   * included).
+   */
   public int conflicts() {
     return conflicts.get();
+  }
+
+  /** Every {@code $import} kick-off whose body parsed, accepted or not, in arrival order. */
+  public List<ImportRequest> imports() {
+    return List.copyOf(importRequests);
+  }
+
+  /** Every {@code $import-pnp} kick-off whose body parsed, accepted or not, in arrival order. */
+  public List<ImportPnpRequest> pnpRequests() {
+    return List.copyOf(pnpRequests);
+  }
+
+  /** Snapshots of every job since the last reset (deleted and forgotten ones too), oldest first. */
+  public List<ImportJob> jobs() {
+    synchronized (jobsLock) {
+      return jobHistory.stream().map(Job::snapshot).toList();
+    }
+  }
+
+  /** A snapshot of the job with that id, if it was created since the last reset. */
+  public Optional<ImportJob> job(String id) {
+    synchronized (jobsLock) {
+      return jobHistory.stream().filter(job -> job.id.equals(id)).findFirst().map(Job::snapshot);
+    }
+  }
+
+  /** Whether some import job is queued or running (deleted ones included: they keep running). */
+  public boolean importInProgress() {
+    synchronized (jobsLock) {
+      return jobHistory.stream().anyMatch(job -> !job.isDone() && !job.abandoned());
+    }
   }
 
   // ---------------------------------------------------------------- HAPI providers
@@ -431,7 +679,9 @@ public final class FakePathling
     public MethodOutcome delete(@IdParam IdType id) {
       String idPart = id.getIdPart();
       return write(List.of(type), 1, () -> {
-        if (!table(type).removeIf(row -> idPart.equals(idOf(row)))) {
+        // No table is created for a type that has none (it matters to import's ignore/error).
+        if (!tables.getOrDefault(type, new ArrayList<>()).removeIf(
+            row -> idPart.equals(idOf(row)))) {
           throw new ResourceNotFoundException(new IdType(type, idPart));
         }
         return new MethodOutcome(); // no OperationOutcome: HAPI answers 204
@@ -542,7 +792,8 @@ public final class FakePathling
       }
     }
     Map<String, List<Resource>> working = new HashMap<>();
-    ops.forEach(op -> working.computeIfAbsent(op.type(), t -> new ArrayList<>(table(t))));
+    ops.forEach(op -> working.computeIfAbsent(op.type(),
+        t -> new ArrayList<>(tables.getOrDefault(t, List.of()))));
 
     for (BatchOp op : ops) {
       if (op.verb() == HTTPVerb.DELETE
@@ -592,6 +843,891 @@ public final class FakePathling
     return response;
   }
 
+  // ---------------------------------------------------------------- bulk import: endpoints
+
+  /** {@code $import}, {@code $import-pnp} and {@code $job}, at the system level. */
+  public final class ImportProvider {
+
+    @Operation(name = IMPORT)
+    public Parameters kickOffImport(@ResourceParam Parameters parameters, RequestDetails details) {
+      String json = encode(parameters);
+      try {
+        ImportSpec spec = parseImport(parameters, details);
+        Job job = jobFor(spec.tag(details, dataVersion.get()), IMPORT, details.getCompleteUrl(),
+            created -> runImport(created, spec));
+        importRequests.add(recordImport(json, parameters, 202, job.id, null));
+        throw accepted(details, job);
+      } catch (Accepted accepted) {
+        throw accepted;
+      } catch (BaseServerResponseException refused) {
+        importRequests.add(recordImport(json, parameters, refused.getStatusCode(), null,
+            refused.getMessage()));
+        throw refused;
+      }
+    }
+
+    @Operation(name = IMPORT_PNP)
+    public Parameters kickOffPnp(@ResourceParam Parameters parameters, RequestDetails details) {
+      String json = encode(parameters);
+      try {
+        PnpSpec spec = parsePnp(parameters, details);
+        PnpSpec sent = PnpSpec.lenient(parameters);
+        Job job = jobFor(spec.tag(details, dataVersion.get()), IMPORT_PNP,
+            details.getCompleteUrl(),
+            created -> runPnp(created, sent.record(json, 202, created.id, null)));
+        pnpRequests.add(sent.record(json, 202, job.id, null));
+        throw accepted(details, job);
+      } catch (Accepted accepted) {
+        throw accepted;
+      } catch (BaseServerResponseException refused) {
+        pnpRequests.add(PnpSpec.lenient(parameters).record(json, refused.getStatusCode(), null,
+            refused.getMessage()));
+        throw refused;
+      }
+    }
+
+    /** Polls ({@code GET}) or deletes ({@code DELETE}) a job. */
+    @Operation(name = JOB, idempotent = true, deleteEnabled = true)
+    public Parameters job(@OperationParam(name = "id") String id, HttpServletRequest request,
+        HttpServletResponse response) {
+      boolean delete = "DELETE".equals(request.getMethod());
+      Job job;
+      synchronized (jobsLock) {
+        job = id == null || !JOB_ID.matcher(id).matches() ? null : jobsById.get(id);
+        if (job != null && delete) {
+          // As Pathling: Future.cancel(false), so the work carries on; the job is forgotten.
+          jobsById.remove(id);
+          jobsByTag.values().remove(job);
+          job.deleted = true;
+        }
+      }
+      if (job == null) {
+        throw new ResourceNotFoundException("Job ID not found");
+      }
+      if (delete) {
+        throw new Accepted("The job and its resources will be deleted.",
+            information("The job and its resources will be deleted."));
+      }
+      JobFailure failure = job.failure;
+      if (failure != null) {
+        throw failure.exception().addResponseHeader("Cache-Control", "max-age=1");
+      }
+      Parameters result = job.result;
+      if (result != null) {
+        response.setHeader("Cache-Control", "max-age=1");
+        return result.copy();
+      }
+      Accepted processing = new Accepted("Processing", information("Job currently processing"));
+      processing.addResponseHeader("Cache-Control", "no-cache");
+      job.progress().ifPresent(percent -> processing.addResponseHeader("X-Progress",
+          percent + "%"));
+      throw processing;
+    }
+  }
+
+  /** A 202 carried by an exception, as Pathling's ProcessingNotCompletedException. */
+  private static final class Accepted extends BaseServerResponseException {
+
+    private static final long serialVersionUID = 1L;
+
+    Accepted(String message, OperationOutcome outcome) {
+      super(202, message, outcome);
+    }
+  }
+
+  private Accepted accepted(RequestDetails details, Job job) {
+    Accepted accepted = new Accepted("Accepted", information("Job accepted for processing, see "
+        + "the Content-Location header for the URL at which status can be queried"));
+    accepted.addResponseHeader("Content-Location",
+        details.getFhirServerBase() + "/" + JOB + "?id=" + job.id);
+    accepted.addResponseHeader("ETag", "W/\"~" + instanceId + "." + shortHash(job.id) + "\"");
+    return accepted;
+  }
+
+  private static OperationOutcome information(String diagnostics) {
+    OperationOutcome outcome = new OperationOutcome();
+    outcome.addIssue().setSeverity(IssueSeverity.INFORMATION).setCode(IssueType.INFORMATIONAL)
+        .setDiagnostics(diagnostics);
+    return outcome;
+  }
+
+  private static String shortHash(String text) {
+    try {
+      byte[] hash = MessageDigest.getInstance("SHA-256")
+          .digest(text.getBytes(StandardCharsets.UTF_8));
+      return String.format("%02x%02x%02x%02x", hash[0], hash[1], hash[2], hash[3]);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private String encode(Parameters parameters) {
+    return parameters == null ? "" : ctx.newJsonParser().encodeResourceToString(parameters);
+  }
+
+  // ---------------------------------------------------------------- bulk import: parameters
+
+  /** A validated {@code $import}: URLs per type (a HashMap, as Pathling's groupingBy). */
+  private record ImportSpec(Map<String, List<String>> input, String saveMode, String format,
+      String requestUrl) {
+
+    JobTag tag(RequestDetails details, long version) {
+      String inputKey = new TreeMap<>(input).entrySet().stream()
+          .map(e -> e.getKey() + ":" + e.getValue().stream().sorted().toList())
+          .collect(Collectors.joining(","));
+      return JobTag.of(IMPORT, details, version,
+          "input={" + inputKey + "}|saveMode=" + saveMode + "|format=" + format);
+    }
+
+    List<String> inputUrls() {
+      return input.values().stream().flatMap(List::stream).toList();
+    }
+  }
+
+  /** Validates in Pathling's order: inputs (and their types), saveMode, format, headers. */
+  private ImportSpec parseImport(Parameters parameters, RequestDetails details) {
+    List<ParametersParameterComponent> all = parametersOf(parameters);
+    List<ParametersParameterComponent> inputs = all.stream()
+        .filter(p -> "input".equals(p.getName())).toList();
+    if (inputs.isEmpty()) {
+      throw new InvalidRequestException("The input may not be empty.");
+    }
+    Map<String, List<String>> input = new HashMap<>();
+    for (ParametersParameterComponent part : inputs) {
+      CodeType type = valueOf(part.getPart(), "resourceType", CodeType.class)
+          .orElseThrow(() -> new InvalidRequestException(
+              "Missing resourceType part in input parameter."));
+      UrlType url = valueOf(part.getPart(), "url", UrlType.class)
+          .orElseThrow(() -> new InvalidRequestException("Missing url part in input parameter."));
+      String decoded = asPathlingReadsIt(url.getValue());
+      requireSupportedType(type.getCode());
+      input.computeIfAbsent(type.getCode(), t -> new ArrayList<>()).add(decoded);
+    }
+    String saveMode = saveModeOf(all);
+    String format = formatOf(all);
+    requireAsyncHeaders(details);
+    if (format.equals(PARQUET_FORMAT)) {
+      throw new InvalidRequestException("[FakePathling] Parquet import is not supported by the "
+          + "fake (Pathling accepts it)");
+    }
+    return new ImportSpec(input, saveMode, format, details.getCompleteUrl());
+  }
+
+  /** Lenient, for the record: whatever Pathling could read, nothing thrown. */
+  private static ImportRequest recordImport(String json, Parameters parameters, int status,
+      String jobId, String error) {
+    List<ParametersParameterComponent> all = parametersOf(parameters);
+    List<ImportRequest.Input> inputs = new ArrayList<>();
+    for (ParametersParameterComponent p : all) {
+      if ("input".equals(p.getName())) {
+        Optional<CodeType> type = valueOf(p.getPart(), "resourceType", CodeType.class);
+        Optional<UrlType> url = valueOf(p.getPart(), "url", UrlType.class);
+        if (type.isPresent() && url.isPresent()) {
+          String decoded;
+          try {
+            decoded = asPathlingReadsIt(url.get().getValue());
+          } catch (RuntimeException malformed) {
+            decoded = url.get().getValue();
+          }
+          inputs.add(new ImportRequest.Input(type.get().getCode(), decoded));
+        }
+      }
+    }
+    return new ImportRequest(json, inputs, codeOf(all, "saveMode"), codeOf(all, "inputFormat"),
+        status, jobId, error);
+  }
+
+  /** A validated {@code $import-pnp}. */
+  private record PnpSpec(String exportUrl, String exportType, String saveMode, String format,
+      List<String> types, Instant since, Instant until, List<String> elements,
+      List<String> typeFilters, List<String> includeAssociatedData) {
+
+    static PnpSpec lenient(Parameters parameters) {
+      List<ParametersParameterComponent> all = parametersOf(parameters);
+      return new PnpSpec(valueOf(all, "exportUrl", UrlType.class).map(UrlType::getValue)
+          .orElse(null), codeOf(all, "exportType"), codeOf(all, "saveMode"),
+          codeOf(all, "inputFormat"), strings(all, "_type"), instant(all, "_since"),
+          instant(all, "_until"), strings(all, "_elements"), strings(all, "_typeFilter"),
+          codes(all, "includeAssociatedData"));
+    }
+
+    ImportPnpRequest record(String json, int status, String jobId, String error) {
+      return new ImportPnpRequest(json, exportUrl, exportType, saveMode, format, types, since,
+          until, elements, typeFilters, includeAssociatedData, status, jobId, error);
+    }
+
+    JobTag tag(RequestDetails details, long version) {
+      StringBuilder key = new StringBuilder("exportUrl=").append(exportUrl)
+          .append("|exportType=").append(exportType).append("|saveMode=").append(saveMode)
+          .append("|format=").append(format).append("|types=").append(types)
+          .append("|since=").append(since).append("|until=").append(until)
+          .append("|elements=").append(elements).append("|typeFilters=").append(typeFilters)
+          .append("|includeAssociatedData=").append(includeAssociatedData);
+      return JobTag.of(IMPORT_PNP, details, version, key.toString());
+    }
+  }
+
+  private PnpSpec parsePnp(Parameters parameters, RequestDetails details) {
+    List<ParametersParameterComponent> all = parametersOf(parameters);
+    String exportUrl = valueOf(all, "exportUrl", UrlType.class).map(UrlType::getValue)
+        .orElseThrow(() -> new InvalidRequestException("Missing required parameter: exportUrl"));
+    String exportType = "dynamic";
+    if (firstValue(all, "exportType").isPresent()) {
+      exportType = valueOf(all, "exportType", CodeType.class).map(CodeType::getCode)
+          .orElseThrow(() -> new InvalidRequestException("Invalid exportType"));
+    }
+    if (!exportType.equals("dynamic") && !exportType.equals("static")) {
+      throw new InvalidRequestException(
+          "Invalid exportType: " + exportType + ". Must be 'dynamic' or 'static'.");
+    }
+    String saveMode = saveModeOf(all);
+    String format = formatOf(all);
+    PnpSpec spec = new PnpSpec(exportUrl, exportType, saveMode, format, strings(all, "_type"),
+        instant(all, "_since"), instant(all, "_until"), strings(all, "_elements"),
+        strings(all, "_typeFilter"), codes(all, "includeAssociatedData"));
+    List<String> allowed = allowableExportUrls;
+    if (allowed != null && allowed.isEmpty()) {
+      throw new InvalidRequestException("No trusted export URLs are configured. "
+          + "Set pathling.import.pnp.allowableExportUrls to enable $import-pnp.");
+    }
+    if (allowed != null && !allowlisted(allowed, exportUrl, allowInsecureUrls)) {
+      throw new InvalidRequestException("exportUrl not in allowableExportUrls: " + exportUrl);
+    }
+    requireAsyncHeaders(details);
+    if (format.equals(PARQUET_FORMAT)) {
+      throw new InvalidRequestException("[FakePathling] Parquet import is not supported by the "
+          + "fake (Pathling accepts it)");
+    }
+    return spec;
+  }
+
+  private static List<ParametersParameterComponent> parametersOf(Parameters parameters) {
+    return parameters == null ? List.of() : parameters.getParameter();
+  }
+
+  /** The value of the first parameter so named, as Pathling's ParamUtil looks it up. */
+  private static Optional<Type> firstValue(List<ParametersParameterComponent> params,
+      String name) {
+    return params.stream().filter(p -> name.equals(p.getName())).findFirst()
+        .map(ParametersParameterComponent::getValue);
+  }
+
+  /** That value if it is a {@code type}; Pathling refuses any other type as if missing. */
+  private static <T extends Type> Optional<T> valueOf(List<ParametersParameterComponent> params,
+      String name, Class<T> type) {
+    return firstValue(params, name).filter(type::isInstance).map(type::cast);
+  }
+
+  private static String codeOf(List<ParametersParameterComponent> params, String name) {
+    return valueOf(params, name, CodeType.class).map(CodeType::getCode).orElse(null);
+  }
+
+  private static String saveModeOf(List<ParametersParameterComponent> params) {
+    if (firstValue(params, "saveMode").isEmpty()) {
+      return "merge";
+    }
+    return valueOf(params, "saveMode", CodeType.class).map(CodeType::getCode)
+        .filter(SAVE_MODES::contains)
+        .orElseThrow(() -> new InvalidRequestException("Unknown saveMode."));
+  }
+
+  private static String formatOf(List<ParametersParameterComponent> params) {
+    if (firstValue(params, "inputFormat").isEmpty()) {
+      return NDJSON_FORMAT;
+    }
+    String code = valueOf(params, "inputFormat", CodeType.class).map(CodeType::getCode)
+        .orElseThrow(() -> new InvalidRequestException("Unknown format."));
+    if (code == null || code.isBlank()) {
+      return NDJSON_FORMAT;
+    }
+    for (String format : List.of(NDJSON_FORMAT, PARQUET_FORMAT)) {
+      if (format.equalsIgnoreCase(code)) {
+        return format;
+      }
+    }
+    throw new InvalidRequestException("Unsupported format: " + code);
+  }
+
+  /** Pathling's passthrough lists keep only values of the right type, silently. */
+  private static List<String> strings(List<ParametersParameterComponent> params, String name) {
+    return params.stream().filter(p -> name.equals(p.getName()))
+        .filter(p -> p.getValue() instanceof StringType)
+        .map(p -> ((StringType) p.getValue()).getValue()).toList();
+  }
+
+  private static List<String> codes(List<ParametersParameterComponent> params, String name) {
+    return params.stream().filter(p -> name.equals(p.getName()))
+        .filter(p -> p.getValue() instanceof CodeType)
+        .map(p -> ((CodeType) p.getValue()).getCode()).toList();
+  }
+
+  private static Instant instant(List<ParametersParameterComponent> params, String name) {
+    return params.stream().filter(p -> name.equals(p.getName()))
+        .filter(p -> p.getValue() instanceof InstantType)
+        .map(p -> ((InstantType) p.getValue()).getValue().toInstant())
+        .findFirst().orElse(null);
+  }
+
+  /** As Pathling: URL-decoded (so {@code +} becomes a space), {@code s3://} read as s3a. */
+  private static String asPathlingReadsIt(String url) {
+    String decoded;
+    try {
+      decoded = URLDecoder.decode(url, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException malformed) {
+      throw new InternalErrorException("Unexpected error occurred (" + malformed.getMessage()
+          + ")");
+    }
+    return decoded.startsWith("s3://") ? "s3a://" + decoded.substring("s3://".length()) : decoded;
+  }
+
+  private void requireSupportedType(String code) {
+    Enumerations.ResourceType type;
+    try {
+      type = Enumerations.ResourceType.fromCode(code);
+    } catch (FHIRException unknown) {
+      throw new InvalidRequestException("Unknown resource type.");
+    }
+    if (type == null || type == Enumerations.ResourceType.NULL
+        || UNSUPPORTED_TYPES.contains(code) || !resourceTypes.contains(code)) {
+      throw new InvalidRequestException("The resource type '" + code + "' is not supported.");
+    }
+  }
+
+  /** Pathling checks Accept and Prefer strictly for both imports, after the parameters. */
+  private static void requireAsyncHeaders(RequestDetails details) {
+    String accept = details.getHeader("Accept");
+    if (!headerListContains(accept, "application/fhir+json") && !headerListContains(accept,
+        "*/*")) {
+      throw new InvalidRequestException("Unknown 'Accept' header value '" + accept
+          + "'. Only [application/fhir+json] are allowed.");
+    }
+    List<String> prefer = Optional.ofNullable(details.getHeaders("Prefer")).orElse(List.of());
+    if (prefer.stream().noneMatch(value -> headerListContains(value, "respond-async"))) {
+      throw new InvalidRequestException(
+          "Unknown 'Prefer' header value '" + prefer + "'. Only [respond-async] is allowed.");
+    }
+  }
+
+  /** Whether a comma-separated header value has exactly {@code wanted} as one of its items. */
+  private static boolean headerListContains(String header, String wanted) {
+    if (header == null) {
+      return false;
+    }
+    for (String item : header.split(",")) {
+      if (item.trim().equals(wanted)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Pathling's UrlAllowlist semantics (see {@link #setAllowableSources}). */
+  private static boolean allowlisted(List<String> prefixes, String url, boolean allowInsecure) {
+    if (!allowInsecure && "http".equalsIgnoreCase(schemeOf(url))) {
+      return false;
+    }
+    return prefixes.stream().anyMatch(prefix -> prefixMatches(prefix, url));
+  }
+
+  private static boolean prefixMatches(String prefix, String url) {
+    int delimiter = prefix.indexOf("://");
+    if (delimiter > 0 && delimiter == prefix.length() - 3) {
+      String scheme = prefix.substring(0, delimiter).toLowerCase(Locale.ROOT);
+      return !isHttp(scheme) && url.toLowerCase(Locale.ROOT).startsWith(scheme + "://");
+    }
+    URI prefixUri = parseUri(prefix);
+    if (prefixUri == null || prefixUri.getScheme() == null) {
+      return false;
+    }
+    if (!isHttp(prefixUri.getScheme())) {
+      return url.startsWith(prefix);
+    }
+    URI candidate = parseUri(url);
+    if (candidate == null || candidate.getRawUserInfo() != null
+        || !prefixUri.getScheme().equalsIgnoreCase(candidate.getScheme())
+        || prefixUri.getHost() == null
+        || !prefixUri.getHost().equalsIgnoreCase(candidate.getHost())
+        || port(prefixUri) != port(candidate)) {
+      return false;
+    }
+    String base = trimSlash(prefixUri.getPath());
+    String path = trimSlash(candidate.getPath());
+    return base.isEmpty() || path.equals(base) || path.startsWith(base + "/");
+  }
+
+  private static String schemeOf(String url) {
+    URI uri = parseUri(url);
+    return uri == null ? null : uri.getScheme();
+  }
+
+  private static boolean isHttp(String scheme) {
+    return scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https");
+  }
+
+  private static int port(URI uri) {
+    if (uri.getPort() != -1) {
+      return uri.getPort();
+    }
+    return "https".equalsIgnoreCase(uri.getScheme()) ? 443
+        : "http".equalsIgnoreCase(uri.getScheme()) ? 80 : -1;
+  }
+
+  private static String trimSlash(String path) {
+    if (path == null || path.equals("/")) {
+      return "";
+    }
+    return path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+  }
+
+  private static URI parseUri(String value) {
+    try {
+      return new URI(value);
+    } catch (URISyntaxException e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- bulk import: jobs
+
+  /** What makes two kick-offs "the same request" to Pathling's job registry. */
+  private record JobTag(String operation, String requestUrl, List<String> prefer,
+      List<String> authorization, long dataVersion, String operationKey) {
+
+    static JobTag of(String operation, RequestDetails details, long version, String key) {
+      return new JobTag(operation, details.getCompleteUrl(), headers(details, "Prefer"),
+          headers(details, "Authorization"), version, key);
+    }
+
+    private static List<String> headers(RequestDetails details, String name) {
+      List<String> values = details.getHeaders(name);
+      return values == null ? List.of() : List.copyOf(values);
+    }
+  }
+
+  private record JobFailure(int status, String diagnostics) {
+
+    BaseServerResponseException exception() {
+      OperationOutcome outcome = new OperationOutcome();
+      outcome.addIssue().setSeverity(IssueSeverity.ERROR)
+          .setCode(status == 403 ? IssueType.FORBIDDEN : IssueType.PROCESSING)
+          .setDiagnostics(diagnostics);
+      BaseServerResponseException e = BaseServerResponseException.newInstance(status,
+          diagnostics);
+      e.setOperationOutcome(outcome);
+      return e;
+    }
+  }
+
+  /** Ends a job's work with a failure (possibly after some types were written). */
+  private static final class JobFailed extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+    final transient JobFailure failure;
+
+    JobFailed(int status, String diagnostics) {
+      super(diagnostics, null, false, false);
+      this.failure = new JobFailure(status, diagnostics);
+    }
+  }
+
+  /** Thrown inside a job that {@link #reset()} or {@link #forgetJobs()} abandoned. */
+  private static final class Abandoned extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    Abandoned() {
+      super("abandoned", null, false, false);
+    }
+  }
+
+  private final class Job {
+
+    final String id = UUID.randomUUID().toString();
+    final String operation;
+    final String requestUrl;
+    final long generation;
+    final Instant created = Instant.now();
+    final CountDownLatch done = new CountDownLatch(1);
+    /** Taken by the job's thread when it starts, or by {@link #abandonJobs()} to stop a start. */
+    final AtomicBoolean claimed = new AtomicBoolean();
+    volatile ImportJob.State state = ImportJob.State.QUEUED;
+    volatile Instant loadingSince;
+    volatile Instant finished;
+    volatile Parameters result;
+    volatile JobFailure failure;
+    volatile boolean deleted;
+    volatile Future<?> future;
+
+    Job(String operation, String requestUrl, long generation) {
+      this.operation = operation;
+      this.requestUrl = requestUrl;
+      this.generation = generation;
+    }
+
+    boolean abandoned() {
+      return generation != jobGeneration.get();
+    }
+
+    boolean isDone() {
+      return state.isDone();
+    }
+
+    /** Pathling reports Spark stage progress, never 100%; the fake reports elapsed time. */
+    Optional<Integer> progress() {
+      Instant since = loadingSince;
+      if (state != ImportJob.State.RUNNING || since == null) {
+        return Optional.empty();
+      }
+      Duration total = importDuration;
+      if (total.isZero()) {
+        return Optional.of(0);
+      }
+      long elapsed = Duration.between(since, Instant.now()).toMillis();
+      return Optional.of((int) Math.min(99, elapsed * 100 / Math.max(1, total.toMillis())));
+    }
+
+    ImportJob snapshot() {
+      ImportJob.State shown = deleted || (abandoned() && !isDone())
+          ? ImportJob.State.DELETED : state;
+      int pollStatus = switch (shown) {
+        case QUEUED, RUNNING -> 202;
+        case COMPLETED -> 200;
+        case FAILED -> failure.status();
+        case DELETED -> 404;
+      };
+      return new ImportJob(id, operation, shown, pollStatus,
+          failure == null ? null : failure.diagnostics(), created, finished);
+    }
+  }
+
+  /** The job an identical earlier kick-off created, or a new, started one. */
+  private Job jobFor(JobTag tag, String operation, String requestUrl,
+      Function<Job, Parameters> work) {
+    synchronized (jobsLock) {
+      Job existing = jobsByTag.get(tag);
+      if (existing != null) {
+        return existing;
+      }
+      Job job = new Job(operation, requestUrl, jobGeneration.get());
+      jobsById.put(job.id, job);
+      jobsByTag.put(tag, job);
+      jobHistory.add(job);
+      job.future = jobRunner.submit(() -> runJob(job, work));
+      return job;
+    }
+  }
+
+  private void runJob(Job job, Function<Job, Parameters> work) {
+    if (!job.claimed.compareAndSet(false, true)) {
+      return; // abandoned before it started
+    }
+    try {
+      Parameters result = work.apply(job);
+      finish(job, result, null);
+    } catch (JobFailed failed) {
+      finish(job, null, failed.failure);
+    } catch (Abandoned abandoned) {
+      // reset() or forgetJobs(): nothing more to do
+    } catch (BaseServerResponseException e) { // a write conflict, an interrupted pause
+      finish(job, null, new JobFailure(e.getStatusCode(), e.getMessage()));
+    } catch (RuntimeException e) {
+      finish(job, null, new JobFailure(500, "Unexpected error occurred (" + e + ")"));
+    } finally {
+      job.done.countDown();
+    }
+  }
+
+  private void finish(Job job, Parameters result, JobFailure failure) {
+    if (job.abandoned()) {
+      return;
+    }
+    job.result = result;
+    job.failure = failure;
+    job.finished = Instant.now();
+    job.state = failure == null ? ImportJob.State.COMPLETED : ImportJob.State.FAILED;
+  }
+
+  /** Forgets every job; running ones are interrupted and write nothing more. */
+  private void abandonJobs() {
+    List<Job> running;
+    synchronized (jobsLock) {
+      jobGeneration.incrementAndGet();
+      jobsById.clear();
+      jobsByTag.clear();
+      running = jobHistory.stream().filter(job -> job.done.getCount() > 0).toList();
+    }
+    for (Job job : running) {
+      job.future.cancel(true);
+      if (job.claimed.compareAndSet(false, true)) {
+        job.done.countDown(); // it will never run
+      }
+    }
+    for (Job job : running) {
+      try {
+        // A job stuck in an onPnp function may outlive this; it still writes nothing.
+        job.done.await(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** Runs {@code body} holding the one-import-at-a-time lock (Pathling's ImportLock). */
+  private <T> T underImportLock(Job job, Supplier<T> body) {
+    try {
+      importLock.lockInterruptibly();
+    } catch (InterruptedException e) {
+      throw new Abandoned();
+    }
+    try {
+      if (job.abandoned()) {
+        throw new Abandoned();
+      }
+      job.loadingSince = Instant.now();
+      job.state = ImportJob.State.RUNNING;
+      Optional<FailurePlan> injected = takeJobFailure();
+      if (injected.isPresent()) {
+        throw new JobFailed(injected.get().status(), "Injected failure (HTTP "
+            + injected.get().status() + "); nothing was applied");
+      }
+      return body.get();
+    } finally {
+      importLock.unlock();
+    }
+  }
+
+  private Optional<FailurePlan> takeJobFailure() {
+    synchronized (failureLock) {
+      if (jobFailurePlan.remaining() <= 0) {
+        return Optional.empty();
+      }
+      FailurePlan current = jobFailurePlan;
+      jobFailurePlan = new FailurePlan(current.remaining() - 1, current.status(), null);
+      return Optional.of(current);
+    }
+  }
+
+  private Parameters runImport(Job job, ImportSpec spec) {
+    return underImportLock(job, () -> {
+      for (String url : spec.inputUrls()) {
+        if (!allowlisted(allowableSources, url, allowInsecureUrls)) {
+          throw new JobFailed(403, "URL: '" + url + "' is not an allowed source for import.");
+        }
+      }
+      // All files are opened before anything is written, as Spark resolves every path first.
+      Map<String, List<String>> linesByType = new HashMap<>();
+      spec.input().forEach((type, urls) -> {
+        List<String> ndjson = new LinkedHashSet<>(urls).stream()
+            .filter(FakePathling::hasNdjsonExtension).toList();
+        if (!ndjson.isEmpty()) {
+          List<String> lines = new ArrayList<>();
+          ndjson.forEach(url -> lines.addAll(readNdjson(url)));
+          linesByType.put(type, lines);
+        }
+      });
+      load(job, linesByType, spec.saveMode());
+      return importResult(job.requestUrl, spec.inputUrls());
+    });
+  }
+
+  private Parameters runPnp(Job job, ImportPnpRequest request) {
+    job.state = ImportJob.State.RUNNING; // exporting: outside the import lock, as Pathling
+    Map<String, List<String>> files = new LinkedHashMap<>();
+    try {
+      if ("static".equals(request.exportType())) {
+        throw new JobFailed(400,
+            "Static export type is not currently supported. Please use dynamic mode.");
+      }
+      if (trimSlash(URI.create(request.exportUrl()).getPath()).endsWith("$export")) {
+        throw new JobFailed(400, "[FakePathling] the export kick-off would go to "
+            + request.exportUrl() + "/$export: exportUrl must be the source's FHIR base URL");
+      }
+      Map<String, List<String>> supplied;
+      try {
+        supplied = pnpSource.apply(request);
+      } catch (RuntimeException e) {
+        throw new JobFailed(400, rootMessage(e));
+      }
+      (supplied == null ? Map.<String, List<String>>of() : supplied).forEach((type, lines) -> {
+        if (lines != null && !lines.isEmpty() && PNP_FILE_TYPE.matcher(type).matches()) {
+          files.put(type, List.copyOf(lines));
+        }
+      });
+      if (files.isEmpty()) {
+        throw new JobFailed(400, "No files with extension .ndjson were downloaded");
+      }
+    } catch (JobFailed failed) {
+      throw pnpFailure(failed.failure.diagnostics());
+    } catch (IllegalArgumentException badUrl) {
+      throw pnpFailure(rootMessage(badUrl));
+    }
+    job.state = ImportJob.State.QUEUED;
+    String staging = PNP_STAGING + "pathling-pnp-import-" + job.id + "/export-output/";
+    List<String> urls = files.keySet().stream().map(type -> staging + type + ".0000.ndjson")
+        .toList();
+    return underImportLock(job, () -> {
+      Map<String, List<String>> linesByType = new HashMap<>();
+      files.forEach((type, lines) -> {
+        if (!UNSUPPORTED_TYPES.contains(type) && resourceTypes.contains(type)) {
+          linesByType.put(type, lines); // other types are skipped silently, as Pathling
+        }
+      });
+      try {
+        load(job, linesByType, request.effectiveSaveMode());
+      } catch (JobFailed failed) {
+        throw pnpFailure(failed.failure.diagnostics());
+      } catch (InternalErrorException conflict) {
+        throw pnpFailure(conflict.getMessage());
+      }
+      return importResult(job.requestUrl, urls);
+    });
+  }
+
+  /** Pathling's PnP executor turns every failure into a 400. */
+  private static JobFailed pnpFailure(String message) {
+    return new JobFailed(400, "Ping and pull import failed: " + message);
+  }
+
+  private static String rootMessage(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return t.getMessage();
+      }
+    }
+    return e.getClass().getSimpleName();
+  }
+
+  private static Parameters importResult(String requestUrl, List<String> inputUrls) {
+    Parameters result = new Parameters();
+    result.addParameter("transactionTime", InstantType.now().getValueAsString());
+    result.addParameter("request", requestUrl);
+    for (String url : inputUrls) {
+      result.addParameter().setName("output").addPart().setName("inputUrl")
+          .setValue(new UrlType(url));
+    }
+    return result;
+  }
+
+  /** Pathling's NDJSON source keeps only paths whose extension is exactly {@code ndjson}. */
+  private static boolean hasNdjsonExtension(String url) {
+    String name = url.substring(Math.max(url.lastIndexOf('/'), url.lastIndexOf('\\')) + 1);
+    int dot = name.lastIndexOf('.');
+    return dot >= 0 && name.substring(dot + 1).equals("ndjson");
+  }
+
+  private static List<String> readNdjson(String url) {
+    Path path = null;
+    if (url.startsWith("file:///")) {
+      path = Path.of(url.substring("file://".length()));
+    } else if (url.startsWith("file:/") && !url.startsWith("file://")) {
+      path = Path.of(url.substring("file:".length()));
+    }
+    if (path == null) {
+      throw new JobFailed(500, "Unexpected error occurred ([FakePathling] cannot read " + url
+          + ": the fake reads local file:/// URLs only)");
+    }
+    if (!Files.isRegularFile(path)) {
+      throw new JobFailed(500, "Unexpected error occurred ([PATH_NOT_FOUND] Path does not exist: "
+          + url + ")");
+    }
+    try (BufferedReader reader = new BufferedReader(
+        new StringReader(Files.readString(path, StandardCharsets.UTF_8)))) {
+      return reader.lines().toList();
+    } catch (IOException | RuntimeException e) {
+      throw new JobFailed(500, "Unexpected error occurred (" + e + ")");
+    }
+  }
+
+  /**
+   * Writes the types one after another, as Pathling's Delta sink: a failing type stops the job
+   * and leaves the types before it written. Holds the types' in-flight markers for the import
+   * duration first.
+   */
+  private void load(Job job, Map<String, List<String>> linesByType, String saveMode) {
+    if (linesByType.isEmpty()) {
+      pause(importDuration); // nothing to write: no markers, and the data version stays
+      return;
+    }
+    write(linesByType.keySet(), importDuration, () -> {
+      if (job.abandoned()) {
+        throw new Abandoned();
+      }
+      linesByType.forEach((type, lines) -> tables.put(type,
+          loaded(type, parseRows(type, lines), saveMode)));
+      return null;
+    });
+  }
+
+  private List<Resource> parseRows(String type, List<String> lines) {
+    Class<? extends IBaseResource> resourceClass =
+        ctx.getResourceDefinition(type).getImplementingClass();
+    IParser parser = ctx.newJsonParser();
+    List<Resource> rows = new ArrayList<>();
+    for (String line : lines) {
+      IBaseResource resource;
+      try {
+        resource = parser.parseResource(resourceClass, line);
+      } catch (DataFormatException e) {
+        throw new JobFailed(400, "Invalid FHIR content: " + e.getMessage());
+      }
+      Resource row = asRow(resource, resource.getIdElement().getIdPart());
+      if (rejection.test(row.copy())) {
+        throw new JobFailed(400, "Resource " + type + "/" + idOf(row)
+            + " was rejected by the server");
+      }
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  /** The type's table after writing {@code source} with {@code saveMode}; under the data lock. */
+  private List<Resource> loaded(String type, List<Resource> source, String saveMode) {
+    List<Resource> target = tables.get(type);
+    if (target == null) {
+      return new ArrayList<>(source); // every mode creates a missing table
+    }
+    switch (saveMode) {
+      case "overwrite" -> {
+        return new ArrayList<>(source);
+      }
+      case "append" -> {
+        List<Resource> appended = new ArrayList<>(target);
+        appended.addAll(source);
+        return appended;
+      }
+      case "ignore" -> {
+        return target;
+      }
+      case "error" -> throw new JobFailed(500, "Unexpected error occurred ([DELTA_PATH_EXISTS] "
+          + "Cannot write to already existent path " + type + ".parquet without setting "
+          + "OVERWRITE = 'true'.)");
+      default -> {
+        // A Delta merge on id: matched rows are replaced, the rest appended; two source rows
+        // matching one stored row fail the whole type.
+        Set<String> stored = target.stream().map(FakePathling::idOf).filter(Objects::nonNull)
+            .collect(Collectors.toSet());
+        Map<String, Integer> matches = new HashMap<>();
+        for (Resource row : source) {
+          String id = idOf(row);
+          if (id != null && stored.contains(id) && matches.merge(id, 1, Integer::sum) > 1) {
+            throw new JobFailed(500, "Cannot perform Merge as multiple source rows matched and "
+                + "attempted to modify the same target row in the Delta table (" + type + "/" + id
+                + ")");
+          }
+        }
+        List<Resource> merged = new ArrayList<>(target);
+        for (Resource row : source) {
+          String id = idOf(row);
+          if (id == null || !stored.contains(id) || !replaceRows(merged, id, row)) {
+            merged.add(row.copy());
+          }
+        }
+        return merged;
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- write machinery
 
   /**
@@ -600,6 +1736,11 @@ public final class FakePathling
    * mutates, so a failing write leaves nothing behind.
    */
   private <T> T write(Collection<String> types, int resources, Supplier<T> apply) {
+    return write(types, writeCost.of(resources), apply);
+  }
+
+  /** As {@link #write(Collection, int, Supplier)}, paying {@code cost}. */
+  private <T> T write(Collection<String> types, Duration cost, Supplier<T> apply) {
     List<Semaphore> held = new ArrayList<>();
     try {
       for (String type : new TreeSet<>(types)) {
@@ -612,9 +1753,11 @@ public final class FakePathling
         }
         held.add(marker);
       }
-      pause(writeCost.of(resources));
+      pause(cost);
       synchronized (dataLock) {
-        return apply.get();
+        T result = apply.get();
+        dataVersion.incrementAndGet();
+        return result;
       }
     } finally {
       held.forEach(Semaphore::release);
@@ -719,12 +1862,15 @@ public final class FakePathling
 
     @Hook(Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED)
     public boolean beforeHandling(RequestDetails details, HttpServletRequest request) {
-      if (!WRITE_METHODS.contains(request.getMethod())) {
-        return true;
+      if (!WRITE_METHODS.contains(request.getMethod()) || pathOf(request).equals(JOB)) {
+        return true; // DELETE [base]/$job cancels a job: not a write
       }
       request.setAttribute(ENTRIES_ATTRIBUTE, carried(details, request));
       Optional<FailurePlan> failure = takeFailure();
       if (failure.isPresent()) {
+        // Read the body first: left unread, Jetty closes the connection after the answer, and
+        // a client reusing it fails with an I/O error instead of seeing the injected status.
+        details.loadRequestContents();
         throw failure.get().exception();
       }
       return true;

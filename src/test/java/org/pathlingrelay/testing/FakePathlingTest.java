@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.parser.IParser;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.SummaryEnum;
 import ca.uhn.fhir.rest.client.api.IClientInterceptor;
@@ -18,26 +19,47 @@ import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import ca.uhn.fhir.rest.server.exceptions.InternalErrorException;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Bundle.BundleType;
 import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
+import org.hl7.fhir.r4.model.CodeType;
+import org.hl7.fhir.r4.model.Coding;
+import org.hl7.fhir.r4.model.DateTimeType;
+import org.hl7.fhir.r4.model.InstantType;
 import org.hl7.fhir.r4.model.Observation;
+import org.hl7.fhir.r4.model.OperationOutcome;
+import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.Patient;
 import org.hl7.fhir.r4.model.Resource;
+import org.hl7.fhir.r4.model.StringType;
+import org.hl7.fhir.r4.model.UrlType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Specifies the fake: each Pathling behaviour and quirk the relay's tests rely on. */
 class FakePathlingTest {
@@ -383,6 +405,338 @@ class FakePathlingTest {
     }
   }
 
+  @Nested
+  class BulkImport {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void answers202WithAJobUrlThatAnswers202UntilTheResultIsReady() throws Exception {
+      pathling.setImportDuration(Duration.ofMillis(400));
+      String url = ndjson("Patient.ndjson", patient("1", "Ann"));
+
+      HttpResponse<String> kickOff = kickOff("$import", importOf(null, "Patient", url));
+
+      assertThat(kickOff.statusCode()).isEqualTo(202);
+      String jobUrl = kickOff.headers().firstValue("Content-Location").orElseThrow();
+      assertThat(jobUrl).matches(Pattern.quote(pathling.baseUrl() + "/$job?id=")
+          + "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+      assertThat(parse(kickOff, OperationOutcome.class).getIssueFirstRep().getSeverity())
+          .isEqualTo(OperationOutcome.IssueSeverity.INFORMATION);
+      await().atMost(Duration.ofSeconds(5)).until(() -> pathling.writeInProgress("Patient"));
+      HttpResponse<String> running = send("GET", jobUrl, null);
+      assertThat(running.statusCode()).isEqualTo(202);
+      assertThat(running.headers().firstValue("X-Progress")).get().asString().endsWith("%");
+      assertThat(pathling.totalRows()).isZero();
+
+      HttpResponse<String> done = awaitJob(jobUrl);
+
+      assertThat(done.statusCode()).isEqualTo(200);
+      Parameters result = parse(done, Parameters.class);
+      assertThat(result.getParameter("transactionTime").getValue()).isInstanceOf(StringType.class);
+      assertThat(result.getParameter("request").getValue().primitiveValue())
+          .isEqualTo(pathling.baseUrl() + "/$import");
+      assertThat(result.getParameters("output"))
+          .extracting(o -> o.getPart().get(0).getName() + "=" + o.getPart().get(0).getValue()
+              .primitiveValue())
+          .containsExactly("inputUrl=" + url);
+      assertThat(pathling.ids("Patient")).containsExactly("1");
+      assertThat(send("GET", jobUrl, null).statusCode()).isEqualTo(200); // and it stays
+      assertThat(pathling.imports()).singleElement().satisfies(r -> {
+        assertThat(r.inputs()).containsExactly(new ImportRequest.Input("Patient", url));
+        assertThat(r.effectiveSaveMode()).isEqualTo("merge");
+        assertThat(jobUrl).endsWith(r.jobId());
+      });
+    }
+
+    @Test
+    void mergeUpsertsByIdAndOverwriteReplacesTheTable() throws Exception {
+      pathling.seed(patient("1", "Old"), patient("2", "Old"));
+
+      importAndAwait(importOf("merge", "Patient",
+          ndjson("a.ndjson", patient("1", "New"), patient("3", "New"))));
+
+      assertThat(pathling.ids("Patient")).containsExactly("1", "2", "3");
+      assertThat(pathling.current("Patient", "1")).get()
+          .extracting(FakePathlingTest::familyOf).isEqualTo("New");
+
+      importAndAwait(importOf("overwrite", "Patient", ndjson("b.ndjson", patient("4", "Only"))));
+
+      assertThat(pathling.ids("Patient")).containsExactly("4");
+    }
+
+    @Test
+    void refusesBadParametersWith400AtKickOff() throws Exception {
+      String url = ndjson("Patient.ndjson", patient("1", "Ann"));
+      Parameters coding = importOf(null, "Patient", url);
+      coding.getParameterFirstRep().getPart().get(0).setValue(new Coding().setCode("Patient"));
+
+      assertRefused(importOf(null, "Foo", url), "Unknown resource type.");
+      assertRefused(importOf(null, "Bundle", url), "The resource type 'Bundle' is not supported.");
+      assertRefused(coding, "Missing resourceType part in input parameter.");
+      assertRefused(importOf("upsert", "Patient", url), "Unknown saveMode.");
+      assertRefused(new Parameters(), "The input may not be empty.");
+
+      assertThat(pathling.imports()).extracting(ImportRequest::status).containsOnly(400);
+      assertThat(pathling.jobs()).isEmpty();
+    }
+
+    @Test
+    void requiresPreferRespondAsyncAndALiteralFhirJsonAccept() throws Exception {
+      String body = json(importOf(null, "Patient", ndjson("Patient.ndjson", patient("1", "A"))));
+
+      HttpResponse<String> noPrefer = send("POST", pathling.baseUrl() + "/$import", body,
+          "Content-Type", "application/fhir+json", "Accept", "application/fhir+json");
+      HttpResponse<String> hapiAccept = send("POST", pathling.baseUrl() + "/$import", body,
+          "Content-Type", "application/fhir+json", "Prefer", "respond-async",
+          "Accept", "application/fhir+json;q=1.0, application/json+fhir;q=0.9");
+
+      assertThat(noPrefer.statusCode()).isEqualTo(400);
+      assertThat(noPrefer.body()).contains("Unknown 'Prefer' header value");
+      assertThat(hapiAccept.statusCode()).isEqualTo(400);
+      assertThat(hapiAccept.body()).contains("Unknown 'Accept' header value");
+      assertThat(pathling.jobs()).isEmpty();
+    }
+
+    @Test
+    void aUrlOutsideTheAllowableSourcesFailsTheJobWith403() throws Exception {
+      pathling.setAllowableSources("file:///srv/staging/");
+      String url = ndjson("Patient.ndjson", patient("1", "Ann"));
+
+      HttpResponse<String> done = importAndAwait(importOf(null, "Patient", url));
+
+      assertThat(done.statusCode()).isEqualTo(403);
+      assertThat(parse(done, OperationOutcome.class).getIssueFirstRep().getDiagnostics())
+          .isEqualTo("URL: '" + url + "' is not an allowed source for import.");
+      assertThat(pathling.totalRows()).isZero();
+    }
+
+    @Test
+    void aMissingFileFailsTheJobWith500AndAppliesNothing() throws Exception {
+      String patients = ndjson("Patient.ndjson", patient("1", "Ann"));
+      Parameters parameters = importOf(null, "Patient", patients);
+      addInput(parameters, "Observation", dir.resolve("gone.ndjson").toUri().toString());
+
+      HttpResponse<String> done = importAndAwait(parameters);
+
+      assertThat(done.statusCode()).isEqualTo(500);
+      assertThat(done.body()).contains("Path does not exist");
+      assertThat(pathling.totalRows()).isZero();
+      assertThat(pathling.jobs()).singleElement()
+          .extracting(ImportJob::state).isEqualTo(ImportJob.State.FAILED);
+    }
+
+    @Test
+    void silentlySkipsUrlsThatDoNotEndInNdjson() throws Exception {
+      String url = ndjson("Patient.json", patient("1", "Ann"));
+
+      HttpResponse<String> done = importAndAwait(importOf(null, "Patient", url));
+
+      assertThat(done.statusCode()).isEqualTo(200);
+      assertThat(done.body()).contains(url);
+      assertThat(pathling.totalRows()).isZero();
+    }
+
+    @Test
+    void runsImportsOneAtATimeInsteadOfAnswering503() throws Exception {
+      pathling.setImportDuration(Duration.ofMillis(300));
+      String first = kickOff("$import", importOf(null, "Patient",
+          ndjson("Patient.ndjson", patient("1", "Ann")))).headers()
+          .firstValue("Content-Location").orElseThrow();
+      HttpResponse<String> second = kickOff("$import", importOf(null, "Observation",
+          ndjson("Observation.ndjson", observation("o1"))));
+
+      assertThat(second.statusCode()).isEqualTo(202);
+      await().atMost(Duration.ofSeconds(5)).until(() -> pathling.jobs().stream()
+          .map(ImportJob::state).toList()
+          .equals(List.of(ImportJob.State.RUNNING, ImportJob.State.QUEUED)));
+      assertThat(awaitJob(first).statusCode()).isEqualTo(200);
+      assertThat(awaitJob(second.headers().firstValue("Content-Location").orElseThrow())
+          .statusCode()).isEqualTo(200);
+      assertThat(pathling.totalRows()).isEqualTo(2);
+    }
+
+    @Test
+    void anIdenticalKickOffGetsTheSameJobBackEvenAFailedOne() throws Exception {
+      String url = dir.resolve("Patient.ndjson").toUri().toString(); // not written yet
+      HttpResponse<String> first = kickOff("$import", importOf(null, "Patient", url));
+      String jobUrl = first.headers().firstValue("Content-Location").orElseThrow();
+      assertThat(awaitJob(jobUrl).statusCode()).isEqualTo(500);
+      ndjson("Patient.ndjson", patient("1", "Ann"));
+
+      HttpResponse<String> again = kickOff("$import", importOf(null, "Patient", url));
+
+      assertThat(again.headers().firstValue("Content-Location")).contains(jobUrl);
+      assertThat(send("GET", jobUrl, null).statusCode()).isEqualTo(500);
+      assertThat(pathling.jobs()).hasSize(1);
+      assertThat(pathling.totalRows()).isZero();
+    }
+
+    @Test
+    void anOverlappingPutOfAnImportedTypeFailsWith500() throws Exception {
+      pathling.setImportDuration(Duration.ofMillis(500));
+      String jobUrl = kickOff("$import", importOf(null, "Patient",
+          ndjson("Patient.ndjson", patient("1", "Ann")))).headers()
+          .firstValue("Content-Location").orElseThrow();
+      await().atMost(Duration.ofSeconds(5)).until(() -> pathling.writeInProgress("Patient"));
+
+      assertThatThrownBy(() -> client.update().resource(patient("2", "Bob")).execute())
+          .isInstanceOf(InternalErrorException.class);
+
+      assertThat(awaitJob(jobUrl).statusCode()).isEqualTo(200);
+      assertThat(pathling.conflicts()).isEqualTo(1);
+      assertThat(pathling.ids("Patient")).containsExactly("1");
+    }
+
+    @Test
+    void deleteForgetsTheJobButTheImportStillLands() throws Exception {
+      pathling.setImportDuration(Duration.ofMillis(300));
+      String jobUrl = kickOff("$import", importOf(null, "Patient",
+          ndjson("Patient.ndjson", patient("1", "Ann")))).headers()
+          .firstValue("Content-Location").orElseThrow();
+
+      assertThat(send("DELETE", jobUrl, null).statusCode()).isEqualTo(202);
+
+      assertThat(send("GET", jobUrl, null).statusCode()).isEqualTo(404);
+      await().atMost(Duration.ofSeconds(5)).until(() -> pathling.ids("Patient").contains("1"));
+      assertThat(pathling.jobs()).singleElement()
+          .extracting(ImportJob::state).isEqualTo(ImportJob.State.DELETED);
+    }
+
+    @Test
+    void failNextRefusesAKickOffButSparesPollsAndDeletes() throws Exception {
+      String url = ndjson("Patient.ndjson", patient("1", "Ann"));
+      pathling.failNext(1, 503, null);
+
+      assertThat(kickOff("$import", importOf(null, "Patient", url)).statusCode()).isEqualTo(503);
+      String jobUrl = kickOff("$import", importOf(null, "Patient", url)).headers()
+          .firstValue("Content-Location").orElseThrow();
+      pathling.failNext(2, 503, null);
+
+      assertThat(awaitJob(jobUrl).statusCode()).isEqualTo(200);
+      assertThat(send("DELETE", jobUrl, null).statusCode()).isEqualTo(202);
+      assertThat(pathling.imports()).singleElement().extracting(ImportRequest::status)
+          .isEqualTo(202);
+    }
+
+    @Test
+    void anUnknownJobAnswers404() throws Exception {
+      assertThat(send("GET", pathling.baseUrl() + "/$job?id=" + UUID.randomUUID(), null)
+          .statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void resetForgetsJobsRecordsAndImportKnobs() throws Exception {
+      pathling.setImportDuration(Duration.ofSeconds(30));
+      String jobUrl = kickOff("$import", importOf(null, "Patient",
+          ndjson("Patient.ndjson", patient("1", "Ann")))).headers()
+          .firstValue("Content-Location").orElseThrow();
+      await().atMost(Duration.ofSeconds(5)).until(() -> pathling.writeInProgress("Patient"));
+
+      pathling.reset();
+
+      assertThat(pathling.jobs()).isEmpty();
+      assertThat(pathling.imports()).isEmpty();
+      assertThat(pathling.importInProgress()).isFalse();
+      assertThat(send("GET", jobUrl, null).statusCode()).isEqualTo(404);
+      assertThat(pathling.writeInProgress("Patient")).isFalse();
+      assertThat(importAndAwait(importOf(null, "Patient", ndjson("b.ndjson", patient("2", "B"))))
+          .statusCode()).isEqualTo(200); // the duration is back to zero
+      assertThat(pathling.ids("Patient")).containsExactly("2");
+    }
+
+    private String ndjson(String name, Resource... resources) throws IOException {
+      IParser parser = FhirContext.forR4Cached().newJsonParser();
+      Path file = dir.resolve(name);
+      Files.writeString(file, Arrays.stream(resources).map(parser::encodeResourceToString)
+          .collect(Collectors.joining("\n", "", "\n")));
+      return file.toUri().toString();
+    }
+
+    private void assertRefused(Parameters parameters, String diagnostics) throws Exception {
+      HttpResponse<String> response = kickOff("$import", parameters);
+      assertThat(response.statusCode()).isEqualTo(400);
+      assertThat(parse(response, OperationOutcome.class).getIssueFirstRep().getDiagnostics())
+          .isEqualTo(diagnostics);
+    }
+  }
+
+  @Nested
+  class PingAndPull {
+
+    @Test
+    void recordsTheParametersAndLoadsWhatOnPnpSupplies() throws Exception {
+      List<ImportPnpRequest> asked = new CopyOnWriteArrayList<>();
+      pathling.onPnp(request -> {
+        asked.add(request);
+        return Map.of("Patient", List.of(json(patient("1", "Ann"))));
+      });
+      Parameters parameters = new Parameters();
+      parameters.addParameter().setName("exportUrl").setValue(new UrlType("https://src/fhir"));
+      parameters.addParameter().setName("saveMode").setValue(new CodeType("overwrite"));
+      parameters.addParameter().setName("_type").setValue(new StringType("Patient"));
+      parameters.addParameter().setName("_since")
+          .setValue(new InstantType("2025-01-01T00:00:00Z"));
+
+      HttpResponse<String> done = awaitJob(kickOff("$import-pnp", parameters).headers()
+          .firstValue("Content-Location").orElseThrow());
+
+      assertThat(done.statusCode()).isEqualTo(200);
+      assertThat(done.body()).contains("Patient.0000.ndjson");
+      assertThat(pathling.ids("Patient")).containsExactly("1");
+      assertThat(pathling.pnpRequests()).singleElement().satisfies(r -> {
+        assertThat(r.exportUrl()).isEqualTo("https://src/fhir");
+        assertThat(r.effectiveSaveMode()).isEqualTo("overwrite");
+        assertThat(r.types()).containsExactly("Patient");
+        assertThat(r.since()).isEqualTo(Instant.parse("2025-01-01T00:00:00Z"));
+        assertThat(r.parametersJson()).contains("\"valueInstant\"");
+        assertThat(asked).containsExactly(r);
+      });
+    }
+
+    @Test
+    void requiresExportUrlAsAValueUrl() throws Exception {
+      Parameters asString = new Parameters();
+      asString.addParameter().setName("exportUrl").setValue(new StringType("https://src/fhir"));
+
+      for (Parameters parameters : List.of(new Parameters(), asString)) {
+        HttpResponse<String> response = kickOff("$import-pnp", parameters);
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("Missing required parameter: exportUrl");
+      }
+      assertThat(pathling.pnpRequests()).extracting(ImportPnpRequest::status)
+          .containsExactly(400, 400);
+    }
+
+    @Test
+    void ignoresASinceThatIsNotAnInstant() throws Exception {
+      pathling.onPnp(request -> Map.of("Patient", List.of(json(patient("1", "Ann")))));
+      Parameters parameters = new Parameters();
+      parameters.addParameter().setName("exportUrl").setValue(new UrlType("https://src/fhir"));
+      parameters.addParameter().setName("_since").setValue(new DateTimeType("2025-01-01"));
+
+      assertThat(kickOff("$import-pnp", parameters).statusCode()).isEqualTo(202);
+
+      assertThat(pathling.pnpRequests()).singleElement()
+          .satisfies(r -> assertThat(r.since()).isNull());
+    }
+
+    @Test
+    void anExportWithNothingInItFailsTheJobWith400() throws Exception {
+      Parameters parameters = new Parameters();
+      parameters.addParameter().setName("exportUrl").setValue(new UrlType("https://src/fhir"));
+
+      HttpResponse<String> done = awaitJob(kickOff("$import-pnp", parameters).headers()
+          .firstValue("Content-Location").orElseThrow());
+
+      assertThat(done.statusCode()).isEqualTo(400);
+      assertThat(parse(done, OperationOutcome.class).getIssueFirstRep().getDiagnostics())
+          .isEqualTo("Ping and pull import failed: No files with extension .ndjson were "
+              + "downloaded");
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private Bundle batch(Bundle.BundleEntryComponent... entries) {
@@ -424,6 +778,68 @@ class FakePathlingTest {
     observation.setId(id);
     observation.setStatus(Observation.ObservationStatus.FINAL);
     return observation;
+  }
+
+  // ---------------------------------------------------------------- bulk import helpers
+
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  /** {@code names} alternate header names and values. */
+  private static HttpResponse<String> send(String method, String url, String body,
+      String... headers) throws IOException, InterruptedException {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body))
+        .timeout(Duration.ofSeconds(10));
+    for (int i = 0; i < headers.length; i += 2) {
+      request.header(headers[i], headers[i + 1]);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** A kick-off with the headers Pathling requires. */
+  private static HttpResponse<String> kickOff(String operation, Parameters parameters)
+      throws IOException, InterruptedException {
+    return send("POST", pathling.baseUrl() + "/" + operation, json(parameters),
+        "Content-Type", "application/fhir+json", "Accept", "application/fhir+json",
+        "Prefer", "respond-async");
+  }
+
+  /** Polls a job URL until it stops answering 202. */
+  private static HttpResponse<String> awaitJob(String jobUrl) {
+    return await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+        .until(() -> send("GET", jobUrl, null, "Accept", "application/fhir+json"),
+            response -> response.statusCode() != 202);
+  }
+
+  private static HttpResponse<String> importAndAwait(Parameters parameters) throws Exception {
+    HttpResponse<String> kickOff = kickOff("$import", parameters);
+    assertThat(kickOff.statusCode()).as(kickOff.body()).isEqualTo(202);
+    return awaitJob(kickOff.headers().firstValue("Content-Location").orElseThrow());
+  }
+
+  /** An $import body: saveMode (when given) and one input. */
+  private static Parameters importOf(String saveMode, String type, String url) {
+    Parameters parameters = new Parameters();
+    addInput(parameters, type, url);
+    if (saveMode != null) {
+      parameters.addParameter().setName("saveMode").setValue(new CodeType(saveMode));
+    }
+    return parameters;
+  }
+
+  private static void addInput(Parameters parameters, String type, String url) {
+    Parameters.ParametersParameterComponent input = parameters.addParameter().setName("input");
+    input.addPart().setName("resourceType").setValue(new CodeType(type));
+    input.addPart().setName("url").setValue(new UrlType(url));
+  }
+
+  private static String json(IBaseResource resource) {
+    return FhirContext.forR4Cached().newJsonParser().encodeResourceToString(resource);
+  }
+
+  private static <T extends IBaseResource> T parse(HttpResponse<String> response, Class<T> type) {
+    return FhirContext.forR4Cached().newJsonParser().parseResource(type, response.body());
   }
 
   private static String familyOf(IBaseResource resource) {
