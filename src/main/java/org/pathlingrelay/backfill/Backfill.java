@@ -53,6 +53,8 @@ public final class Backfill {
   private final Journal journal;
   private final LineParser lines;
   private final BulkExportClient.Pause pause;
+  private final Optional<PathlingImportClient> importer;
+  private final ForwardingHold hold;
 
   public Backfill(
       BulkExportClient source,
@@ -61,12 +63,47 @@ public final class Backfill {
       Path dataDir,
       Set<String> resourceTypes,
       BulkExportClient.Pause pause) {
+    this(source, writer, reader, dataDir, resourceTypes, pause, null, ForwardingHold.NONE);
+  }
+
+  /**
+   * With Pathling's bulk loads ({@code --load import} and {@code pnp}).
+   *
+   * @param pathling where {@code $import} and {@code $import-pnp} go
+   * @param hold pauses this process's forwarding of the types being imported
+   */
+  public Backfill(
+      BulkExportClient source,
+      OutboxWriter writer,
+      OutboxReader reader,
+      Path dataDir,
+      Set<String> resourceTypes,
+      BulkExportClient.Pause pause,
+      PathlingLoads pathling,
+      ForwardingHold hold) {
     this.source = source;
     this.writer = writer;
     this.reader = reader;
     this.journal = new Journal(dataDir);
     this.lines = new LineParser(resourceTypes);
     this.pause = pause;
+    this.importer = Optional.ofNullable(pathling).map(PathlingLoads::client);
+    this.hold = hold;
+  }
+
+  /** How to reach Pathling's bulk loads. */
+  public static final class PathlingLoads {
+    private final PathlingImportClient client;
+
+    public PathlingLoads(
+        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, Optional<String> token,
+        Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause) {
+      this.client = new PathlingImportClient(fhirContext, pathlingUrl, token, timeout, pause, pollFloor, pollCap);
+    }
+
+    PathlingImportClient client() {
+      return client;
+    }
   }
 
   /** The transaction time of the last complete run: where the next {@code sync} starts. */
@@ -75,6 +112,31 @@ public final class Backfill {
   }
 
   public BackfillReport run(BackfillPlan plan) throws InterruptedException {
+    if (plan.load() != LoadMode.RELAY && importer.isEmpty()) {
+      throw new IllegalStateException("--load " + plan.load().name().toLowerCase() + " needs Pathling's URL");
+    }
+    if (plan.load() == LoadMode.PNP) {
+      return runPnp(plan);
+    }
+    // An import writes to Pathling directly: pause forwarding of its types from before the export
+    // until the import is done, so nothing forwarded meanwhile is older than what it loads.
+    AutoCloseable held = plan.load() == LoadMode.IMPORT ? hold.hold(Set.copyOf(plan.request().types())) : () -> {};
+    try {
+      return runExport(plan, held);
+    } finally {
+      release(held);
+    }
+  }
+
+  private static void release(AutoCloseable held) {
+    try {
+      held.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot resume forwarding: " + e.getMessage(), e);
+    }
+  }
+
+  private BackfillReport runExport(BackfillPlan plan, AutoCloseable held) throws InterruptedException {
     long started = System.nanoTime();
     String fingerprint = plan.fingerprint();
     Optional<Journal.Run> previous = journal.run();
@@ -106,11 +168,16 @@ public final class Backfill {
     List<String> sourceErrors = new CopyOnWriteArrayList<>();
     Long queuedUpTo = journal.run().map(Journal.Run::queuedUpToSeq).orElse(null);
     if (queuedUpTo == null) {
-      load(manifest, plan.downloadConcurrency(), tallies, sourceErrors);
+      load(manifest, plan, tallies, sourceErrors);
+      if (plan.load() == LoadMode.IMPORT) {
+        importStaged(manifest, plan, statusUrl);
+      }
       queuedUpTo = reader.lastSeq();
       journal.queued(queuedUpTo);
     }
+    release(held);
     awaitDelivery(queuedUpTo);
+    plan.staging().ifPresent(staging -> deleteStaged(staging, statusUrl));
     journal.complete(Optional.of(manifest.transactionTime()));
     // The source may delete its files once we are done with them.
     cancelQuietly(statusUrl.toString());
@@ -123,9 +190,9 @@ public final class Backfill {
   }
 
   private void load(
-      ExportManifest manifest, int concurrency, Map<String, TypeTally> tallies, List<String> sourceErrors)
+      ExportManifest manifest, BackfillPlan plan, Map<String, TypeTally> tallies, List<String> sourceErrors)
       throws InterruptedException {
-    ExecutorService downloads = Executors.newFixedThreadPool(concurrency, runnable -> {
+    ExecutorService downloads = Executors.newFixedThreadPool(plan.downloadConcurrency(), runnable -> {
       Thread thread = new Thread(runnable, "backfill-download");
       thread.setDaemon(true);
       return thread;
@@ -134,8 +201,15 @@ public final class Backfill {
     ProgressLog progress = new ProgressLog(queuedTotal, manifest.output().size() + manifest.deleted().size());
     try {
       List<Future<?>> files = new ArrayList<>();
-      for (ExportFile file : manifest.output()) {
-        files.add(downloads.submit(() -> loadFile(file, manifest.requiresAccessToken(), false, tallies, queuedTotal, progress)));
+      List<ExportFile> output = manifest.output();
+      for (int i = 0; i < output.size(); i++) {
+        ExportFile file = output.get(i);
+        if (plan.load() == LoadMode.IMPORT) {
+          Path target = stagingDir(plan.staging().orElseThrow(), manifest, i);
+          files.add(downloads.submit(() -> stageFile(file, manifest.requiresAccessToken(), target, tallies, progress)));
+        } else {
+          files.add(downloads.submit(() -> loadFile(file, manifest.requiresAccessToken(), false, tallies, queuedTotal, progress)));
+        }
       }
       for (ExportFile file : manifest.deleted()) {
         files.add(downloads.submit(() -> loadFile(file, manifest.requiresAccessToken(), true, tallies, queuedTotal, progress)));
@@ -257,6 +331,174 @@ public final class Backfill {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the export's error file " + file.url(), e);
     }
+  }
+
+  // ---- --load import ----
+
+  /** One folder per export under the staging dir; file names end in .ndjson, as Pathling needs. */
+  private Path stagingDir(BackfillPlan.Staging staging, ExportManifest manifest, int index) {
+    ExportFile file = manifest.output().get(index);
+    return staging.dir().resolve(runFolder(URI.create(journal.run().orElseThrow().statusUrl())))
+        .resolve(file.type() + "." + String.format("%04d", index) + ".ndjson");
+  }
+
+  private static String runFolder(URI statusUrl) {
+    return "export-" + Integer.toHexString(statusUrl.toString().hashCode());
+  }
+
+  /** Streams one file to the staging dir; a cut-off download starts the file again. */
+  private Void stageFile(ExportFile file, boolean requiresToken, Path target, Map<String, TypeTally> tallies,
+      ProgressLog progress) throws InterruptedException {
+    String url = file.url().toString();
+    if (journal.fileDone(url)) {
+      progress.fileDone();
+      return null;
+    }
+    for (int attempt = 1; ; attempt++) {
+      try (InputStream stream = source.download(file.url(), requiresToken);
+          BufferedReader in = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16)) {
+        java.nio.file.Files.createDirectories(target.getParent());
+        long lines = 0;
+        try (java.io.BufferedWriter out = java.nio.file.Files.newBufferedWriter(target, StandardCharsets.UTF_8)) {
+          String line;
+          while ((line = in.readLine()) != null) {
+            if (!line.isBlank()) {
+              out.write(line);
+              out.write('\n');
+              lines++;
+            }
+          }
+        }
+        TypeTally tally = tallies.computeIfAbsent(file.type(), t -> new TypeTally());
+        tally.exported.addAndGet(lines);
+        tally.queued.addAndGet(lines);
+        journal.progress(url, lines, true);
+        progress.fileDone();
+        return null;
+      } catch (IOException | SourceException e) {
+        boolean retriable = !(e instanceof SourceException s) || s.isTransient();
+        if (!retriable || attempt >= FILE_ATTEMPTS) {
+          throw new SourceException("Staging " + url + " failed: " + e.getMessage(), 0, false, null, e);
+        }
+        log.warn("Download of {} broke off ({}); starting the file again", url, e.getMessage());
+        pause.pause(source.initialBackoff().multipliedBy(1L << Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  /**
+   * Calls {@code $import} with every staged file and waits for the job. Each attempt gets its own
+   * folder of links to the files: Pathling hands back the same (failed) job for an identical
+   * request, so a retry must differ.
+   */
+  private void importStaged(ExportManifest manifest, BackfillPlan plan, URI statusUrl) throws InterruptedException {
+    PathlingImportClient client = importer.orElseThrow();
+    BackfillPlan.Staging staging = plan.staging().orElseThrow();
+    Journal.Run run = journal.run().orElseThrow();
+    URI job = run.importJobUrl() == null ? null : URI.create(run.importJobUrl());
+    int attempt = run.importAttempt() == null ? 0 : run.importAttempt();
+    if (job == null) {
+      attempt++;
+      String folder = runFolder(statusUrl);
+      String linkFolder = folder + "/import-" + attempt;
+      List<PathlingImportClient.StagedFile> files = new ArrayList<>();
+      try {
+        java.nio.file.Files.createDirectories(staging.dir().resolve(linkFolder));
+        for (int i = 0; i < manifest.output().size(); i++) {
+          Path staged = stagingDir(staging, manifest, i);
+          Path link = staging.dir().resolve(linkFolder).resolve(staged.getFileName());
+          if (!java.nio.file.Files.exists(link)) {
+            try {
+              java.nio.file.Files.createLink(link, staged);
+            } catch (UnsupportedOperationException | IOException noLinks) {
+              java.nio.file.Files.copy(staged, link);
+            }
+          }
+          files.add(new PathlingImportClient.StagedFile(
+              manifest.output().get(i).type(), staging.url() + "/" + linkFolder + "/" + staged.getFileName()));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot prepare the staged files in " + staging.dir(), e);
+      }
+      if (files.isEmpty()) {
+        return;
+      }
+      job = client.kickOffImport(files, plan.saveMode());
+      journal.importStarted(job.toString(), attempt);
+      log.info("Pathling $import of {} file(s) started; polling {}", files.size(), job);
+    } else {
+      log.info("Resuming the wait for Pathling's import job at {}", job);
+    }
+    try {
+      client.awaitJob(job, progress -> log.info("Pathling import in progress: {}", progress));
+    } catch (PathlingImportClient.ImportFailedException e) {
+      // Forget the job, so that running the backfill again retries the import with a new request.
+      journal.importStarted(null, attempt);
+      throw e;
+    }
+    log.info("Pathling $import finished");
+  }
+
+  private void deleteStaged(BackfillPlan.Staging staging, URI statusUrl) {
+    Path folder = staging.dir().resolve(runFolder(statusUrl));
+    if (!java.nio.file.Files.exists(folder)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(folder)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+    } catch (IOException e) {
+      log.warn("Could not remove the staged files in {}: {}", folder, e.getMessage());
+    }
+  }
+
+  // ---- --load pnp ----
+
+  /** Pathling exports from the source itself; the relay pauses forwarding, kicks off and polls. */
+  private BackfillReport runPnp(BackfillPlan plan) throws InterruptedException {
+    long started = System.nanoTime();
+    PathlingImportClient client = importer.orElseThrow();
+    String fingerprint = plan.fingerprint();
+    Optional<Journal.Run> previous = journal.run().filter(run -> run.fingerprint().equals(fingerprint));
+    AutoCloseable held = hold.hold(Set.copyOf(plan.request().types()));
+    try {
+      Instant kickedOffAt = Instant.now();
+      URI job;
+      if (previous.isPresent() && previous.get().importJobUrl() != null) {
+        job = URI.create(previous.get().importJobUrl());
+        log.info("Resuming the wait for Pathling's $import-pnp job at {}", job);
+      } else {
+        job = client.kickOffPnp(source.baseUrl(), plan.saveMode(), plan.request().types(), plan.request().since());
+        journal.start(fingerprint, job.toString());
+        journal.importStarted(job.toString(), 1);
+        log.info("Pathling $import-pnp from {} started; polling {}", source.baseUrl(), job);
+      }
+      org.hl7.fhir.r4.model.Parameters result;
+      try {
+        result = client.awaitJob(job, progress -> log.info("Pathling import in progress: {}", progress));
+      } catch (PathlingImportClient.ImportFailedException e) {
+        journal.abandon();
+        throw e;
+      }
+      Instant watermark = transactionTime(result).orElse(kickedOffAt);
+      journal.complete(Optional.of(watermark));
+      return new BackfillReport(watermark, List.of(), List.of(), true, Duration.ofNanos(System.nanoTime() - started));
+    } finally {
+      release(held);
+    }
+  }
+
+  private static Optional<Instant> transactionTime(org.hl7.fhir.r4.model.Parameters result) {
+    return result.getParameter().stream()
+        .filter(p -> "transactionTime".equals(p.getName()) && p.hasValue())
+        .map(p -> p.getValue().primitiveValue())
+        .findFirst()
+        .flatMap(text -> {
+          try {
+            return Optional.of(FhirInstants.parse(text));
+          } catch (RuntimeException e) {
+            return Optional.empty();
+          }
+        });
   }
 
   /** Waits until everything this run queued (or a newer version of it) has left the outbox. */

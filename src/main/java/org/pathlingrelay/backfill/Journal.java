@@ -32,7 +32,9 @@ final class Journal {
       ExportManifest manifest,
       Map<String, Long> linesDone,
       Set<String> filesDone,
-      Long queuedUpToSeq) {}
+      Long queuedUpToSeq,
+      String importJobUrl,
+      Integer importAttempt) {}
 
   record State(Optional<Run> run, Optional<Instant> watermark) {}
 
@@ -69,12 +71,12 @@ final class Journal {
   }
 
   synchronized void start(String fingerprint, String statusUrl) {
-    write(new State(Optional.of(new Run(fingerprint, statusUrl, null, Map.of(), Set.of(), null)), state.watermark()));
+    write(new State(Optional.of(new Run(fingerprint, statusUrl, null, Map.of(), Set.of(), null, null, null)), state.watermark()));
   }
 
   synchronized void manifest(ExportManifest manifest) {
     Run run = state.run().orElseThrow();
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), manifest, run.linesDone(), run.filesDone(), null)), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), manifest, run.linesDone(), run.filesDone(), null, null, null)), state.watermark()));
   }
 
   synchronized long linesDone(String url) {
@@ -93,12 +95,18 @@ final class Journal {
     if (complete) {
       done.add(url);
     }
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), lines2, done, run.queuedUpToSeq())), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), lines2, done, run.queuedUpToSeq(), run.importJobUrl(), run.importAttempt())), state.watermark()));
   }
 
   synchronized void queued(long upToSeq) {
     Run run = state.run().orElseThrow();
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(), run.filesDone(), upToSeq)), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(), run.filesDone(), upToSeq, run.importJobUrl(), run.importAttempt())), state.watermark()));
+  }
+
+  synchronized void importStarted(String jobUrl, int attempt) {
+    Run run = state.run().orElseThrow();
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(),
+        run.filesDone(), run.queuedUpToSeq(), jobUrl, attempt)), state.watermark()));
   }
 
   /** The run is complete: forget it, and move the watermark to the export's transaction time. */

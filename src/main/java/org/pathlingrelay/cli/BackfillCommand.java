@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.pathlingrelay.backfill.BackfillPlan;
-import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.source.ExportRequest;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -38,6 +37,8 @@ final class BackfillCommand implements Callable<Integer> {
   @ArgGroup(exclusive = true)
   Scope scope;
 
+  @Mixin LoadOptions loading;
+
   static final class Scope {
     @Option(names = "--group", description = "Export one Group's patients (Group/[id]/$export).")
     String group;
@@ -59,7 +60,7 @@ final class BackfillCommand implements Callable<Integer> {
     ExportRequest request =
         new ExportRequest(level, group, types == null ? List.of() : types, Optional.ofNullable(since),
             typeFilters == null ? List.of() : typeFilters);
-    BackfillPlan plan = new BackfillPlan(request, LoadMode.RELAY, source.downloadConcurrency, false);
+    BackfillPlan plan = loading.plan(spec, request, source.downloadConcurrency, false);
     return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, spec.commandLine().getOut());
   }
 }

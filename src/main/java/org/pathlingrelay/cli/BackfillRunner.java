@@ -9,6 +9,8 @@ import java.util.Optional;
 import org.pathlingrelay.backfill.Backfill;
 import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.BackfillReport;
+import org.pathlingrelay.backfill.ForwardingHold;
+import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.forward.ResilienceSettings;
@@ -60,9 +62,21 @@ final class BackfillRunner {
         log.info("A relay is already forwarding from {}; this backfill only queues changes for it", dataDir);
       }
       try {
+        Forwarder ownForwarder = forwarder;
+        ForwardingHold hold = ownForwarder == null ? ForwardingHold.NONE : ownForwarder::hold;
         Backfill backfill =
-            new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+            new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
+                new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathling.token(), pathling.pathlingTimeout,
+                    java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP),
+                hold);
         BackfillPlan plan = planMaker.plan(backfill.watermark());
+        if (plan.load() != LoadMode.RELAY && ownForwarder == null) {
+          // Pathling fails overlapping writes, and the other process would forward live changes
+          // during the import: refuse rather than race.
+          throw new IllegalStateException(
+              "--load " + plan.load().name().toLowerCase() + " writes to Pathling directly; stop the relay"
+                  + " forwarding from " + dataDir + " first, or use --load relay");
+        }
         BackfillReport report = backfill.run(plan);
         report.print(out);
         return report.sourceErrors().isEmpty() ? 0 : 3;

@@ -42,6 +42,10 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
           Map.entry("source-token", "SOURCE_TOKEN"),
           Map.entry("download-concurrency", "RELAY_DOWNLOAD_CONCURRENCY"),
           Map.entry("catch-up-interval", "RELAY_CATCH_UP_INTERVAL"),
+          Map.entry("load", "RELAY_LOAD"),
+          Map.entry("staging-dir", "RELAY_STAGING_DIR"),
+          Map.entry("staging-url", "RELAY_STAGING_URL"),
+          Map.entry("save-mode", "RELAY_SAVE_MODE"),
           Map.entry("config", "RELAY_CONFIG"));
 
   private final Map<String, String> environment;

@@ -2,8 +2,6 @@ package org.pathlingrelay.cli;
 
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.pathlingrelay.backfill.BackfillPlan;
-import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.source.ExportRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,17 +27,16 @@ final class SyncCommand implements Callable<Integer> {
   @Option(names = "--type", split = ",", description = "Resource types to export (default: all).")
   List<String> types;
 
+  @Mixin LoadOptions loading;
+
   @Override
   public Integer call() throws Exception {
     return BackfillRunner.run(
         common.dataDir,
         source,
         pathling,
-        watermark -> new BackfillPlan(
-            ExportRequest.system(types == null ? List.of() : types, watermark),
-            LoadMode.RELAY,
-            source.downloadConcurrency,
-            true),
+        watermark -> loading.plan(
+            spec, ExportRequest.system(types == null ? List.of() : types, watermark), source.downloadConcurrency, true),
         spec.commandLine().getOut());
   }
 }

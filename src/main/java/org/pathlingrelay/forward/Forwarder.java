@@ -65,6 +65,9 @@ public final class Forwarder implements AutoCloseable {
   private final Thread coordinator;
 
   private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+  /** Types another writer (a bulk import) owns for now; their changes wait in the outbox. */
+  private final Map<String, Integer> held = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger holdingAll = new java.util.concurrent.atomic.AtomicInteger();
   private final Map<String, Instant> restingUntil = new ConcurrentHashMap<>();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -114,6 +117,33 @@ public final class Forwarder implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops sending the given types (all types when empty) until the returned handle is closed, and
+   * waits until no request for them is in flight. A bulk import into Pathling uses it: Pathling
+   * fails overlapping writes to a type, and live changes queued meanwhile are sent after the
+   * import, so a newer live version is never overwritten by the import's older one.
+   */
+  public AutoCloseable hold(Set<String> types) throws InterruptedException {
+    synchronized (held) {
+      if (types.isEmpty()) {
+        holdingAll.incrementAndGet();
+      } else {
+        types.forEach(type -> held.merge(type, 1, Integer::sum));
+      }
+    }
+    while (inFlight.stream().anyMatch(type -> types.isEmpty() || types.contains(type))) {
+      java.util.concurrent.TimeUnit.MILLISECONDS.sleep(20);
+    }
+    return () -> {
+      if (types.isEmpty()) {
+        holdingAll.decrementAndGet();
+      } else {
+        types.forEach(type -> held.computeIfPresent(type, (t, n) -> n == 1 ? null : n - 1));
+      }
+      wake();
+    };
+  }
+
   public ForwarderStatus status() {
     Instant now = clock.instant();
     Set<String> resting = new TreeSet<>();
@@ -155,7 +185,7 @@ public final class Forwarder implements AutoCloseable {
     List<TypeBacklog> backlog = outbox.backlog();
     for (TypeBacklog waiting : backlog) {
       String type = waiting.type();
-      if (inFlight.contains(type)) {
+      if (inFlight.contains(type) || holdingAll.get() > 0 || held.containsKey(type)) {
         continue;
       }
       Instant rest = restingUntil.get(type);
@@ -168,7 +198,12 @@ public final class Forwarder implements AutoCloseable {
       }
       Duration age = Duration.between(waiting.oldestReceivedAt(), now);
       if (policy.flush(waiting.pending(), age)) {
-        dispatch(type);
+        // Decided and marked in flight together with hold(), so a hold never misses a dispatch.
+        synchronized (held) {
+          if (holdingAll.get() == 0 && !held.containsKey(type)) {
+            dispatch(type);
+          }
+        }
       } else {
         untilNext = min(untilNext, settings.linger().minus(age));
       }

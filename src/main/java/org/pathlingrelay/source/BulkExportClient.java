@@ -136,6 +136,12 @@ public final class BulkExportClient implements AutoCloseable {
             event.getNumberOfRetryAttempts(), event.getLastThrowable().getMessage()));
   }
 
+  /** The source's FHIR base URL, without a trailing slash. */
+  public String baseUrl() {
+    String url = base.toString();
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+
   /** The first back-off after a transient failure; callers retrying whole files use it too. */
   public Duration initialBackoff() {
     return settings.initialBackoff();

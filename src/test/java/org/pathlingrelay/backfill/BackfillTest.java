@@ -168,6 +168,39 @@ class BackfillTest {
   }
 
   @Test
+  void aLiveUpdateDuringAnImport_waitsUntilTheImportIsDone_andThenWins(@TempDir Path staging) throws Exception {
+    source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
+    pathling.setImportDuration(Duration.ofSeconds(2));
+    SqliteOutbox outbox = relay.outbox();
+    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
+        new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), Optional.empty(),
+            Duration.ofSeconds(30), Duration.ofMillis(50), Duration.ofMillis(200), BulkExportClient.Pause.SLEEP),
+        relay.forwarder()::hold);
+    BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,
+        false, Optional.of(new BackfillPlan.Staging(staging, staging.toUri().toString().replaceFirst("/$", ""))), "merge");
+    java.util.concurrent.CompletableFuture<BackfillReport> running =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return backfill.run(plan);
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+    await().atMost(Duration.ofSeconds(20)).until(pathling::importInProgress);
+
+    HapiNotifier live = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
+    assertThat(live.put("Patient", "raced", 5).status()).isEqualTo(200);
+    assertThat(pathling.writes()).as("held while Pathling imports Patient")
+        .noneMatch(w -> w.references().contains("Patient/raced"));
+
+    running.get(60, java.util.concurrent.TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(20)).until(() ->
+        "5".equals(pathling.current("Patient", "raced").map(p -> p.getMeta().getVersionId()).orElse(null)));
+    assertThat(pathling.conflicts()).isZero();
+    assertThat(pathling.rowCount("Patient", "raced")).isEqualTo(1);
+  }
+
+  @Test
   void errorFilesOfTheExport_areReported() throws Exception {
     source.addError("Patient/broken could not be exported");
     BackfillReport report = backfill().run(full());
