@@ -45,7 +45,6 @@ public final class Backfill {
   private static final Logger log = LoggerFactory.getLogger(Backfill.class);
   private static final int CHUNK = 1_000;
   private static final int FILE_ATTEMPTS = 5;
-  private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
 
   private final BulkExportClient source;
   private final OutboxWriter writer;
@@ -55,6 +54,7 @@ public final class Backfill {
   private final BulkExportClient.Pause pause;
   private final Optional<PathlingImportClient> importer;
   private final ForwardingHold hold;
+  private final BackfillProgress progress;
 
   public Backfill(
       BulkExportClient source,
@@ -63,7 +63,7 @@ public final class Backfill {
       Path dataDir,
       Set<String> resourceTypes,
       BulkExportClient.Pause pause) {
-    this(source, writer, reader, dataDir, resourceTypes, pause, null, ForwardingHold.NONE);
+    this(source, writer, reader, dataDir, resourceTypes, pause, null, ForwardingHold.NONE, BackfillProgress.log());
   }
 
   /**
@@ -80,7 +80,8 @@ public final class Backfill {
       Set<String> resourceTypes,
       BulkExportClient.Pause pause,
       PathlingLoads pathling,
-      ForwardingHold hold) {
+      ForwardingHold hold,
+      BackfillProgress progress) {
     this.source = source;
     this.writer = writer;
     this.reader = reader;
@@ -89,6 +90,7 @@ public final class Backfill {
     this.pause = pause;
     this.importer = Optional.ofNullable(pathling).map(PathlingLoads::client);
     this.hold = hold;
+    this.progress = progress;
   }
 
   /** How to reach Pathling's bulk loads. */
@@ -158,7 +160,7 @@ public final class Backfill {
 
     ExportManifest manifest = journal.run().map(Journal.Run::manifest).orElse(null);
     if (manifest == null) {
-      manifest = source.awaitManifest(statusUrl, progress -> log.info("Export in progress: {}", progress));
+      manifest = source.awaitManifest(statusUrl, progress::exportRunning);
       journal.manifest(manifest);
       log.info("Export complete: {} output file(s), {} deleted file(s), {} error file(s)",
           manifest.output().size(), manifest.deleted().size(), manifest.error().size());
@@ -198,7 +200,7 @@ public final class Backfill {
       return thread;
     });
     AtomicLong queuedTotal = new AtomicLong();
-    ProgressLog progress = new ProgressLog(queuedTotal, manifest.output().size() + manifest.deleted().size());
+    progress.downloadsStarted(manifest.output().size() + manifest.deleted().size());
     try {
       List<Future<?>> files = new ArrayList<>();
       List<ExportFile> output = manifest.output();
@@ -236,7 +238,7 @@ public final class Backfill {
   /** Streams one file into the outbox in chunks, journalling each chunk once it is durable. */
   private Void loadFile(
       ExportFile file, boolean requiresToken, boolean deletedFile, Map<String, TypeTally> tallies,
-      AtomicLong queuedTotal, ProgressLog progress) throws InterruptedException {
+      AtomicLong queuedTotal, BackfillProgress progress) throws InterruptedException {
     String url = file.url().toString();
     if (journal.fileDone(url)) {
       progress.fileDone();
@@ -258,7 +260,6 @@ public final class Backfill {
           if (chunk.size() >= CHUNK) {
             queue(chunk, tallies, queuedTotal);
             journal.progress(url, lineNumber, false);
-            progress.maybeLog();
           }
         }
         queue(chunk, tallies, queuedTotal);
@@ -304,6 +305,7 @@ public final class Backfill {
       return;
     }
     List<Disposition> dispositions = writer.append(chunk).join();
+    progress.queued(chunk.size());
     for (int i = 0; i < chunk.size(); i++) {
       TypeTally tally = tallies.computeIfAbsent(chunk.get(i).key().type(), t -> new TypeTally());
       if (dispositions.get(i) == Disposition.STALE) {
@@ -348,7 +350,7 @@ public final class Backfill {
 
   /** Streams one file to the staging dir; a cut-off download starts the file again. */
   private Void stageFile(ExportFile file, boolean requiresToken, Path target, Map<String, TypeTally> tallies,
-      ProgressLog progress) throws InterruptedException {
+      BackfillProgress progress) throws InterruptedException {
     String url = file.url().toString();
     if (journal.fileDone(url)) {
       progress.fileDone();
@@ -372,6 +374,7 @@ public final class Backfill {
         TypeTally tally = tallies.computeIfAbsent(file.type(), t -> new TypeTally());
         tally.exported.addAndGet(lines);
         tally.queued.addAndGet(lines);
+        progress.queued(lines);
         journal.progress(url, lines, true);
         progress.fileDone();
         return null;
@@ -430,7 +433,7 @@ public final class Backfill {
       log.info("Resuming the wait for Pathling's import job at {}", job);
     }
     try {
-      client.awaitJob(job, progress -> log.info("Pathling import in progress: {}", progress));
+      client.awaitJob(job, text -> log.info("Pathling import in progress: {}", text));
     } catch (PathlingImportClient.ImportFailedException e) {
       // Forget the job, so that running the backfill again retries the import with a new request.
       journal.importStarted(null, attempt);
@@ -474,7 +477,7 @@ public final class Backfill {
       }
       org.hl7.fhir.r4.model.Parameters result;
       try {
-        result = client.awaitJob(job, progress -> log.info("Pathling import in progress: {}", progress));
+        result = client.awaitJob(job, text -> log.info("Pathling import in progress: {}", text));
       } catch (PathlingImportClient.ImportFailedException e) {
         journal.abandon();
         throw e;
@@ -503,15 +506,13 @@ public final class Backfill {
 
   /** Waits until everything this run queued (or a newer version of it) has left the outbox. */
   private void awaitDelivery(long upToSeq) throws InterruptedException {
-    long lastLog = System.nanoTime();
     long pending;
     while ((pending = reader.pendingUpTo(upToSeq)) > 0) {
-      if (System.nanoTime() - lastLog > PROGRESS_EVERY.toNanos()) {
-        log.info("Backfill: {} change(s) still to be forwarded to Pathling", pending);
-        lastLog = System.nanoTime();
-      }
+      progress.forwarding(pending);
       pause.pause(Duration.ofMillis(200));
     }
+    progress.forwarding(0);
+    progress.finished();
   }
 
   private void cancelQuietly(String statusUrl) {
@@ -519,36 +520,6 @@ public final class Backfill {
       source.cancel(URI.create(statusUrl));
     } catch (RuntimeException e) {
       log.debug("Could not release the export at {}: {}", statusUrl, e.getMessage());
-    }
-  }
-
-  /** A log line every few seconds instead of one per file or chunk. */
-  private static final class ProgressLog {
-    private final AtomicLong queued;
-    private final int files;
-    private final AtomicLong filesDone = new AtomicLong();
-    private final long started = System.nanoTime();
-    private volatile long lastLog = System.nanoTime();
-
-    ProgressLog(AtomicLong queued, int files) {
-      this.queued = queued;
-      this.files = files;
-    }
-
-    void fileDone() {
-      filesDone.incrementAndGet();
-      maybeLog();
-    }
-
-    void maybeLog() {
-      long now = System.nanoTime();
-      if (now - lastLog < PROGRESS_EVERY.toNanos()) {
-        return;
-      }
-      lastLog = now;
-      double seconds = (now - started) / 1e9;
-      log.info("Backfill: {} of {} file(s) loaded, {} change(s) queued ({} /s)",
-          filesDone.get(), files, queued.get(), Math.round(queued.get() / Math.max(seconds, 0.001)));
     }
   }
 }

@@ -68,7 +68,8 @@ final class BackfillRunner {
             new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
                 new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathling.token(), pathling.pathlingTimeout,
                     java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP),
-                hold);
+                hold,
+                TerminalProgress.forConsole());
         BackfillPlan plan = planMaker.plan(backfill.watermark());
         if (plan.load() != LoadMode.RELAY && ownForwarder == null) {
           // Pathling fails overlapping writes, and the other process would forward live changes

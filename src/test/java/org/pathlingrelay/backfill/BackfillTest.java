@@ -175,7 +175,7 @@ class BackfillTest {
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
         new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), Optional.empty(),
             Duration.ofSeconds(30), Duration.ofMillis(50), Duration.ofMillis(200), BulkExportClient.Pause.SLEEP),
-        relay.forwarder()::hold);
+        relay.forwarder()::hold, BackfillProgress.log());
     BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,
         false, Optional.of(new BackfillPlan.Staging(staging, staging.toUri().toString().replaceFirst("/$", ""))), "merge");
     java.util.concurrent.CompletableFuture<BackfillReport> running =
