@@ -71,6 +71,18 @@ final class BackfillRunner {
                 hold,
                 TerminalProgress.forConsole());
         BackfillPlan plan = planMaker.plan(backfill.watermark());
+        // Ctrl-C: interrupt the run, so that an export still being prepared is cancelled on the
+        // source (DELETE of its status URL) and the journal is left consistent for a resume.
+        Thread runner = Thread.currentThread();
+        Thread interrupter = new Thread(() -> {
+          runner.interrupt();
+          try {
+            runner.join(15_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }, "backfill-shutdown");
+        Runtime.getRuntime().addShutdownHook(interrupter);
         if (plan.load() != LoadMode.RELAY && ownForwarder == null) {
           // Pathling fails overlapping writes, and the other process would forward live changes
           // during the import: refuse rather than race.
@@ -78,9 +90,17 @@ final class BackfillRunner {
               "--load " + plan.load().name().toLowerCase() + " writes to Pathling directly; stop the relay"
                   + " forwarding from " + dataDir + " first, or use --load relay");
         }
-        BackfillReport report = backfill.run(plan);
-        report.print(out);
-        return report.sourceErrors().isEmpty() ? 0 : 3;
+        try {
+          BackfillReport report = backfill.run(plan);
+          report.print(out);
+          return report.sourceErrors().isEmpty() ? 0 : 3;
+        } finally {
+          try {
+            Runtime.getRuntime().removeShutdownHook(interrupter);
+          } catch (IllegalStateException shuttingDown) {
+            // the hook is running: nothing to remove
+          }
+        }
       } finally {
         if (forwarder != null) {
           forwarder.close();

@@ -157,6 +157,9 @@ public final class BulkExportClient implements AutoCloseable {
       try (CloseableHttpResponse response = http.execute(get)) {
         int status = response.getStatusLine().getStatusCode();
         String body = bodyOf(response);
+        if (status == 405) {
+          return kickOffByPost(request);
+        }
         if (status != 202) {
           throw failure("The export kick-off", response, body);
         }
@@ -170,6 +173,38 @@ public final class BulkExportClient implements AutoCloseable {
         throw unreachable("the export kick-off", e);
       }
     });
+  }
+
+  /** Some servers only take the kick-off as a POST of a Parameters resource. */
+  private URI kickOffByPost(ExportRequest request) throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode parameters = json.createObjectNode();
+    parameters.put("resourceType", "Parameters");
+    com.fasterxml.jackson.databind.node.ArrayNode list = parameters.putArray("parameter");
+    for (String type : request.types()) {
+      list.addObject().put("name", "_type").put("valueString", type);
+    }
+    request.since().ifPresent(since -> list.addObject().put("name", "_since").put("valueInstant", since.toString()));
+    for (String filter : request.typeFilters()) {
+      list.addObject().put("name", "_typeFilter").put("valueString", filter);
+    }
+    list.addObject().put("name", "_outputFormat").put("valueString", "application/fhir+ndjson");
+    org.apache.http.client.methods.HttpPost post = new org.apache.http.client.methods.HttpPost(base.resolve(request.path()));
+    post.setHeader("Prefer", "respond-async");
+    post.setHeader("Accept", "application/fhir+json");
+    authorize(post);
+    post.setEntity(new org.apache.http.entity.StringEntity(json.writeValueAsString(parameters),
+        org.apache.http.entity.ContentType.create("application/fhir+json", StandardCharsets.UTF_8)));
+    try (CloseableHttpResponse response = http.execute(post)) {
+      String body = bodyOf(response);
+      if (response.getStatusLine().getStatusCode() != 202) {
+        throw failure("The export kick-off (POST)", response, body);
+      }
+      Header location = response.getFirstHeader("Content-Location");
+      if (location == null) {
+        throw new SourceException("The source accepted the export but sent no Content-Location to poll", 202, false, null, null);
+      }
+      return base.resolve(location.getValue());
+    }
   }
 
   private URI kickOffUri(ExportRequest request) {
