@@ -46,6 +46,7 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
           Map.entry("staging-dir", "RELAY_STAGING_DIR"),
           Map.entry("staging-url", "RELAY_STAGING_URL"),
           Map.entry("save-mode", "RELAY_SAVE_MODE"),
+          Map.entry("relay-url", "RELAY_URL"),
           Map.entry("config", "RELAY_CONFIG"));
 
   private final Map<String, String> environment;

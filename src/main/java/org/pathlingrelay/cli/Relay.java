@@ -61,7 +61,10 @@ public final class Relay implements AutoCloseable {
     this.http = http;
   }
 
-  /** Catch-up inside the server: sync from the source on a schedule and after pings. */
+  /**
+   * The source, for catch-up inside the server (sync on a schedule and after pings; no schedule
+   * when {@code interval} is null) and for reading resources that id-only notifications name.
+   */
   public record CatchUpSettings(
       String sourceUrl,
       java.util.Optional<String> sourceToken,
@@ -124,9 +127,11 @@ public final class Relay implements AutoCloseable {
       if (!config.noAuth()) {
         interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
       }
+      java.util.Optional<org.pathlingrelay.receive.SourceReader> sourceReader = catchUpSettings.map(
+          settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceToken()));
       Receiver receiver =
-          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters);
-      if (catchUpSettings.isPresent()) {
+          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader);
+      if (catchUpSettings.isPresent() && catchUpSettings.get().interval() != null) {
         CatchUpSettings settings = catchUpSettings.get();
         sourceClient = new BulkExportClient(
             settings.sourceUrl(), settings.sourceToken(), BulkExportClient.Settings.DEFAULTS,
@@ -146,7 +151,8 @@ public final class Relay implements AutoCloseable {
       CatchUp catchUpStatus = catchUp;
       OpsServlet ops =
           new OpsServlet(outbox::stats, outbox::writable, status::status,
-              () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), meters, clock);
+              () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
+              meters, clock);
       http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops);
       forwarder.start();
       if (catchUp != null) {

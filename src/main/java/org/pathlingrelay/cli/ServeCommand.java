@@ -73,13 +73,13 @@ final class ServeCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     java.util.Optional<Relay.CatchUpSettings> catchUp = java.util.Optional.empty();
-    if (catchUpInterval != null) {
-      if (sourceUrl == null || sourceUrl.isBlank()) {
-        throw new ParameterException(spec.commandLine(), "--catch-up-interval needs --source-url (or SOURCE_URL)");
-      }
-      if (catchUpInterval.isNegative() || catchUpInterval.isZero()) {
-        throw new ParameterException(spec.commandLine(), "--catch-up-interval must be positive");
-      }
+    if (catchUpInterval != null && (sourceUrl == null || sourceUrl.isBlank())) {
+      throw new ParameterException(spec.commandLine(), "--catch-up-interval needs --source-url (or SOURCE_URL)");
+    }
+    if (catchUpInterval != null && (catchUpInterval.isNegative() || catchUpInterval.isZero())) {
+      throw new ParameterException(spec.commandLine(), "--catch-up-interval must be positive");
+    }
+    if (sourceUrl != null && !sourceUrl.isBlank()) {
       catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
           sourceUrl, java.util.Optional.ofNullable(sourceToken).filter(t -> !t.isBlank()), catchUpInterval,
           downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));

@@ -19,6 +19,7 @@ import java.util.function.Supplier;
 import org.pathlingrelay.backfill.CatchUp;
 import org.pathlingrelay.forward.ForwarderStatus;
 import org.pathlingrelay.outbox.OutboxStats;
+import org.pathlingrelay.outbox.SubscriptionState;
 
 /**
  * The operator's endpoints: {@code /healthz} (the process answers), {@code /readyz} (the outbox
@@ -32,6 +33,7 @@ public final class OpsServlet extends HttpServlet {
   private final transient BooleanSupplier outboxWritable;
   private final transient Supplier<ForwarderStatus> forwarderStatus;
   private final transient Supplier<Optional<CatchUp.Status>> catchUpStatus;
+  private final transient Supplier<java.util.List<SubscriptionState>> subscriptions;
   private final transient PrometheusMeterRegistry prometheus;
   private final transient InstantSource clock;
   private final transient ObjectMapper json =
@@ -42,12 +44,14 @@ public final class OpsServlet extends HttpServlet {
       BooleanSupplier outboxWritable,
       Supplier<ForwarderStatus> forwarderStatus,
       Supplier<Optional<CatchUp.Status>> catchUpStatus,
+      Supplier<java.util.List<SubscriptionState>> subscriptions,
       PrometheusMeterRegistry prometheus,
       InstantSource clock) {
     this.outboxStats = outboxStats;
     this.outboxWritable = outboxWritable;
     this.forwarderStatus = forwarderStatus;
     this.catchUpStatus = catchUpStatus;
+    this.subscriptions = subscriptions;
     this.prometheus = prometheus;
     this.clock = clock;
   }
@@ -108,6 +112,19 @@ public final class OpsServlet extends HttpServlet {
     forward.put("largestRequestSize", counts.largestRequestSize());
     forward.put("meanRequestSize", Math.round(counts.meanRequestSize() * 10) / 10.0);
     body.put("forwarder", forward);
+    java.util.List<Map<String, Object>> topics = new java.util.ArrayList<>();
+    for (SubscriptionState state : subscriptions.get()) {
+      Map<String, Object> topic = new LinkedHashMap<>();
+      topic.put("subscription", state.subscription());
+      topic.put("lastEventNumber", state.lastEventNumber());
+      topic.put("lastNotification", state.lastType());
+      topic.put("lastSeenAt", text(state.lastSeenAt()));
+      topic.put("missedEventGaps", state.gaps());
+      topics.add(topic);
+    }
+    if (!topics.isEmpty()) {
+      body.put("topicSubscriptions", topics);
+    }
     catchUpStatus.get().ifPresent(catchUp -> {
       Map<String, Object> sync = new LinkedHashMap<>();
       sync.put("watermark", catchUp.watermark().map(Instant::toString).orElse(null));

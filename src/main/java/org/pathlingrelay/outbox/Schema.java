@@ -59,7 +59,17 @@ final class Schema {
                 updated_at INTEGER
               )"""),
           // 2: lets a backfill ask whether everything it queued has left the outbox.
-          List.of("CREATE INDEX pending_first_seq ON pending (first_seq)"));
+          List.of("CREATE INDEX pending_first_seq ON pending (first_seq)"),
+          // 3: topic-based subscriptions' event numbers, to notice missed notifications.
+          List.of(
+              """
+              CREATE TABLE subscription_event (
+                subscription TEXT PRIMARY KEY,
+                last_event INTEGER,
+                last_type TEXT NOT NULL,
+                last_seen_at INTEGER NOT NULL,
+                gaps INTEGER NOT NULL DEFAULT 0
+              )"""));
 
   private Schema() {}
 

@@ -133,6 +133,38 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
         });
   }
 
+  /**
+   * Records a topic-based notification; completes with true when events were missed, in which
+   * case a ping is recorded too (pings trigger a catch-up).
+   */
+  public CompletableFuture<Boolean> recordSubscriptionEvent(SubscriptionEvent event) {
+    return committer.submit(
+        (side, now) -> {
+          boolean missed = side.recordSubscriptionEvent(event, now);
+          if (missed) {
+            side.addToCounter("pings", 1, now);
+          }
+          return missed;
+        });
+  }
+
+  public synchronized List<SubscriptionState> subscriptions() {
+    List<SubscriptionState> states = new ArrayList<>();
+    try (PreparedStatement statement = readConnection.prepareStatement(
+            "SELECT subscription, last_event, last_type, last_seen_at, gaps FROM subscription_event ORDER BY subscription");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        long last = rs.getLong(2);
+        Long lastEvent = rs.wasNull() ? null : last;
+        states.add(new SubscriptionState(rs.getString(1), lastEvent, rs.getString(3),
+            Instant.ofEpochMilli(rs.getLong(4)), rs.getLong(5)));
+      }
+      return states;
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
   // ---- forwarding side ----
 
   @Override

@@ -10,6 +10,9 @@ import org.hl7.fhir.r4.model.Bundle.BundleEntryComponent;
 import org.hl7.fhir.r4.model.Bundle.BundleType;
 import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
 import org.hl7.fhir.r4.model.IdType;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
+import java.util.Optional;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Disposition;
 import org.pathlingrelay.outbox.Operation;
@@ -23,14 +26,21 @@ final class BundleNotificationProvider {
 
   private final NotificationParser parser;
   private final DurableAcknowledger acknowledger;
+  private final Optional<SourceReader> source;
 
-  BundleNotificationProvider(NotificationParser parser, DurableAcknowledger acknowledger) {
+  BundleNotificationProvider(
+      NotificationParser parser, DurableAcknowledger acknowledger, Optional<SourceReader> source) {
     this.parser = parser;
     this.acknowledger = acknowledger;
+    this.source = source;
   }
 
   @Transaction
   public Bundle receive(@TransactionParam Bundle bundle) {
+    Optional<TopicNotification> topic = TopicNotification.of(bundle);
+    if (topic.isPresent()) {
+      return receiveTopic(bundle, topic.get());
+    }
     List<Change> changes = new ArrayList<>(bundle.getEntry().size());
     for (int i = 0; i < bundle.getEntry().size(); i++) {
       try {
@@ -52,6 +62,64 @@ final class BundleNotificationProvider {
       entry.getResponse().setLocation(change.key().toString());
       entry.getResponse().setOutcome(
           Outcomes.information(ResourceNotificationProvider.describe(change, dispositions.get(i))));
+    }
+    return response;
+  }
+
+  /**
+   * A topic-based notification: {@code full-resource} entries carry the resource (or a DELETE
+   * request); {@code id-only} entries only name it, so it is read from the source (gone there:
+   * a delete); {@code empty} ones, and missed event numbers, trigger a catch-up. Handshakes and
+   * heartbeats are recorded. The answer is always a Bundle: HAPI treats a bodiless 200 as failure.
+   */
+  private Bundle receiveTopic(Bundle bundle, TopicNotification notification) {
+    List<BundleEntryComponent> events = bundle.getEntry().subList(1, bundle.getEntry().size());
+    List<Change> changes = new ArrayList<>(events.size());
+    boolean needsCatchUp = notification.carriesEvents() && events.isEmpty();
+    for (int i = 0; i < events.size(); i++) {
+      BundleEntryComponent entry = events.get(i);
+      try {
+        if (entry.hasResource() || (entry.hasRequest() && entry.getRequest().getMethod() == HTTPVerb.DELETE)) {
+          changes.add(changeOf(entry));
+          continue;
+        }
+        IdType named = new IdType(entry.hasFullUrl() ? entry.getFullUrl() : entry.getRequest().getUrl());
+        if (!named.hasResourceType() || !named.hasIdPart()) {
+          throw new InvalidRequestException("the entry names no resource");
+        }
+        if (source.isEmpty()) {
+          needsCatchUp = true; // id-only without a source to read from: let a catch-up fetch it
+          continue;
+        }
+        parser.requireKnownType(named.getResourceType());
+        parser.requireValidId(named.getIdPart());
+        Optional<org.hl7.fhir.instance.model.api.IBaseResource> current;
+        try {
+          current = source.get().read(named.getResourceType(), named.getIdPart());
+        } catch (SourceReader.UnavailableException e) {
+          BaseServerResponseException unavailable =
+              new UnclassifiedServerFailureException(503, "The source could not be read: " + e.getMessage() + "; please retry");
+          unavailable.addResponseHeader("Retry-After", "10");
+          throw unavailable;
+        }
+        changes.add(current.isPresent()
+            ? parser.upsert(current.get())
+            : parser.delete(named.getResourceType(), named.getIdPart()));
+      } catch (InvalidRequestException e) {
+        throw new InvalidRequestException("Bundle entry " + (i + 1) + ": " + e.getMessage());
+      }
+    }
+    if (!changes.isEmpty()) {
+      acknowledger.store(changes);
+    }
+    boolean missed = acknowledger.subscriptionEvent(notification.event());
+    if (needsCatchUp && !missed) {
+      acknowledger.ping();
+    }
+    Bundle response = new Bundle();
+    response.setType(BundleType.BATCHRESPONSE);
+    for (int i = 0; i < bundle.getEntry().size(); i++) {
+      response.addEntry().getResponse().setStatus("200 OK");
     }
     return response;
   }

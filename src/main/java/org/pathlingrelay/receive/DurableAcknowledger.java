@@ -57,6 +57,11 @@ final class DurableAcknowledger {
     return dispositions;
   }
 
+  /** True when the notification shows that events were missed (a catch-up will follow). */
+  boolean subscriptionEvent(org.pathlingrelay.outbox.SubscriptionEvent event) {
+    return await(outbox.recordSubscriptionEvent(event));
+  }
+
   void ping() {
     await(outbox.recordPing());
     pings.increment();

@@ -31,6 +31,19 @@ public final class Receiver {
       long maxBodyBytes,
       List<Object> interceptors,
       MeterRegistry meters) {
+    this(fhirContext, outbox, maxBodyBytes, interceptors, meters, java.util.Optional.empty());
+  }
+
+  /**
+   * @param source reads resources that id-only topic notifications only name
+   */
+  public Receiver(
+      FhirContext fhirContext,
+      OutboxWriter outbox,
+      long maxBodyBytes,
+      List<Object> interceptors,
+      MeterRegistry meters,
+      java.util.Optional<SourceReader> source) {
     NotificationParser parser = new NotificationParser(fhirContext);
     DurableAcknowledger acknowledger =
         new DurableAcknowledger(outbox, DurableAcknowledger.DEFAULT_TIMEOUT, meters);
@@ -47,7 +60,7 @@ public final class Receiver {
         "Receives FHIR rest-hook notifications and forwards them to Pathling");
     server.setDefaultResponseEncoding(EncodingEnum.JSON);
     server.setResourceProviders(providers);
-    server.registerProvider(new BundleNotificationProvider(parser, acknowledger));
+    server.registerProvider(new BundleNotificationProvider(parser, acknowledger, source));
     interceptors.forEach(server::registerInterceptor);
     server.registerInterceptor(new RequestShapeInterceptor(maxBodyBytes));
     server.registerInterceptor(new PingInterceptor(fhirContext, acknowledger));

@@ -1,0 +1,41 @@
+package org.pathlingrelay.cli;
+
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.client.api.IGenericClient;
+import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
+import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
+import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
+import ca.uhn.fhir.rest.client.interceptor.BearerTokenAuthInterceptor;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import java.util.Optional;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.pathlingrelay.receive.SourceReader;
+
+/** Reads single resources from the source with HAPI's client, for id-only notifications. */
+final class SourceReaders {
+
+  private SourceReaders() {}
+
+  static SourceReader hapi(FhirContext fhirContext, String sourceUrl, Optional<String> token) {
+    ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
+    factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
+    // The sender waits 10 s for our answer, and we must read before we answer.
+    factory.setConnectTimeout(2_000);
+    factory.setSocketTimeout(5_000);
+    IGenericClient client = factory.newGenericClient(sourceUrl);
+    token.ifPresent(t -> client.registerInterceptor(new BearerTokenAuthInterceptor(t)));
+    return (type, id) -> {
+      try {
+        IBaseResource resource = client.read().resource(type).withId(id).execute();
+        return Optional.of(resource);
+      } catch (FhirClientConnectionException e) {
+        throw new SourceReader.UnavailableException("the source did not answer", e);
+      } catch (BaseServerResponseException e) {
+        if (e.getStatusCode() == 404 || e.getStatusCode() == 410) {
+          return Optional.empty();
+        }
+        throw new SourceReader.UnavailableException("the source answered " + e.getStatusCode(), e);
+      }
+    };
+  }
+}

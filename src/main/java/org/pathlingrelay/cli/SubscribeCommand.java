@@ -1,0 +1,123 @@
+package org.pathlingrelay.cli;
+
+import ca.uhn.fhir.context.FhirContext;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.hl7.fhir.r4.model.Subscription;
+import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.source.SubscriptionRegistrar;
+import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
+import org.pathlingrelay.source.SubscriptionTemplates;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code pathling-relay subscribe}: register the relay's rest-hook Subscriptions on the source. */
+@Command(
+    name = "subscribe",
+    mixinStandardHelpOptions = true,
+    description = "Create or update the relay's Subscriptions on the source and wait until they are active.")
+final class SubscribeCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+  @Mixin CommonOptions common;
+  @Mixin SourceOptions source;
+  @Mixin PathlingOptions pathling;
+
+  @Option(names = "--relay-url", required = true, description = "The relay's FHIR endpoint as the source sees it, e.g. http://relay:8080/fhir. Env RELAY_URL.")
+  String relayUrl;
+
+  @Option(names = "--receiver-secret", split = ",", description = "The secret the source must send (the first one is used). Env RELAY_SECRET.")
+  List<String> receiverSecrets;
+
+  @ArgGroup(exclusive = true)
+  Selection selection;
+
+  static final class Selection {
+    @Option(names = "--types", split = ",", description = "Subscribe these types (default: --all).")
+    List<String> types;
+
+    @Option(names = "--all", description = "Subscribe every type that has a template (the default).")
+    boolean all;
+  }
+
+  @Option(names = "--dir", defaultValue = "subscriptions", description = "Folder of templates (default: ${DEFAULT-VALUE}, else the copy in the jar).")
+  Path dir;
+
+  @Option(names = "--dry-run", description = "Print what would change, change nothing.")
+  boolean dryRun;
+
+  @Option(names = "--backfill", description = "Run a backfill once the Subscriptions are active.")
+  boolean backfill;
+
+  @Option(names = "--activation-timeout", defaultValue = "60s", description = "How long to wait for the source to activate them. Default: ${DEFAULT-VALUE}")
+  Duration activationTimeout;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    String secret = receiverSecrets == null ? null
+        : receiverSecrets.stream().map(String::trim).filter(s -> !s.isEmpty()).findFirst().orElse(null);
+    if (secret == null) {
+      throw new ParameterException(spec.commandLine(),
+          "subscribe needs --receiver-secret (or RELAY_SECRET): the source must send it to the relay");
+    }
+    FhirContext fhirContext = Relay.newFhirContext();
+    SubscriptionTemplates templates = SubscriptionTemplates.load(dir);
+    List<String> types = selection != null && selection.types != null ? selection.types : templates.types();
+    List<Subscription> wanted = new ArrayList<>();
+    for (String type : types) {
+      if (!fhirContext.getResourceTypes().contains(type)) {
+        throw new ParameterException(spec.commandLine(), "'" + type + "' is not an R4 resource type");
+      }
+      wanted.add(templates.fill(fhirContext, type, relayUrl, secret));
+    }
+    SubscriptionRegistrar registrar = new SubscriptionRegistrar(
+        SourceClients.fhirClient(fhirContext, source), BulkExportClient.Pause.SLEEP, activationTimeout);
+    List<Outcome> outcomes = registrar.subscribe(wanted, dryRun);
+    print(out, outcomes);
+    long failed = outcomes.stream().filter(Outcome::failed).count();
+    if (failed > 0) {
+      out.printf("%d Subscription(s) did not become active; see the reasons above.%n", failed);
+      out.flush();
+      return 1;
+    }
+    if (dryRun) {
+      out.println("Dry run: nothing was changed.");
+    } else if (backfill) {
+      out.println("Subscriptions are active; backfilling what existed before them.");
+      out.flush();
+      return BackfillRunner.run(common.dataDir, source, pathling,
+          watermark -> new BackfillPlan(ExportRequest.system(types, Optional.empty()), LoadMode.RELAY,
+              source.downloadConcurrency, false),
+          out);
+    } else {
+      out.println("Subscriptions are active. Changes made before now are never delivered by them: run");
+      out.println("  pathling-relay backfill --source-url " + source.sourceUrl + "   (or subscribe again with --backfill)");
+    }
+    out.flush();
+    return 0;
+  }
+
+  static void print(PrintWriter out, List<Outcome> outcomes) {
+    out.printf("%-40s %-14s %-10s %s%n", "CRITERIA", "ACTION", "STATUS", "ID");
+    for (Outcome outcome : outcomes) {
+      out.printf("%-40s %-14s %-10s %s%n", outcome.criteria(), outcome.action().name().toLowerCase().replace('_', ' '),
+          outcome.status(), outcome.id());
+      outcome.error().ifPresent(error -> out.println("    error: " + error));
+    }
+    out.flush();
+  }
+}

@@ -1,0 +1,38 @@
+package org.pathlingrelay.cli;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.SubscriptionRegistrar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pathling-relay unsubscribe}: remove the relay's own Subscriptions from the source, and nothing else. */
+@Command(
+    name = "unsubscribe",
+    mixinStandardHelpOptions = true,
+    description = "Delete the Subscriptions the relay created (tagged urn:pathling-relay|managed) from the source.")
+final class UnsubscribeCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+  @Mixin CommonOptions common;
+  @Mixin SourceOptions source;
+
+  @Option(names = "--dry-run", description = "Print what would be removed, remove nothing.")
+  boolean dryRun;
+
+  @Override
+  public Integer call() {
+    SubscriptionRegistrar registrar = new SubscriptionRegistrar(
+        SourceClients.fhirClient(Relay.newFhirContext(), source), BulkExportClient.Pause.SLEEP, Duration.ZERO);
+    List<SubscriptionRegistrar.Outcome> removed = registrar.unsubscribe(dryRun);
+    SubscribeCommand.print(spec.commandLine().getOut(), removed);
+    spec.commandLine().getOut().println((dryRun ? "Would remove " : "Removed ") + removed.size() + " Subscription(s).");
+    spec.commandLine().getOut().flush();
+    return 0;
+  }
+}

@@ -1,0 +1,193 @@
+package org.pathlingrelay.source;
+
+import ca.uhn.fhir.rest.client.api.IGenericClient;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.Extension;
+import org.hl7.fhir.r4.model.StringType;
+import org.hl7.fhir.r4.model.Subscription;
+import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
+
+/**
+ * Registers the relay's Subscriptions on the source, idempotently: the relay's own (tagged) ones
+ * are matched by criteria and updated in place when the template or endpoint changed; then it waits
+ * until the source has activated each one, and reports those it put in error.
+ */
+public final class SubscriptionRegistrar {
+
+  /** What happened to one Subscription. */
+  public enum Action {
+    CREATED,
+    UPDATED,
+    UNCHANGED,
+    REMOVED,
+    WOULD_CREATE,
+    WOULD_UPDATE,
+    WOULD_REMOVE
+  }
+
+  /**
+   * @param status the source's status at the end ({@code active}, {@code error}, ...)
+   * @param error the source's reason when it is in error, or why waiting gave up
+   */
+  public record Outcome(String criteria, String id, Action action, String status, Optional<String> error) {
+    public boolean failed() {
+      return error.isPresent();
+    }
+  }
+
+  private final IGenericClient client;
+  private final BulkExportClient.Pause pause;
+  private final Duration activationTimeout;
+
+  public SubscriptionRegistrar(IGenericClient client, BulkExportClient.Pause pause, Duration activationTimeout) {
+    this.client = client;
+    this.pause = pause;
+    this.activationTimeout = activationTimeout;
+  }
+
+  public List<Outcome> subscribe(List<Subscription> wanted, boolean dryRun) throws InterruptedException {
+    Map<String, List<Subscription>> existing = owned().stream()
+        .collect(Collectors.groupingBy(Subscription::getCriteria, HashMap::new, Collectors.toList()));
+    List<Outcome> outcomes = new ArrayList<>();
+    List<Subscription> toActivate = new ArrayList<>();
+    for (Subscription subscription : wanted) {
+      List<Subscription> same = existing.getOrDefault(subscription.getCriteria(), List.of());
+      // Two of ours for one criteria (an interrupted earlier run): keep the first, drop the rest.
+      for (Subscription extra : same.stream().skip(1).toList()) {
+        outcomes.add(remove(extra, dryRun));
+      }
+      if (same.isEmpty()) {
+        if (dryRun) {
+          outcomes.add(new Outcome(subscription.getCriteria(), "", Action.WOULD_CREATE, "", Optional.empty()));
+          continue;
+        }
+        subscription.setStatus(SubscriptionStatus.REQUESTED);
+        String id = client.create().resource(subscription).execute().getId().getIdPart();
+        subscription.setId(id);
+        toActivate.add(subscription);
+        outcomes.add(new Outcome(subscription.getCriteria(), id, Action.CREATED, "requested", Optional.empty()));
+        continue;
+      }
+      Subscription current = same.get(0);
+      boolean healthy = current.getStatus() == SubscriptionStatus.ACTIVE || current.getStatus() == SubscriptionStatus.REQUESTED;
+      if (fingerprint(current).equals(fingerprint(subscription)) && healthy) {
+        outcomes.add(new Outcome(subscription.getCriteria(), current.getIdElement().getIdPart(), Action.UNCHANGED,
+            current.getStatus().toCode(), Optional.empty()));
+        if (current.getStatus() == SubscriptionStatus.REQUESTED) {
+          toActivate.add(current);
+        }
+        continue;
+      }
+      String id = current.getIdElement().getIdPart();
+      if (dryRun) {
+        outcomes.add(new Outcome(subscription.getCriteria(), id, Action.WOULD_UPDATE, current.getStatus().toCode(), Optional.empty()));
+        continue;
+      }
+      subscription.setId(id);
+      subscription.setStatus(SubscriptionStatus.REQUESTED);
+      client.update().resource(subscription).withId(id).execute();
+      toActivate.add(subscription);
+      outcomes.add(new Outcome(subscription.getCriteria(), id, Action.UPDATED, "requested", Optional.empty()));
+    }
+    return awaitActivation(outcomes, toActivate);
+  }
+
+  /** Removes the relay's own Subscriptions, and nothing else. */
+  public List<Outcome> unsubscribe(boolean dryRun) {
+    List<Outcome> outcomes = new ArrayList<>();
+    for (Subscription subscription : owned()) {
+      outcomes.add(remove(subscription, dryRun));
+    }
+    return outcomes;
+  }
+
+  private Outcome remove(Subscription subscription, boolean dryRun) {
+    String id = subscription.getIdElement().getIdPart();
+    if (!dryRun) {
+      client.delete().resourceById("Subscription", id).execute();
+    }
+    return new Outcome(subscription.getCriteria(), id, dryRun ? Action.WOULD_REMOVE : Action.REMOVED, "", Optional.empty());
+  }
+
+  private List<Outcome> awaitActivation(List<Outcome> outcomes, List<Subscription> pending) throws InterruptedException {
+    Map<String, Outcome> byId = new HashMap<>();
+    for (Subscription subscription : pending) {
+      byId.put(subscription.getIdElement().getIdPart(), null);
+    }
+    Instant deadline = Instant.now().plus(activationTimeout);
+    while (byId.containsValue(null) && Instant.now().isBefore(deadline)) {
+      for (String id : List.copyOf(byId.keySet())) {
+        if (byId.get(id) != null) {
+          continue;
+        }
+        Subscription now = client.read().resource(Subscription.class).withId(id).execute();
+        if (now.getStatus() == SubscriptionStatus.ACTIVE) {
+          byId.put(id, new Outcome(now.getCriteria(), id, null, "active", Optional.empty()));
+        } else if (now.getStatus() == SubscriptionStatus.ERROR || now.getStatus() == SubscriptionStatus.OFF) {
+          byId.put(id, new Outcome(now.getCriteria(), id, null, now.getStatus().toCode(),
+              Optional.of(now.hasError() ? now.getError() : "the source set it to " + now.getStatus().toCode())));
+        }
+      }
+      if (byId.containsValue(null)) {
+        pause.pause(Duration.ofMillis(500));
+      }
+    }
+    List<Outcome> result = new ArrayList<>();
+    for (Outcome outcome : outcomes) {
+      if (!byId.containsKey(outcome.id())) {
+        result.add(outcome);
+        continue;
+      }
+      Outcome ended = byId.get(outcome.id());
+      result.add(ended == null
+          ? new Outcome(outcome.criteria(), outcome.id(), outcome.action(), "requested",
+              Optional.of("not active after " + activationTimeout.toSeconds() + " s"))
+          : new Outcome(outcome.criteria(), outcome.id(), outcome.action(), ended.status(), ended.error()));
+    }
+    return result;
+  }
+
+  /** All Subscriptions carrying the relay's tag, across pages. */
+  private List<Subscription> owned() {
+    List<Subscription> owned = new ArrayList<>();
+    Bundle page = client.search().forResource(Subscription.class)
+        .withTag(SubscriptionTemplates.TAG_SYSTEM, SubscriptionTemplates.TAG_CODE)
+        .returnBundle(Bundle.class).execute();
+    while (true) {
+      for (Bundle.BundleEntryComponent entry : page.getEntry()) {
+        if (entry.getResource() instanceof Subscription subscription
+            && subscription.getMeta().getTag(SubscriptionTemplates.TAG_SYSTEM, SubscriptionTemplates.TAG_CODE) != null) {
+          owned.add(subscription);
+        }
+      }
+      if (page.getLink(Bundle.LINK_NEXT) == null) {
+        return owned;
+      }
+      page = client.loadPage().next(page).execute();
+    }
+  }
+
+  /** What makes two Subscriptions the same for our purpose; the source's own fields are ignored. */
+  private static String fingerprint(Subscription subscription) {
+    Subscription.SubscriptionChannelComponent channel = subscription.getChannel();
+    StringBuilder text = new StringBuilder()
+        .append(subscription.getCriteria()).append('|')
+        .append(subscription.getReason()).append('|')
+        .append(channel.getType() == null ? "" : channel.getType().toCode()).append('|')
+        .append(channel.getEndpoint()).append('|')
+        .append(channel.getPayload()).append('|')
+        .append(channel.getHeader().stream().map(StringType::getValue).collect(Collectors.joining(",")));
+    for (Extension extension : channel.getExtension()) {
+      text.append('|').append(extension.getUrl()).append('=').append(extension.getValue() == null ? "" : extension.getValue().primitiveValue());
+    }
+    return text.toString();
+  }
+}
