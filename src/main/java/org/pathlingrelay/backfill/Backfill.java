@@ -98,9 +98,9 @@ public final class Backfill {
     private final PathlingImportClient client;
 
     public PathlingLoads(
-        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, Optional<String> token,
+        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, org.pathlingrelay.auth.AccessTokens tokens,
         Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause) {
-      this.client = new PathlingImportClient(fhirContext, pathlingUrl, token, timeout, pause, pollFloor, pollCap);
+      this.client = new PathlingImportClient(fhirContext, pathlingUrl, tokens, timeout, pause, pollFloor, pollCap);
     }
 
     PathlingImportClient client() {

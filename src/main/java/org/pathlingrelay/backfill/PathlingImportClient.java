@@ -51,7 +51,7 @@ final class PathlingImportClient implements AutoCloseable {
 
   private final FhirContext fhirContext;
   private final URI base;
-  private final Optional<String> token;
+  private final org.pathlingrelay.auth.AccessTokens tokens;
   private final BulkExportClient.Pause pause;
   private final Duration pollFloor;
   private final Duration pollCap;
@@ -60,14 +60,14 @@ final class PathlingImportClient implements AutoCloseable {
   PathlingImportClient(
       FhirContext fhirContext,
       String pathlingUrl,
-      Optional<String> token,
+      org.pathlingrelay.auth.AccessTokens tokens,
       Duration timeout,
       BulkExportClient.Pause pause,
       Duration pollFloor,
       Duration pollCap) {
     this.fhirContext = fhirContext;
     this.base = URI.create(pathlingUrl.endsWith("/") ? pathlingUrl : pathlingUrl + "/");
-    this.token = token;
+    this.tokens = tokens;
     this.pause = pause;
     this.pollFloor = pollFloor;
     this.pollCap = pollCap;
@@ -146,6 +146,8 @@ final class PathlingImportClient implements AutoCloseable {
         if (status == 202) {
           Optional.ofNullable(response.getFirstHeader("X-Progress")).map(Header::getValue).ifPresent(progress);
           wait = retryAfter(response).orElse(pollFloor);
+        } else if (status == 401 && get.getFirstHeader("Authorization") != null && ++transientFailures < 10) {
+          tokens.invalidate(get.getFirstHeader("Authorization").getValue().substring("Bearer ".length()));
         } else if ((status == 429 || status == 503) && ++transientFailures < 10) {
           wait = retryAfter(response).orElse(pollFloor.multipliedBy(1L << Math.min(transientFailures, 6)));
         } else {
@@ -177,7 +179,7 @@ final class PathlingImportClient implements AutoCloseable {
   }
 
   private void authorize(HttpRequestBase request) {
-    token.ifPresent(t -> request.setHeader("Authorization", "Bearer " + t));
+    tokens.token().ifPresent(t -> request.setHeader("Authorization", "Bearer " + t));
   }
 
   private static String bodyOf(HttpResponse response) throws IOException {

@@ -40,11 +40,12 @@ final class BackfillRunner {
       throws Exception {
     Clock clock = Clock.systemUTC();
     FhirContext fhirContext = Relay.newFhirContext();
+    org.pathlingrelay.auth.AccessTokens pathlingTokens = pathling.tokens();
     Optional<ForwarderLock> lock = ForwarderLock.tryAcquire(dataDir);
     try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), clock);
         BulkExportClient client =
             new BulkExportClient(
-                source.sourceUrl, source.token(), BulkExportClient.Settings.DEFAULTS,
+                source.sourceUrl, source.tokens(), BulkExportClient.Settings.DEFAULTS,
                 source.downloadConcurrency, BulkExportClient.Pause.SLEEP)) {
       Forwarder forwarder = null;
       if (lock.isPresent()) {
@@ -53,7 +54,7 @@ final class BackfillRunner {
                 fhirContext,
                 outbox,
                 new Relay.ForwardingSettings(
-                    pathling.baseUrl(), pathling.token(), pathling.pathlingTimeout, pathling.forwardMode,
+                    pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout, pathling.forwardMode,
                     pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS),
                 clock,
                 new SimpleMeterRegistry());
@@ -66,7 +67,7 @@ final class BackfillRunner {
         ForwardingHold hold = ownForwarder == null ? ForwardingHold.NONE : ownForwarder::hold;
         Backfill backfill =
             new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
-                new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathling.token(), pathling.pathlingTimeout,
+                new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout,
                     java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP),
                 hold,
                 TerminalProgress.forConsole());

@@ -35,13 +35,36 @@ final class HttpHost implements AutoCloseable {
 
   static HttpHost start(String bind, int port, HttpServlet fhir, Filter fhirBodyLimit, HttpServlet ops)
       throws Exception {
+    return start(bind, port, fhir, fhirBodyLimit, ops, java.util.Optional.empty());
+  }
+
+  static HttpHost start(
+      String bind, int port, HttpServlet fhir, Filter fhirBodyLimit, HttpServlet ops,
+      java.util.Optional<TlsSettings> tls) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 8);
     threads.setName("http");
     Server server = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setRequestHeaderSize(MAX_HEADER_BYTES);
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    ServerConnector connector;
+    if (tls.isPresent()) {
+      org.eclipse.jetty.util.ssl.SslContextFactory.Server ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
+      ssl.setKeyStore(tls.get().keyStore());
+      ssl.setKeyStorePassword(new String(tls.get().keyPassword()));
+      tls.get().clientCa().ifPresent(ca -> {
+        ssl.setTrustStore(ca);
+        ssl.setNeedClientAuth(true);
+      });
+      org.eclipse.jetty.server.SecureRequestCustomizer secure = new org.eclipse.jetty.server.SecureRequestCustomizer();
+      // Sources reach the relay by whatever name their network gives it; do not insist on SNI.
+      secure.setSniHostCheck(false);
+      http.addCustomizer(secure);
+      connector = new ServerConnector(server,
+          new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http));
+    } else {
+      connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    }
     connector.setHost(bind);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT_MS);

@@ -29,6 +29,12 @@ final class PathlingOptions {
   @Option(names = "--parallel-types", defaultValue = "4", description = "Resource types forwarded at once (one request per type). Env RELAY_PARALLEL_TYPES. Default: ${DEFAULT-VALUE}")
   int parallelTypes;
 
+  @picocli.CommandLine.Mixin PathlingAuthOptions auth;
+
+  org.pathlingrelay.auth.AccessTokens tokens() {
+    return auth.options(token()).tokens(baseUrl(), java.time.Clock.systemUTC());
+  }
+
   String baseUrl() {
     return pathlingUrl.endsWith("/") ? pathlingUrl.substring(0, pathlingUrl.length() - 1) : pathlingUrl;
   }

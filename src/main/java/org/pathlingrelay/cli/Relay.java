@@ -67,7 +67,7 @@ public final class Relay implements AutoCloseable {
    */
   public record CatchUpSettings(
       String sourceUrl,
-      java.util.Optional<String> sourceToken,
+      org.pathlingrelay.auth.AccessTokens sourceTokens,
       java.time.Duration interval,
       int downloadConcurrency,
       java.time.Duration pingDebounce) {
@@ -82,6 +82,27 @@ public final class Relay implements AutoCloseable {
 
   public static Relay start(
       RelayConfig config, java.util.Optional<CatchUpSettings> catchUpSettings, InstantSource clock)
+      throws Exception {
+    return start(config, catchUpSettings, org.pathlingrelay.auth.AccessTokens.fixed(config.pathlingToken()), clock);
+  }
+
+  /** @param pathlingTokens how to authenticate to Pathling (static token or OAuth2) */
+  public static Relay start(
+      RelayConfig config,
+      java.util.Optional<CatchUpSettings> catchUpSettings,
+      org.pathlingrelay.auth.AccessTokens pathlingTokens,
+      InstantSource clock)
+      throws Exception {
+    return start(config, catchUpSettings, pathlingTokens, java.util.Optional.empty(), clock);
+  }
+
+  /** @param tls serve HTTPS instead of HTTP (optionally requiring client certificates) */
+  static Relay start(
+      RelayConfig config,
+      java.util.Optional<CatchUpSettings> catchUpSettings,
+      org.pathlingrelay.auth.AccessTokens pathlingTokens,
+      java.util.Optional<TlsSettings> tls,
+      InstantSource clock)
       throws Exception {
     FhirContext fhirContext = newFhirContext();
     PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -114,7 +135,7 @@ public final class Relay implements AutoCloseable {
               outbox,
               new ForwardingSettings(
                   config.pathlingUrl(),
-                  config.pathlingToken(),
+                  pathlingTokens,
                   config.pathlingTimeout(),
                   config.forwardMode(),
                   config.batchMax(),
@@ -128,13 +149,13 @@ public final class Relay implements AutoCloseable {
         interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
       }
       java.util.Optional<org.pathlingrelay.receive.SourceReader> sourceReader = catchUpSettings.map(
-          settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceToken()));
+          settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceTokens()));
       Receiver receiver =
           new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader);
       if (catchUpSettings.isPresent() && catchUpSettings.get().interval() != null) {
         CatchUpSettings settings = catchUpSettings.get();
         sourceClient = new BulkExportClient(
-            settings.sourceUrl(), settings.sourceToken(), BulkExportClient.Settings.DEFAULTS,
+            settings.sourceUrl(), settings.sourceTokens(), BulkExportClient.Settings.DEFAULTS,
             settings.downloadConcurrency(), BulkExportClient.Pause.SLEEP);
         Backfill backfill = new Backfill(
             sourceClient, outbox, outbox, config.dataDir(), fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
@@ -153,13 +174,14 @@ public final class Relay implements AutoCloseable {
           new OpsServlet(outbox::stats, outbox::writable, status::status,
               () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
               meters, clock);
-      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops);
+      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops, tls);
       forwarder.start();
       if (catchUp != null) {
         catchUp.start();
       }
       log.info(
-          "pathling-relay listening on http://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
+          "pathling-relay listening on {}://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
+          tls.isPresent() ? "https" : "http",
           config.bind(),
           http.port(),
           config.pathlingUrl(),
@@ -183,7 +205,7 @@ public final class Relay implements AutoCloseable {
   /** Everything a forwarder needs to know, whichever command runs it. */
   record ForwardingSettings(
       String pathlingUrl,
-      java.util.Optional<String> pathlingToken,
+      org.pathlingrelay.auth.AccessTokens pathlingTokens,
       java.time.Duration pathlingTimeout,
       org.pathlingrelay.forward.ForwardMode mode,
       int batchMax,
@@ -200,7 +222,7 @@ public final class Relay implements AutoCloseable {
       io.micrometer.core.instrument.MeterRegistry meters) {
     PathlingWriter pathling =
         new HapiPathlingWriter(
-            fhirContext, settings.pathlingUrl(), settings.pathlingToken(), settings.pathlingTimeout());
+            fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
     RetryRegistry retries = RetryRegistry.ofDefaults();
     CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
     PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);

@@ -40,14 +40,61 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--source-url", description = "The source's FHIR base URL, for catch-up. Env SOURCE_URL.")
   String sourceUrl;
 
-  @Option(names = "--source-token", description = "Static bearer token for the source. Env SOURCE_TOKEN.")
-  String sourceToken;
+  @Mixin SourceAuthOptions sourceAuth;
 
   @Option(names = "--catch-up-interval", description = "Run sync on this schedule (e.g. PT1H), and after pings. Needs --source-url. Env RELAY_CATCH_UP_INTERVAL.")
   java.time.Duration catchUpInterval;
 
   @Option(names = "--download-concurrency", defaultValue = "4", description = "Export files downloaded at once during catch-up. Env RELAY_DOWNLOAD_CONCURRENCY. Default: ${DEFAULT-VALUE}")
   int downloadConcurrency;
+
+  @Option(names = "--receiver-secret-file", description = "File of receiver secrets, one per line (keeps them out of process listings). Env RELAY_SECRET_FILE.")
+  java.nio.file.Path receiverSecretFile;
+
+  @Option(names = "--tls-cert", description = "PEM certificate chain: serve HTTPS. Env RELAY_TLS_CERT.")
+  java.nio.file.Path tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert. Env RELAY_TLS_KEY.")
+  java.nio.file.Path tlsKey;
+
+  @Option(names = "--tls-keystore", description = "PKCS#12 (or .jks) keystore instead of --tls-cert/--tls-key. Env RELAY_TLS_KEYSTORE.")
+  java.nio.file.Path tlsKeystore;
+
+  @Option(names = "--tls-keystore-password-file", description = "File holding the keystore password. Env RELAY_TLS_KEYSTORE_PASSWORD_FILE.")
+  java.nio.file.Path tlsKeystorePasswordFile;
+
+  @Option(names = "--tls-client-ca", description = "PEM CA certificates: require client certificates signed by them. Env RELAY_TLS_CLIENT_CA.")
+  java.nio.file.Path tlsClientCa;
+
+  private java.util.Optional<TlsSettings> tls() throws java.io.IOException {
+    java.util.Optional<java.nio.file.Path> clientCa = java.util.Optional.ofNullable(tlsClientCa);
+    if (tlsKeystore != null) {
+      char[] password = tlsKeystorePasswordFile == null ? new char[0]
+          : java.nio.file.Files.readString(tlsKeystorePasswordFile).trim().toCharArray();
+      return java.util.Optional.of(TlsSettings.fromKeyStore(tlsKeystore, password, clientCa));
+    }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
+    }
+    if (tlsCert != null) {
+      return java.util.Optional.of(TlsSettings.fromPem(tlsCert, tlsKey, clientCa));
+    }
+    if (clientCa.isPresent()) {
+      throw new ParameterException(spec.commandLine(), "--tls-client-ca needs --tls-cert/--tls-key or --tls-keystore");
+    }
+    return java.util.Optional.empty();
+  }
+
+  private List<String> secrets() throws java.io.IOException {
+    List<String> all = new java.util.ArrayList<>();
+    if (receiverSecrets != null) {
+      all.addAll(receiverSecrets);
+    }
+    if (receiverSecretFile != null) {
+      all.addAll(java.nio.file.Files.readAllLines(receiverSecretFile));
+    }
+    return all.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -61,7 +108,7 @@ final class ServeCommand implements Callable<Integer> {
               pathling.baseUrl(),
               pathling.token(),
               pathling.pathlingTimeout,
-              receiverSecrets == null ? List.of() : receiverSecrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList(),
+              secrets(),
               noAuth,
               pathling.forwardMode,
               pathling.batchMax,
@@ -81,10 +128,16 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (sourceUrl != null && !sourceUrl.isBlank()) {
       catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
-          sourceUrl, java.util.Optional.ofNullable(sourceToken).filter(t -> !t.isBlank()), catchUpInterval,
+          sourceUrl, sourceAuth.options().tokens(sourceUrl, Clock.systemUTC()), catchUpInterval,
           downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));
     }
-    Relay relay = Relay.start(config, catchUp, Clock.systemUTC());
+    java.util.Optional<TlsSettings> tls;
+    try {
+      tls = tls();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    Relay relay = Relay.start(config, catchUp, pathling.tokens(), tls, Clock.systemUTC());
     Thread hook = new Thread(relay::close, "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     relay.awaitStop();

@@ -4,7 +4,6 @@ import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
-import ca.uhn.fhir.rest.client.interceptor.BearerTokenAuthInterceptor;
 
 /** A HAPI client for the source server, with the source's credentials. */
 final class SourceClients {
@@ -16,7 +15,7 @@ final class SourceClients {
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
     factory.setSocketTimeout(60_000);
     IGenericClient client = factory.newGenericClient(source.sourceUrl);
-    source.token().ifPresent(token -> client.registerInterceptor(new BearerTokenAuthInterceptor(token)));
+    client.registerInterceptor(new org.pathlingrelay.auth.BearerTokenInterceptor(source.tokens()));
     return client;
   }
 }

@@ -5,7 +5,6 @@ import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
-import ca.uhn.fhir.rest.client.interceptor.BearerTokenAuthInterceptor;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
@@ -16,14 +15,14 @@ final class SourceReaders {
 
   private SourceReaders() {}
 
-  static SourceReader hapi(FhirContext fhirContext, String sourceUrl, Optional<String> token) {
+  static SourceReader hapi(FhirContext fhirContext, String sourceUrl, org.pathlingrelay.auth.AccessTokens tokens) {
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
     // The sender waits 10 s for our answer, and we must read before we answer.
     factory.setConnectTimeout(2_000);
     factory.setSocketTimeout(5_000);
     IGenericClient client = factory.newGenericClient(sourceUrl);
-    token.ifPresent(t -> client.registerInterceptor(new BearerTokenAuthInterceptor(t)));
+    client.registerInterceptor(new org.pathlingrelay.auth.BearerTokenInterceptor(tokens));
     return (type, id) -> {
       try {
         IBaseResource resource = client.read().resource(type).withId(id).execute();

@@ -6,7 +6,6 @@ import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
-import ca.uhn.fhir.rest.client.interceptor.BearerTokenAuthInterceptor;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,6 +20,9 @@ import org.hl7.fhir.r4.model.Bundle.BundleEntryComponent;
 import org.hl7.fhir.r4.model.Bundle.BundleType;
 import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
 import org.hl7.fhir.r4.model.IdType;
+import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.auth.AuthenticationFailedException;
+import org.pathlingrelay.auth.BearerTokenInterceptor;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
 
@@ -32,7 +34,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
   private final RetryAfterCapture retryAfter = new RetryAfterCapture();
 
   public HapiPathlingWriter(
-      FhirContext fhirContext, String baseUrl, Optional<String> bearerToken, Duration timeout) {
+      FhirContext fhirContext, String baseUrl, AccessTokens tokens, Duration timeout) {
     this.fhirContext = fhirContext;
     // A factory of our own, so these timeouts do not leak into other clients of the context.
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
@@ -44,7 +46,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
     factory.setPoolMaxTotal(32);
     this.client = factory.newGenericClient(baseUrl);
     client.registerInterceptor(retryAfter);
-    bearerToken.ifPresent(token -> client.registerInterceptor(new BearerTokenAuthInterceptor(token)));
+    client.registerInterceptor(new BearerTokenInterceptor(tokens));
   }
 
   @Override
@@ -105,6 +107,10 @@ public final class HapiPathlingWriter implements PathlingWriter {
   }
 
   private RuntimeException translate(RuntimeException e, String what) {
+    if (e instanceof AuthenticationFailedException refused) {
+      // The credentials are wrong: nothing is dropped, the forwarder backs off and says why.
+      return new RetriableWriteException(refused.getMessage(), 401, null, e);
+    }
     if (e instanceof BaseServerResponseException response) {
       int status = response.getStatusCode();
       String message = "Pathling answered " + status + " to the " + what + ": " + response.getMessage();

@@ -33,6 +33,8 @@ import org.apache.http.client.utils.URIBuilder;
 import org.apache.http.impl.client.CloseableHttpClient;
 import org.apache.http.impl.client.HttpClients;
 import org.apache.http.util.EntityUtils;
+import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.auth.AuthenticationFailedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,7 +88,8 @@ public final class BulkExportClient implements AutoCloseable {
   }
 
   private final URI base;
-  private final Optional<String> token;
+  private final AccessTokens tokens;
+  private final ThreadLocal<String> sentToken = new ThreadLocal<>();
   private final Settings settings;
   private final Pause pause;
   private final CloseableHttpClient http;
@@ -95,8 +98,13 @@ public final class BulkExportClient implements AutoCloseable {
 
   public BulkExportClient(
       String baseUrl, Optional<String> token, Settings settings, int maxConnections, Pause pause) {
+    this(baseUrl, AccessTokens.fixed(token), settings, maxConnections, pause);
+  }
+
+  public BulkExportClient(
+      String baseUrl, AccessTokens tokens, Settings settings, int maxConnections, Pause pause) {
     this.base = URI.create(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/");
-    this.token = token;
+    this.tokens = tokens;
     this.settings = settings;
     this.pause = pause;
     int timeout = (int) settings.requestTimeout().toMillis();
@@ -130,6 +138,7 @@ public final class BulkExportClient implements AutoCloseable {
                 .maxAttempts(settings.maxAttempts())
                 .intervalBiFunction(wait)
                 .retryOnException(e -> e instanceof SourceException s && s.isTransient())
+                .ignoreExceptions(AuthenticationFailedException.class)
                 .build());
     retry.getEventPublisher()
         .onRetry(event -> log.warn("Source request failed, retrying (attempt {}): {}",
@@ -376,7 +385,11 @@ public final class BulkExportClient implements AutoCloseable {
   }
 
   private void authorize(HttpRequestBase request) {
-    token.ifPresent(t -> request.setHeader("Authorization", "Bearer " + t));
+    sentToken.remove();
+    tokens.token().ifPresent(t -> {
+      request.setHeader("Authorization", "Bearer " + t);
+      sentToken.set(t);
+    });
   }
 
   private static String bodyOf(HttpResponse response) throws IOException {
@@ -385,9 +398,13 @@ public final class BulkExportClient implements AutoCloseable {
         : EntityUtils.toString(response.getEntity(), StandardCharsets.UTF_8);
   }
 
-  private static SourceException failure(String what, HttpResponse response, String body) {
+  private SourceException failure(String what, HttpResponse response, String body) {
     int status = response.getStatusLine().getStatusCode();
     boolean transientFailure = status == 429 || status == 408 || status >= 500;
+    if (status == 401 && sentToken.get() != null) {
+      // A refused token is dropped; the retry asks for a new one (once it can be refreshed).
+      transientFailure = tokens.invalidate(sentToken.get());
+    }
     String detail = body.length() > 500 ? body.substring(0, 500) + "..." : body;
     return new SourceException(
         what + " failed with " + status + (detail.isBlank() ? "" : ": " + detail),

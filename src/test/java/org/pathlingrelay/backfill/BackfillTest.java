@@ -173,7 +173,7 @@ class BackfillTest {
     pathling.setImportDuration(Duration.ofSeconds(2));
     SqliteOutbox outbox = relay.outbox();
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
-        new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), Optional.empty(),
+        new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), org.pathlingrelay.auth.AccessTokens.NONE,
             Duration.ofSeconds(30), Duration.ofMillis(50), Duration.ofMillis(200), BulkExportClient.Pause.SLEEP),
         relay.forwarder()::hold, BackfillProgress.log());
     BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,

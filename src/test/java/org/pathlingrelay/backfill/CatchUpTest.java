@@ -40,7 +40,7 @@ class CatchUpTest {
     source.setRetryAfter("1"); // HAPI says 120; the relay would honour it (capped at 60 s)
     relay = Relay.start(
         RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH),
-        Optional.of(new Relay.CatchUpSettings(source.baseUrl(), Optional.empty(), interval, 4, Duration.ofMillis(200))),
+        Optional.of(new Relay.CatchUpSettings(source.baseUrl(), org.pathlingrelay.auth.AccessTokens.NONE, interval, 4, Duration.ofMillis(200))),
         Clock.systemUTC());
   }
 

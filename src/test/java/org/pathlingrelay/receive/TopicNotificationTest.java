@@ -50,7 +50,7 @@ class TopicNotificationTest {
     observations.clear();
     relay = Relay.start(
         RelayHarness.config(dataDir, "http://127.0.0.1:1/fhir", ForwardMode.BATCH),
-        Optional.of(new Relay.CatchUpSettings(source.getBaseUrl(), Optional.empty(), null, 1,
+        Optional.of(new Relay.CatchUpSettings(source.getBaseUrl(), org.pathlingrelay.auth.AccessTokens.NONE, null, 1,
             Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE)),
         Clock.systemUTC());
     sender = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
