@@ -70,7 +70,14 @@ public final class SubscriptionRegistrar {
           continue;
         }
         subscription.setStatus(SubscriptionStatus.REQUESTED);
-        String id = client.create().resource(subscription).execute().getId().getIdPart();
+        String id;
+        try {
+          id = client.create().resource(subscription).execute().getId().getIdPart();
+        } catch (ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
+          // HAPI refuses an invalid Subscription with 422 and stores nothing: report it, go on.
+          outcomes.add(new Outcome(subscription.getCriteria(), "", Action.CREATED, "refused", Optional.of(refusal(e))));
+          continue;
+        }
         subscription.setId(id);
         toActivate.add(subscription);
         outcomes.add(new Outcome(subscription.getCriteria(), id, Action.CREATED, "requested", Optional.empty()));
@@ -93,7 +100,12 @@ public final class SubscriptionRegistrar {
       }
       subscription.setId(id);
       subscription.setStatus(SubscriptionStatus.REQUESTED);
-      client.update().resource(subscription).withId(id).execute();
+      try {
+        client.update().resource(subscription).withId(id).execute();
+      } catch (ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
+        outcomes.add(new Outcome(subscription.getCriteria(), id, Action.UPDATED, "refused", Optional.of(refusal(e))));
+        continue;
+      }
       toActivate.add(subscription);
       outcomes.add(new Outcome(subscription.getCriteria(), id, Action.UPDATED, "requested", Optional.empty()));
     }
@@ -132,8 +144,10 @@ public final class SubscriptionRegistrar {
         if (now.getStatus() == SubscriptionStatus.ACTIVE) {
           byId.put(id, new Outcome(now.getCriteria(), id, null, "active", Optional.empty()));
         } else if (now.getStatus() == SubscriptionStatus.ERROR || now.getStatus() == SubscriptionStatus.OFF) {
-          byId.put(id, new Outcome(now.getCriteria(), id, null, now.getStatus().toCode(),
-              Optional.of(now.hasError() ? now.getError() : "the source set it to " + now.getStatus().toCode())));
+          // HAPI writes why it failed into reason (error stays empty); other servers use error.
+          String why = now.hasError() ? now.getError()
+              : now.hasReason() ? now.getReason() : "the source set it to " + now.getStatus().toCode();
+          byId.put(id, new Outcome(now.getCriteria(), id, null, now.getStatus().toCode(), Optional.of(why)));
         }
       }
       if (byId.containsValue(null)) {
@@ -153,6 +167,12 @@ public final class SubscriptionRegistrar {
           : new Outcome(outcome.criteria(), outcome.id(), outcome.action(), ended.status(), ended.error()));
     }
     return result;
+  }
+
+  private static String refusal(ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
+    String detail = e.getOperationOutcome() instanceof org.hl7.fhir.r4.model.OperationOutcome outcome && outcome.hasIssue()
+        ? outcome.getIssueFirstRep().getDiagnostics() : e.getMessage();
+    return "the source refused it (" + e.getStatusCode() + "): " + detail;
   }
 
   /** All Subscriptions carrying the relay's tag, across pages. */
