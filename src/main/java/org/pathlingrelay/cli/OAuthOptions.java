@@ -45,7 +45,14 @@ record OAuthOptions(
     Optional<Keys.SigningKey> key = privateKeyJwk.map(Keys::fromJwk)
         .or(() -> privateKeyJwkFile.map(file -> {
           String text = read(file);
-          return text.trim().startsWith("{") ? Keys.fromJwk(text) : Keys.fromPem(text, keyId);
+          if (text.trim().startsWith("{")) {
+            return Keys.fromJwk(text);
+          }
+          if (keyId.isEmpty()) {
+            // SMART requires a kid in the assertion header, so that the server can pick the key.
+            throw new IllegalArgumentException("a PEM key needs --" + server + "-key-id");
+          }
+          return Keys.fromPem(text, keyId);
         }));
     if (secret.isPresent() == key.isPresent()) {
       throw new IllegalArgumentException("--" + server + "-client-id needs exactly one of --" + server
