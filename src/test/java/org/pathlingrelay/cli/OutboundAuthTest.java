@@ -136,6 +136,16 @@ class OutboundAuthTest {
   }
 
   @Test
+  void aTokenEndpointThatIsBrieflyDown_isRetriedWithBackOff() throws Exception {
+    auth.failNextTokenRequests(2, 503);
+    HapiNotifier sender = startRelay(pathlingTokens(PATHLING_SECRET));
+    sender.put("Patient", "patient", 1);
+    await().atMost(Duration.ofSeconds(20)).until(() -> pathling.ids("Patient").contains("patient"));
+    assertThat(auth.tokenRequestCount()).isEqualTo(3);
+    assertThat(auth.tokenRequests().get(2).succeeded()).isTrue();
+  }
+
+  @Test
   void aWrongSecret_isAClearError_notARetryStorm_andNothingIsLost() throws Exception {
     HapiNotifier sender = startRelay(pathlingTokens("not-the-secret"));
     assertThat(sender.put("Patient", "kept", 1).status()).isEqualTo(200);
