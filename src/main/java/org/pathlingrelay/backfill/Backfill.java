@@ -53,6 +53,7 @@ public final class Backfill {
   private final LineParser lines;
   private final BulkExportClient.Pause pause;
   private final Optional<PathlingImportClient> importer;
+  private final StagingAreas stagingAreas;
   private final ForwardingHold hold;
   private final BackfillProgress progress;
 
@@ -89,6 +90,7 @@ public final class Backfill {
     this.lines = new LineParser(resourceTypes);
     this.pause = pause;
     this.importer = Optional.ofNullable(pathling).map(PathlingLoads::client);
+    this.stagingAreas = pathling == null ? StagingAreas.localOnly() : pathling.staging;
     this.hold = hold;
     this.progress = progress;
   }
@@ -96,11 +98,19 @@ public final class Backfill {
   /** How to reach Pathling's bulk loads. */
   public static final class PathlingLoads {
     private final PathlingImportClient client;
+    private final StagingAreas staging;
 
     public PathlingLoads(
         ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, org.pathlingrelay.auth.AccessTokens tokens,
         Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause) {
+      this(fhirContext, pathlingUrl, tokens, timeout, pollFloor, pollCap, pause, StagingAreas.localOnly());
+    }
+
+    public PathlingLoads(
+        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, org.pathlingrelay.auth.AccessTokens tokens,
+        Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause, StagingAreas staging) {
       this.client = new PathlingImportClient(fhirContext, pathlingUrl, tokens, timeout, pause, pollFloor, pollCap);
+      this.staging = staging;
     }
 
     PathlingImportClient client() {
@@ -179,7 +189,7 @@ public final class Backfill {
     }
     release(held);
     awaitDelivery(queuedUpTo);
-    plan.staging().ifPresent(staging -> deleteStaged(staging, statusUrl));
+    plan.staging().filter(staging -> !staging.keep()).ifPresent(staging -> deleteStaged(staging, statusUrl));
     journal.complete(Optional.of(manifest.transactionTime()));
     // The source may delete its files once we are done with them.
     cancelQuietly(statusUrl.toString());
@@ -204,11 +214,12 @@ public final class Backfill {
     try {
       List<Future<?>> files = new ArrayList<>();
       List<ExportFile> output = manifest.output();
+      StagingArea area = plan.load() == LoadMode.IMPORT ? stagingAreas.open(plan.staging().orElseThrow()) : null;
       for (int i = 0; i < output.size(); i++) {
         ExportFile file = output.get(i);
         if (plan.load() == LoadMode.IMPORT) {
-          Path target = stagingDir(plan.staging().orElseThrow(), manifest, i);
-          files.add(downloads.submit(() -> stageFile(file, manifest.requiresAccessToken(), target, tallies, progress)));
+          String target = stagedPath(manifest, i);
+          files.add(downloads.submit(() -> stageFile(file, manifest.requiresAccessToken(), area, target, tallies, progress)));
         } else {
           files.add(downloads.submit(() -> loadFile(file, manifest.requiresAccessToken(), false, tallies, queuedTotal, progress)));
         }
@@ -337,20 +348,20 @@ public final class Backfill {
 
   // ---- --load import ----
 
-  /** One folder per export under the staging dir; file names end in .ndjson, as Pathling needs. */
-  private Path stagingDir(BackfillPlan.Staging staging, ExportManifest manifest, int index) {
+  /** One folder per export in the staging area; file names end in .ndjson, as Pathling needs. */
+  private String stagedPath(ExportManifest manifest, int index) {
     ExportFile file = manifest.output().get(index);
-    return staging.dir().resolve(runFolder(URI.create(journal.run().orElseThrow().statusUrl())))
-        .resolve(file.type() + "." + String.format("%04d", index) + ".ndjson");
+    return runFolder(URI.create(journal.run().orElseThrow().statusUrl())) + "/"
+        + file.type() + "." + String.format("%04d", index) + ".ndjson";
   }
 
   private static String runFolder(URI statusUrl) {
     return "export-" + Integer.toHexString(statusUrl.toString().hashCode());
   }
 
-  /** Streams one file to the staging dir; a cut-off download starts the file again. */
-  private Void stageFile(ExportFile file, boolean requiresToken, Path target, Map<String, TypeTally> tallies,
-      BackfillProgress progress) throws InterruptedException {
+  /** Streams one file into the staging area; a cut-off download starts the file again. */
+  private Void stageFile(ExportFile file, boolean requiresToken, StagingArea area, String target,
+      Map<String, TypeTally> tallies, BackfillProgress progress) throws InterruptedException {
     String url = file.url().toString();
     if (journal.fileDone(url)) {
       progress.fileDone();
@@ -358,19 +369,19 @@ public final class Backfill {
     }
     for (int attempt = 1; ; attempt++) {
       try (InputStream stream = source.download(file.url(), requiresToken);
-          BufferedReader in = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16)) {
-        java.nio.file.Files.createDirectories(target.getParent());
+          BufferedReader in = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16);
+          StagingArea.StagedFile staged = area.create(target)) {
         long lines = 0;
-        try (java.io.BufferedWriter out = java.nio.file.Files.newBufferedWriter(target, StandardCharsets.UTF_8)) {
-          String line;
-          while ((line = in.readLine()) != null) {
-            if (!line.isBlank()) {
-              out.write(line);
-              out.write('\n');
-              lines++;
-            }
+        java.io.Writer out = staged.writer();
+        String line;
+        while ((line = in.readLine()) != null) {
+          if (!line.isBlank()) {
+            out.write(line);
+            out.write('\n');
+            lines++;
           }
         }
+        staged.commit();
         TypeTally tally = tallies.computeIfAbsent(file.type(), t -> new TypeTally());
         tally.exported.addAndGet(lines);
         tally.queued.addAndGet(lines);
@@ -391,37 +402,28 @@ public final class Backfill {
 
   /**
    * Calls {@code $import} with every staged file and waits for the job. Each attempt gets its own
-   * folder of links to the files: Pathling hands back the same (failed) job for an identical
+   * folder of copies (links on disk): Pathling hands back the same (failed) job for an identical
    * request, so a retry must differ.
    */
   private void importStaged(ExportManifest manifest, BackfillPlan plan, URI statusUrl) throws InterruptedException {
     PathlingImportClient client = importer.orElseThrow();
-    BackfillPlan.Staging staging = plan.staging().orElseThrow();
+    StagingArea area = stagingAreas.open(plan.staging().orElseThrow());
     Journal.Run run = journal.run().orElseThrow();
     URI job = run.importJobUrl() == null ? null : URI.create(run.importJobUrl());
     int attempt = run.importAttempt() == null ? 0 : run.importAttempt();
     if (job == null) {
       attempt++;
-      String folder = runFolder(statusUrl);
-      String linkFolder = folder + "/import-" + attempt;
+      String linkFolder = runFolder(statusUrl) + "/import-" + attempt;
       List<PathlingImportClient.StagedFile> files = new ArrayList<>();
       try {
-        java.nio.file.Files.createDirectories(staging.dir().resolve(linkFolder));
         for (int i = 0; i < manifest.output().size(); i++) {
-          Path staged = stagingDir(staging, manifest, i);
-          Path link = staging.dir().resolve(linkFolder).resolve(staged.getFileName());
-          if (!java.nio.file.Files.exists(link)) {
-            try {
-              java.nio.file.Files.createLink(link, staged);
-            } catch (UnsupportedOperationException | IOException noLinks) {
-              java.nio.file.Files.copy(staged, link);
-            }
-          }
-          files.add(new PathlingImportClient.StagedFile(
-              manifest.output().get(i).type(), staging.url() + "/" + linkFolder + "/" + staged.getFileName()));
+          String staged = stagedPath(manifest, i);
+          String link = linkFolder + staged.substring(staged.lastIndexOf('/'));
+          area.copy(staged, link);
+          files.add(new PathlingImportClient.StagedFile(manifest.output().get(i).type(), area.urlFor(link)));
         }
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot prepare the staged files in " + staging.dir(), e);
+        throw new UncheckedIOException("cannot prepare the staged files", e);
       }
       if (files.isEmpty()) {
         return;
@@ -443,14 +445,10 @@ public final class Backfill {
   }
 
   private void deleteStaged(BackfillPlan.Staging staging, URI statusUrl) {
-    Path folder = staging.dir().resolve(runFolder(statusUrl));
-    if (!java.nio.file.Files.exists(folder)) {
-      return;
-    }
-    try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(folder)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-    } catch (IOException e) {
-      log.warn("Could not remove the staged files in {}: {}", folder, e.getMessage());
+    try {
+      stagingAreas.open(staging).deleteFolder(runFolder(statusUrl));
+    } catch (IOException | RuntimeException e) {
+      log.warn("Could not remove the staged files of {}: {}", runFolder(statusUrl), e.getMessage());
     }
   }
 

@@ -20,16 +20,34 @@ public record BackfillPlan(
   /**
    * Where {@code --load import} writes files, and how Pathling sees that place.
    *
-   * @param url e.g. {@code file:///usr/share/staging}, without a trailing slash
+   * @param dir a local folder, or null when staging on S3
+   * @param url e.g. {@code file:///usr/share/staging}, or {@code s3://bucket/prefix}
+   * @param keep keep the staged files after a successful import
    */
-  public record Staging(Path dir, String url) {}
+  public record Staging(Path dir, String url, boolean keep) {
+
+    public Staging {
+      if (dir == null && !url.startsWith("s3://")) {
+        throw new IllegalArgumentException("--load import needs --staging-dir, or an s3:// --staging-url");
+      }
+    }
+
+    public Staging(Path dir, String url) {
+      this(dir, url, false);
+    }
+
+    public boolean onS3() {
+      return url.startsWith("s3://");
+    }
+  }
 
   public BackfillPlan {
     if (downloadConcurrency < 1) {
       throw new IllegalArgumentException("--download-concurrency must be at least 1");
     }
     if (load == LoadMode.IMPORT && staging.isEmpty()) {
-      throw new IllegalArgumentException("--load import needs --staging-dir (and --staging-url if Pathling sees it elsewhere)");
+      throw new IllegalArgumentException(
+          "--load import needs --staging-dir (and --staging-url if Pathling sees it elsewhere), or an s3:// --staging-url");
     }
     if (!java.util.Set.of("merge", "overwrite").contains(saveMode)) {
       throw new IllegalArgumentException("--save-mode must be merge or overwrite");

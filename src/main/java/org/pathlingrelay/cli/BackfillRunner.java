@@ -38,6 +38,13 @@ final class BackfillRunner {
   static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker, PrintWriter out)
       throws Exception {
+    return run(dataDir, source, pathling, planMaker, org.pathlingrelay.backfill.StagingAreas.localOnly(), out);
+  }
+
+  static int run(
+      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
+      org.pathlingrelay.backfill.StagingAreas stagingAreas, PrintWriter out)
+      throws Exception {
     Clock clock = Clock.systemUTC();
     FhirContext fhirContext = Relay.newFhirContext();
     org.pathlingrelay.auth.AccessTokens pathlingTokens = pathling.tokens();
@@ -68,7 +75,8 @@ final class BackfillRunner {
         Backfill backfill =
             new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
                 new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout,
-                    java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP),
+                    java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP,
+                    stagingAreas),
                 hold,
                 TerminalProgress.forConsole());
         BackfillPlan plan = planMaker.plan(backfill.watermark());
@@ -95,6 +103,9 @@ final class BackfillRunner {
           BackfillReport report = backfill.run(plan);
           report.print(out);
           return report.sourceErrors().isEmpty() ? 0 : 3;
+        } catch (RuntimeException e) {
+          log.error("The backfill failed: {}", e.getMessage());
+          throw e;
         } finally {
           try {
             Runtime.getRuntime().removeShutdownHook(interrupter);

@@ -21,16 +21,47 @@ final class LoadOptions {
   @Option(names = "--staging-url", description = "How Pathling sees the staging dir, e.g. file:///usr/share/staging (default: file:// + the staging dir). Env RELAY_STAGING_URL.")
   String stagingUrl;
 
+  @Option(names = "--keep-staged", description = "Keep the staged files after a successful import. Env RELAY_KEEP_STAGED.")
+  boolean keepStaged;
+
+  @Option(names = "--s3-endpoint", description = "S3-compatible endpoint (MinIO, Ceph) for an s3:// --staging-url. Env RELAY_S3_ENDPOINT.")
+  String s3Endpoint;
+
+  @Option(names = "--s3-region", description = "AWS region (default: the SDK's provider chain, e.g. AWS_REGION). Env RELAY_S3_REGION.")
+  String s3Region;
+
+  @Option(names = "--s3-path-style", description = "Path-style bucket addressing (most S3-compatible stores). Env RELAY_S3_PATH_STYLE.")
+  boolean s3PathStyle;
+
   @Option(names = "--save-mode", defaultValue = "merge", description = "merge or overwrite (import and pnp). Env RELAY_SAVE_MODE. Default: ${DEFAULT-VALUE}")
   String saveMode;
 
+  /** S3 for an s3:// staging URL, built only when needed: credentials and region from the SDK's chain. */
+  org.pathlingrelay.backfill.StagingAreas stagingAreas() {
+    return org.pathlingrelay.backfill.StagingAreas.withS3(() -> {
+      software.amazon.awssdk.services.s3.S3ClientBuilder builder = software.amazon.awssdk.services.s3.S3Client.builder()
+          .httpClientBuilder(software.amazon.awssdk.http.apache.ApacheHttpClient.builder())
+          .forcePathStyle(s3PathStyle);
+      if (s3Region != null) {
+        builder.region(software.amazon.awssdk.regions.Region.of(s3Region));
+      }
+      if (s3Endpoint != null) {
+        builder.endpointOverride(java.net.URI.create(s3Endpoint));
+      }
+      return builder.build();
+    });
+  }
+
   BackfillPlan plan(CommandSpec spec, ExportRequest request, int downloadConcurrency, boolean sync) {
     Optional<BackfillPlan.Staging> staging = Optional.empty();
-    if (stagingDir != null) {
-      String url = stagingUrl != null ? stagingUrl : stagingDir.toAbsolutePath().normalize().toUri().toString();
-      staging = Optional.of(new BackfillPlan.Staging(stagingDir, url.endsWith("/") ? url.substring(0, url.length() - 1) : url));
-    }
     try {
+      if (stagingUrl != null && stagingUrl.startsWith("s3://")) {
+        staging = Optional.of(new BackfillPlan.Staging(null, stagingUrl, keepStaged));
+      } else if (stagingDir != null) {
+        String url = stagingUrl != null ? stagingUrl : stagingDir.toAbsolutePath().normalize().toUri().toString();
+        staging = Optional.of(new BackfillPlan.Staging(
+            stagingDir, url.endsWith("/") ? url.substring(0, url.length() - 1) : url, keepStaged));
+      }
       return new BackfillPlan(request, load, downloadConcurrency, sync, staging, saveMode.toLowerCase());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());

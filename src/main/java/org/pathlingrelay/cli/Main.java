@@ -20,7 +20,17 @@ public final class Main {
       System.err.println("pathling-relay: " + e.getMessage());
       return CommandLine.ExitCode.USAGE;
     }
-    return commandLine(defaults).execute(args);
+    String dsn = environment.get("SENTRY_DSN");
+    if (dsn == null || dsn.isBlank()) {
+      return commandLine(defaults).execute(args);
+    }
+    try (org.pathlingrelay.ops.ErrorReporting reporting = org.pathlingrelay.ops.ErrorReporting.install(
+        dsn,
+        java.util.Optional.ofNullable(environment.get("SENTRY_ENVIRONMENT")),
+        java.util.Optional.ofNullable(environment.get("SENTRY_RELEASE")),
+        options -> {})) {
+      return commandLine(defaults).execute(args);
+    }
   }
 
   static CommandLine commandLine(EnvironmentDefaults defaults) {

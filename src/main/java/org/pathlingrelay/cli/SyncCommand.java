@@ -37,6 +37,7 @@ final class SyncCommand implements Callable<Integer> {
         pathling,
         watermark -> loading.plan(
             spec, ExportRequest.system(types == null ? List.of() : types, watermark), source.downloadConcurrency, true),
+        loading.stagingAreas(),
         spec.commandLine().getOut());
   }
 }

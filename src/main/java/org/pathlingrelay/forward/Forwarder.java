@@ -36,6 +36,8 @@ public final class Forwarder implements AutoCloseable {
   /** Bounds how often the backlog is scanned when commits arrive continuously. */
   private static final Duration MIN_SCAN_INTERVAL = Duration.ofMillis(20);
   private static final Duration IDLE_RESCAN = Duration.ofSeconds(1);
+  /** Pathling unreachable this long is an error worth a human's attention (and a Sentry event). */
+  private static final Duration LONG_OUTAGE = Duration.ofMinutes(5);
 
   /**
    * @param parallelTypes how many types may be in flight at once
@@ -73,6 +75,8 @@ public final class Forwarder implements AutoCloseable {
   private final Condition changed = lock.newCondition();
   private boolean signalled;
   private volatile boolean running;
+  private volatile Instant unhealthySince;
+  private volatile boolean outageReported;
 
   public Forwarder(
       OutboxReader outbox,
@@ -98,7 +102,18 @@ public final class Forwarder implements AutoCloseable {
             });
     this.coordinator = new Thread(this::coordinate, "forward-coordinator");
     coordinator.setDaemon(true);
-    calls.breaker().getEventPublisher().onStateTransition(event -> wake());
+    calls.breaker().getEventPublisher().onStateTransition(event -> {
+      if (event.getStateTransition().getToState() == CircuitBreaker.State.CLOSED) {
+        if (outageReported) {
+          log.info("Pathling answers again; forwarding resumed");
+        }
+        unhealthySince = null;
+        outageReported = false;
+      } else if (unhealthySince == null) {
+        unhealthySince = clock.instant();
+      }
+      wake();
+    });
   }
 
   public void start() {
@@ -177,6 +192,12 @@ public final class Forwarder implements AutoCloseable {
 
   /** Sends every type that is due; returns how long until the next one may be. */
   private Duration dispatchDue() {
+    Instant since = unhealthySince;
+    if (since != null && !outageReported && Duration.between(since, clock.instant()).compareTo(LONG_OUTAGE) > 0) {
+      outageReported = true;
+      log.error("Pathling has been failing since {} (circuit {}); changes are kept in the outbox until it recovers",
+          since, calls.breaker().getState());
+    }
     if (!breakerPermits()) {
       return IDLE_RESCAN;
     }

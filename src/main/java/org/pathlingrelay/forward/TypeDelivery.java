@@ -112,7 +112,10 @@ final class TypeDelivery {
   }
 
   private void deadLetter(PendingChange change, RejectedWriteException e) {
-    log.warn("Pathling refused {} ({}); moved to dead letters", change.key(), e.status());
+    // An error, for the operator (and Sentry): the reason stays in the dead-letter table, since
+    // Pathling's answer may quote the resource.
+    log.error("Pathling refused {} with {}; moved to dead letters (see: pathling-relay dead-letters list)",
+        change.key(), e.status());
     outbox.deadLetter(change, e.status(), e.outcome());
     deadLettered++;
     metrics.deadLettered();

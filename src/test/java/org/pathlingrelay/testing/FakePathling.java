@@ -518,6 +518,7 @@ public final class FakePathling
     rejection = resource -> false;
     importDuration = Duration.ZERO;
     allowableSources = DEFAULT_ALLOWABLE_SOURCES;
+    schemeReaders.clear();
     allowableExportUrls = null;
     allowInsecureUrls = false;
     pnpSource = NO_PNP_SOURCE;
@@ -1616,7 +1617,29 @@ public final class FakePathling
     return dot >= 0 && name.substring(dot + 1).equals("ndjson");
   }
 
-  private static List<String> readNdjson(String url) {
+  /** Readers for schemes other than file:// (e.g. s3a:// backed by a test's S3). */
+  private final Map<String, java.util.function.Function<String, List<String>>> schemeReaders =
+      new ConcurrentHashMap<>();
+
+  /**
+   * Lets {@code $import} read URLs of another scheme, as Pathling reads {@code s3a://} through
+   * Hadoop: the reader gets the URL and returns its lines (throw to fail the job).
+   */
+  public void readUrlsWith(String scheme, java.util.function.Function<String, List<String>> reader) {
+    schemeReaders.put(scheme.toLowerCase(Locale.ROOT), reader);
+  }
+
+  private List<String> readNdjson(String url) {
+    String scheme = schemeOf(url);
+    java.util.function.Function<String, List<String>> schemeReader =
+        scheme == null ? null : schemeReaders.get(scheme.toLowerCase(Locale.ROOT));
+    if (schemeReader != null) {
+      try {
+        return schemeReader.apply(url);
+      } catch (RuntimeException e) {
+        throw new JobFailed(500, "Unexpected error occurred ([PATH_NOT_FOUND] " + url + ": " + e.getMessage() + ")");
+      }
+    }
     Path path = null;
     if (url.startsWith("file:///")) {
       path = Path.of(url.substring("file://".length()));
