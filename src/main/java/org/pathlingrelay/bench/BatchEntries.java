@@ -1,0 +1,87 @@
+package org.pathlingrelay.bench;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reads what the modelled Pathling needs from a batch Bundle, streaming, without building FHIR
+ * objects: the {@code Type/id} of each entry (its {@code request.url}, else its resource's type
+ * and id). Resources are skipped token by token.
+ */
+final class BatchEntries {
+
+  /** The entries of one Bundle. */
+  record Read(String bundleType, List<String> keys) {
+    Set<String> types() {
+      Set<String> types = new LinkedHashSet<>();
+      for (String key : keys) {
+        int slash = key.indexOf('/');
+        types.add(slash < 0 ? key : key.substring(0, slash));
+      }
+      return types;
+    }
+  }
+
+  private final JsonFactory factory = new JsonFactory();
+
+  Read read(InputStream body) throws IOException {
+    String bundleType = null;
+    List<String> keys = new ArrayList<>();
+    try (JsonParser parser = factory.createParser(body)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw new IOException("the body is not a JSON object");
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("type".equals(field)) {
+          bundleType = parser.getValueAsString();
+        } else if ("entry".equals(field) && value == JsonToken.START_ARRAY) {
+          while (parser.nextToken() == JsonToken.START_OBJECT) {
+            keys.add(entryKey(parser));
+          }
+        } else {
+          parser.skipChildren();
+        }
+      }
+    }
+    return new Read(bundleType, keys);
+  }
+
+  private static String entryKey(JsonParser parser) throws IOException {
+    String url = null;
+    String type = null;
+    String id = null;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      JsonToken value = parser.nextToken();
+      if (value != JsonToken.START_OBJECT) {
+        parser.skipChildren();
+        continue;
+      }
+      boolean request = "request".equals(field);
+      boolean resource = "resource".equals(field);
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String inner = parser.currentName();
+        parser.nextToken();
+        if (request && "url".equals(inner)) {
+          url = parser.getValueAsString();
+        } else if (resource && "resourceType".equals(inner)) {
+          type = parser.getValueAsString();
+        } else if (resource && "id".equals(inner)) {
+          id = parser.getValueAsString();
+        } else {
+          parser.skipChildren();
+        }
+      }
+    }
+    return url != null ? url : type + "/" + id;
+  }
+}

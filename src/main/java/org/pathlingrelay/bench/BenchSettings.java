@@ -1,0 +1,76 @@
+package org.pathlingrelay.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Everything one {@code bench} run needs to know: which parts, how large, how many rounds, and the
+ * relay settings under test (the same defaults {@code serve} has).
+ *
+ * @param parts any of {@code ingest}, {@code forward}, {@code lag}, {@code backfill}
+ * @param corpus a folder of Synthea NDJSON files; a small built-in generator stands in when absent
+ * @param workDir where outboxes, datasets and staging go (its file system decides what fsync costs)
+ */
+public record BenchSettings(
+    Set<String> parts,
+    int rounds,
+    Path corpus,
+    Path workDir,
+    RelayUnderTest relay,
+    Ingest ingest,
+    Forward forward,
+    Lag lag,
+    Backfill backfill) {
+
+  public static final List<String> ALL_PARTS = List.of("ingest", "forward", "lag", "backfill");
+
+  public BenchSettings {
+    parts = Set.copyOf(parts);
+    for (String part : parts) {
+      if (!ALL_PARTS.contains(part)) {
+        throw new IllegalArgumentException("unknown part '" + part + "'; choose from " + String.join(",", ALL_PARTS));
+      }
+    }
+    if (rounds < 1) {
+      throw new IllegalArgumentException("--rounds must be at least 1");
+    }
+  }
+
+  /** The relay's own forwarding settings, as {@code serve} would use them. */
+  public record RelayUnderTest(int batchMax, Duration linger, int parallelTypes) {}
+
+  /**
+   * @param requests notifications per measured round
+   * @param warmUp notifications of the warm-up round (not measured)
+   * @param concurrency connections the client keeps busy
+   * @param forwardToModel point the relay at the modelled Pathling (else at an unreachable port)
+   */
+  public record Ingest(int requests, int warmUp, int concurrency, boolean forwardToModel) {}
+
+  /**
+   * @param batchChanges changes drained in {@code batch} mode
+   * @param updateChanges changes drained in {@code update} mode (one commit each: keep it small)
+   * @param types how many resource types (the corpus's largest) the changes spread over
+   */
+  public record Forward(int batchChanges, int updateChanges, int types, PathlingCost cost) {}
+
+  /** A steady stream: {@code rate} notifications a second for {@code duration}. */
+  public record Lag(int rate, Duration duration, int concurrency, PathlingCost cost) {}
+
+  /**
+   * @param resources how many resources the export holds (the corpus multiplied with fresh ids)
+   * @param rounds rounds of each load; a load of 500,000 takes minutes
+   * @param fileLines resources per export file (HAPI writes 1,000)
+   * @param heap the child JVM's {@code -Xmx}
+   * @param jvmArgs extra arguments for the child JVMs (e.g. a JFR recording)
+   */
+  public record Backfill(
+      int resources, int rounds, int fileLines, String heap, List<String> jvmArgs, PathlingCost cost) {
+
+    public Backfill {
+      jvmArgs = List.copyOf(jvmArgs);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package org.pathlingrelay.bench;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs this program in a JVM of its own (so that its heap limit and its peak RSS are its own):
+ * {@code java <jvm args> -jar <this jar> ...} when running from the jar, else the same class path
+ * with {@code org.pathlingrelay.cli.Main}. Its output goes to a file; its peak RSS is read from
+ * {@code /proc/<pid>/status} (VmHWM) while it runs.
+ */
+final class ChildJvm {
+
+  static final String RELAY_MAIN = "org.pathlingrelay.cli.Main";
+  private static final long RSS_SAMPLE_MS = 100;
+
+  /** How the child ended. */
+  record Result(int exitCode, String output, OptionalLong peakRssKiB, double wallSeconds) {
+    String tail() {
+      return output.length() > 3_000 ? "..." + output.substring(output.length() - 3_000) : output;
+    }
+  }
+
+  private final List<String> jvmArgs;
+
+  ChildJvm(List<String> jvmArgs) {
+    this.jvmArgs = List.copyOf(jvmArgs);
+  }
+
+  /** Runs {@code pathling-relay <args>}. */
+  Result runRelay(List<String> args, Path log, Duration timeout) throws IOException, InterruptedException {
+    return run(RELAY_MAIN, args, log, timeout);
+  }
+
+  Result run(String mainClass, List<String> args, Path log, Duration timeout) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmArgs);
+    Path jar = ownJar();
+    if (jar != null && mainClass.equals(RELAY_MAIN)) {
+      command.add("-jar");
+      command.add(jar.toString());
+    } else {
+      command.add("-cp");
+      command.add(jar != null ? jar.toString() : System.getProperty("java.class.path"));
+      command.add(mainClass);
+    }
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    Map<String, String> environment = builder.environment();
+    // The relay reads its options from RELAY_*, PATHLING_* and SOURCE_* variables: the bench says what it means.
+    environment.keySet().removeIf(name -> name.startsWith("RELAY_") || name.startsWith("PATHLING_")
+        || name.startsWith("SOURCE_") || name.startsWith("SENTRY_"));
+    long started = System.nanoTime();
+    Process process = builder.start();
+    long peak = -1;
+    try {
+      Path status = Path.of("/proc", String.valueOf(process.pid()), "status");
+      long deadline = started + timeout.toNanos();
+      while (!process.waitFor(RSS_SAMPLE_MS, TimeUnit.MILLISECONDS)) {
+        peak = Math.max(peak, highWaterMarkKiB(status));
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the child JVM (" + String.join(" ", args) + ") ran past " + timeout.toMinutes()
+              + " min; its log: " + log);
+        }
+      }
+    } finally {
+      if (process.isAlive()) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+    double wall = (System.nanoTime() - started) / 1e9;
+    String output = Files.readString(log, StandardCharsets.UTF_8);
+    return new Result(process.exitValue(), output, peak > 0 ? OptionalLong.of(peak) : OptionalLong.empty(), wall);
+  }
+
+  /** VmHWM, the peak resident set so far, in KiB; -1 where there is no /proc. */
+  private static long highWaterMarkKiB(Path status) {
+    try {
+      for (String line : Files.readAllLines(status)) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // the process has just ended, or this is not Linux
+    }
+    return -1;
+  }
+
+  /** The jar this class was loaded from, or null when running from classes (tests). */
+  static Path ownJar() {
+    try {
+      var source = ChildJvm.class.getProtectionDomain().getCodeSource();
+      if (source == null) {
+        return null;
+      }
+      Path location = Path.of(source.getLocation().toURI());
+      return Files.isRegularFile(location) && location.toString().endsWith(".jar") ? location : null;
+    } catch (URISyntaxException | RuntimeException e) {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,175 @@
+package org.pathlingrelay.cli;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.pathlingrelay.bench.Bench;
+import org.pathlingrelay.bench.BenchSettings;
+import org.pathlingrelay.bench.PathlingCost;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code pathling-relay bench}: measures the relay against baselines taken in the same run on the
+ * same machine, and prints one table (also written as markdown to {@code --out}).
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Measure the relay beside its baselines, on this machine, in one run: ingest (vs a bare HAPI server),"
+          + " forward (vs the modelled Pathling's ideal), live lag, and backfill (vs HAPI's parser alone).",
+      "Prints one table of medians and ratios and writes it as markdown to --out."
+    })
+final class BenchCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--parts", split = ",", defaultValue = "ingest,forward,lag,backfill",
+      description = "Parts to run. Default: ${DEFAULT-VALUE}")
+  List<String> parts;
+
+  @Option(names = "--rounds", defaultValue = "3", description = "Measured rounds per figure (medians). Default: ${DEFAULT-VALUE}")
+  int rounds;
+
+  @Option(names = "--out", defaultValue = "bench-results.md", description = "Markdown file for the table. Default: ${DEFAULT-VALUE}")
+  Path out;
+
+  @Option(names = "--corpus", defaultValue = "../shared/fixtures/synthea-10",
+      description = "Folder of Synthea NDJSON files; a built-in generator is used when it is absent. Default: ${DEFAULT-VALUE}")
+  Path corpus;
+
+  @Option(names = "--work-dir", description = "Where outboxes, the export and staging go; its file system decides what fsync costs."
+      + " Default: the system temp dir.")
+  Path workDir;
+
+  @Option(names = "--batch-max", defaultValue = "5000", description = "The relay's --batch-max under test. Default: ${DEFAULT-VALUE}")
+  int batchMax;
+
+  @Option(names = "--linger-ms", defaultValue = "200", description = "The relay's --linger under test, in ms. Default: ${DEFAULT-VALUE}")
+  long lingerMs;
+
+  @Option(names = "--parallel-types", defaultValue = "4", description = "The relay's --parallel-types under test. Default: ${DEFAULT-VALUE}")
+  int parallelTypes;
+
+  @Option(names = "--ingest-requests", defaultValue = "20000", description = "Notifications per ingest round. Default: ${DEFAULT-VALUE}")
+  int ingestRequests;
+
+  @Option(names = "--ingest-warm-up", defaultValue = "20000", description = "Notifications of the ingest warm-up. Default: ${DEFAULT-VALUE}")
+  int ingestWarmUp;
+
+  @Option(names = "--concurrency", defaultValue = "32", description = "Client connections for ingest and lag. Default: ${DEFAULT-VALUE}")
+  int concurrency;
+
+  @Option(names = "--ingest-forward", description = "During ingest, forward to the modelled Pathling instead of an unreachable port.")
+  boolean ingestForward;
+
+  @Option(names = "--forward-size", defaultValue = "20000", description = "Pending changes drained in batch mode. Default: ${DEFAULT-VALUE}")
+  int forwardSize;
+
+  @Option(names = "--forward-update-size", defaultValue = "40",
+      description = "Pending changes drained in update mode (one commit each). Default: ${DEFAULT-VALUE}")
+  int forwardUpdateSize;
+
+  @Option(names = "--forward-types", defaultValue = "4", description = "Resource types (the corpus's largest) for forward and lag. Default: ${DEFAULT-VALUE}")
+  int forwardTypes;
+
+  @Option(names = "--commit-ms", defaultValue = "500",
+      description = "Modelled Pathling (forward, lag): cost of one write request, ms (a real one: 5000). Default: ${DEFAULT-VALUE}")
+  double commitMs;
+
+  @Option(names = "--per-resource-ms", defaultValue = "0.25",
+      description = "Modelled Pathling (forward, lag): cost per resource, ms (a real one: 2.5). Default: ${DEFAULT-VALUE}")
+  double perResourceMs;
+
+  @Option(names = "--lag-rate", defaultValue = "200", description = "Notifications a second in the lag part. Default: ${DEFAULT-VALUE}")
+  int lagRate;
+
+  @Option(names = "--lag-seconds", defaultValue = "20", description = "How long the lag stream runs. Default: ${DEFAULT-VALUE}")
+  int lagSeconds;
+
+  @Option(names = "--backfill-size", defaultValue = "500000", description = "Resources in the backfill's export. Default: ${DEFAULT-VALUE}")
+  int backfillSize;
+
+  @Option(names = "--backfill-rounds", defaultValue = "1", description = "Rounds of each backfill load (each takes minutes at full size). Default: ${DEFAULT-VALUE}")
+  int backfillRounds;
+
+  @Option(names = "--backfill-file-lines", defaultValue = "1000", description = "Resources per export file (HAPI: 1000). Default: ${DEFAULT-VALUE}")
+  int backfillFileLines;
+
+  @Option(names = "--backfill-heap", defaultValue = "512m", description = "-Xmx of the backfill's JVM. Default: ${DEFAULT-VALUE}")
+  String backfillHeap;
+
+  @Option(names = "--backfill-commit-ms", defaultValue = "100",
+      description = "Modelled Pathling (backfill): cost of one write, ms; small, so the relay is what is measured. Default: ${DEFAULT-VALUE}")
+  double backfillCommitMs;
+
+  @Option(names = "--backfill-per-resource-ms", defaultValue = "0.002",
+      description = "Modelled Pathling (backfill): cost per resource, ms. Default: ${DEFAULT-VALUE}")
+  double backfillPerResourceMs;
+
+  @Option(names = "--backfill-jvm-arg", description = "Extra argument for the backfill's JVMs, repeatable; {load} becomes relay,"
+      + " import or ceiling. Use the = form, e.g. --backfill-jvm-arg=-XX:StartFlightRecording=filename=/tmp/backfill-{load}.jfr")
+  List<String> backfillJvmArgs;
+
+  @Override
+  public Integer call() throws Exception {
+    BenchSettings settings;
+    try {
+      settings = settings();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    PrintWriter err = spec.commandLine().getErr();
+    Bench.Outcome outcome = new Bench(settings, line -> {
+      err.println(line);
+      err.flush();
+    }).run();
+    String markdown = outcome.table().markdown();
+    PrintWriter stdout = spec.commandLine().getOut();
+    stdout.println();
+    stdout.print(markdown);
+    stdout.flush();
+    Path parent = out.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    Files.writeString(out, markdown, StandardCharsets.UTF_8);
+    err.println("The table is also in " + out.toAbsolutePath());
+    err.flush();
+    return outcome.failedParts().isEmpty() ? 0 : 1;
+  }
+
+  private BenchSettings settings() {
+    for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, backfillSize,
+        backfillRounds, batchMax, parallelTypes}) {
+      if (value < 1) {
+        throw new IllegalArgumentException("sizes, rates and counts must be at least 1");
+      }
+    }
+    if (ingestWarmUp < 0 || forwardSize < 0 || forwardUpdateSize < 0 || lingerMs < 0) {
+      throw new IllegalArgumentException("sizes must not be negative");
+    }
+    return new BenchSettings(
+        new LinkedHashSet<>(parts.stream().map(String::trim).map(String::toLowerCase).toList()),
+        rounds,
+        corpus,
+        workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")),
+        new BenchSettings.RelayUnderTest(batchMax, Duration.ofMillis(lingerMs), parallelTypes),
+        new BenchSettings.Ingest(ingestRequests, ingestWarmUp, concurrency, ingestForward),
+        new BenchSettings.Forward(forwardSize, forwardUpdateSize, forwardTypes, new PathlingCost(commitMs, perResourceMs)),
+        new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, new PathlingCost(commitMs, perResourceMs)),
+        new BenchSettings.Backfill(backfillSize, backfillRounds, backfillFileLines, backfillHeap,
+            backfillJvmArgs == null ? List.of() : backfillJvmArgs,
+            new PathlingCost(backfillCommitMs, backfillPerResourceMs)));
+  }
+}
