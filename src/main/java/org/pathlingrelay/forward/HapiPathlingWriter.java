@@ -1,7 +1,6 @@
 package org.pathlingrelay.forward;
 
 import ca.uhn.fhir.context.FhirContext;
-import ca.uhn.fhir.parser.IParser;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
@@ -15,10 +14,6 @@ import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
-import org.hl7.fhir.r4.model.Bundle;
-import org.hl7.fhir.r4.model.Bundle.BundleEntryComponent;
-import org.hl7.fhir.r4.model.Bundle.BundleType;
-import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
 import org.hl7.fhir.r4.model.IdType;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
@@ -32,10 +27,23 @@ public final class HapiPathlingWriter implements PathlingWriter {
   private final FhirContext fhirContext;
   private final IGenericClient client;
   private final RetryAfterCapture retryAfter = new RetryAfterCapture();
+  private final java.net.URI base;
+  private final AccessTokens tokens;
+  private final org.apache.http.impl.client.CloseableHttpClient http;
+  private final BatchBundleWriter bundles = new BatchBundleWriter();
 
   public HapiPathlingWriter(
       FhirContext fhirContext, String baseUrl, AccessTokens tokens, Duration timeout) {
     this.fhirContext = fhirContext;
+    this.base = java.net.URI.create(baseUrl);
+    this.tokens = tokens;
+    int millis = (int) timeout.toMillis();
+    this.http = org.apache.http.impl.client.HttpClients.custom()
+        .setDefaultRequestConfig(org.apache.http.client.config.RequestConfig.custom()
+            .setConnectTimeout(Math.min(millis, 10_000)).setSocketTimeout(millis).setConnectionRequestTimeout(millis).build())
+        .setMaxConnPerRoute(32).setMaxConnTotal(32)
+        .setUserAgent("pathling-relay")
+        .build();
     // A factory of our own, so these timeouts do not leak into other clients of the context.
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
@@ -49,33 +57,64 @@ public final class HapiPathlingWriter implements PathlingWriter {
     client.registerInterceptor(new BearerTokenInterceptor(tokens));
   }
 
+  /**
+   * One batch Bundle of PUTs, written around the stored JSON and sent with a plain HTTP client:
+   * the statuses are read from the answer without building HAPI's model of it.
+   */
   @Override
   public void putBatch(String type, List<Change> upserts) {
-    Bundle bundle = new Bundle();
-    bundle.setType(BundleType.BATCH);
-    IParser parser = fhirContext.newJsonParser();
-    for (Change change : upserts) {
-      BundleEntryComponent entry = bundle.addEntry();
-      entry.setResource((org.hl7.fhir.r4.model.Resource) parser.parseResource(change.body()));
-      entry.getRequest().setMethod(HTTPVerb.PUT).setUrl(change.key().toString());
-    }
-    Bundle response;
+    String what = "batch of " + upserts.size() + " " + type;
+    org.apache.http.client.methods.HttpPost post = new org.apache.http.client.methods.HttpPost(base);
+    post.setHeader("Content-Type", "application/fhir+json; charset=UTF-8");
+    post.setHeader("Accept", "application/fhir+json");
+    Optional<String> token;
     try {
-      response = client.transaction().withBundle(bundle).execute();
-    } catch (RuntimeException e) {
-      throw translate(e, "batch of " + upserts.size() + " " + type);
+      token = tokens.token();
+    } catch (AuthenticationFailedException refused) {
+      throw new RetriableWriteException(refused.getMessage(), 401, null, refused);
     }
-    for (BundleEntryComponent entry : response.getEntry()) {
-      String status = entry.getResponse().getStatus();
-      if (status == null || !status.startsWith("2")) {
-        throw new RejectedWriteException(
-            "Pathling answered " + status + " for an entry of a batch of " + type,
-            400,
-            entry.getResponse().hasOutcome()
-                ? fhirContext.newJsonParser().encodeResourceToString(entry.getResponse().getOutcome())
-                : "entry status " + status);
+    token.ifPresent(t -> post.setHeader("Authorization", "Bearer " + t));
+    post.setEntity(new org.apache.http.entity.ByteArrayEntity(bundles.bundle(upserts)));
+    try (org.apache.http.client.methods.CloseableHttpResponse response = http.execute(post)) {
+      int status = response.getStatusLine().getStatusCode();
+      if (status >= 200 && status < 300) {
+        List<String> statuses = bundles.statuses(response.getEntity().getContent());
+        for (String entryStatus : statuses) {
+          if (entryStatus == null || !entryStatus.startsWith("2")) {
+            throw new RejectedWriteException(
+                "Pathling answered " + entryStatus + " for an entry of a " + what, 400, "entry status " + entryStatus);
+          }
+        }
+        return;
       }
+      String body = response.getEntity() == null ? ""
+          : org.apache.http.util.EntityUtils.toString(response.getEntity(), java.nio.charset.StandardCharsets.UTF_8);
+      String message = "Pathling answered " + status + " to the " + what + ": " + diagnostics(body);
+      if (status == 401 && token.isPresent()) {
+        tokens.invalidate(token.get());
+      }
+      if (retriable(status)) {
+        Duration wait = Optional.ofNullable(response.getFirstHeader("Retry-After"))
+            .flatMap(header -> parseRetryAfter(header.getValue())).orElse(null);
+        throw new RetriableWriteException(message, status, wait, null);
+      }
+      throw new RejectedWriteException(message, status, body.isBlank() ? message : body);
+    } catch (java.io.IOException e) {
+      throw new RetriableWriteException("Pathling did not answer the " + what + ": " + e.getMessage(), 0, null, e);
     }
+  }
+
+  /** The first issue's diagnostics of an OperationOutcome, or the start of the body. */
+  private String diagnostics(String body) {
+    try {
+      IBaseResource parsed = fhirContext.newJsonParser().parseResource(body);
+      if (parsed instanceof org.hl7.fhir.r4.model.OperationOutcome outcome && outcome.hasIssue()) {
+        return outcome.getIssueFirstRep().getDiagnostics();
+      }
+    } catch (RuntimeException notFhir) {
+      // fall through to the raw text
+    }
+    return body.length() > 300 ? body.substring(0, 300) + "..." : body;
   }
 
   @Override

@@ -1,0 +1,90 @@
+package org.pathlingrelay.forward;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.pathlingrelay.outbox.Change;
+
+/**
+ * Writes a FHIR batch Bundle of PUTs around the stored resource JSON, and reads the statuses out
+ * of the batch-response, both with Jackson's streaming API. The stored lines are already valid
+ * FHIR JSON (checked when received); parsing them into HAPI's model only to encode them again cost
+ * most of a forward's CPU.
+ */
+final class BatchBundleWriter {
+
+  private final JsonFactory json = new JsonFactory();
+
+  byte[] bundle(List<Change> upserts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(upserts.size() * 2048);
+    try (JsonGenerator generator = json.createGenerator(out, JsonEncoding.UTF8)) {
+      generator.writeStartObject();
+      generator.writeStringField("resourceType", "Bundle");
+      generator.writeStringField("type", "batch");
+      generator.writeArrayFieldStart("entry");
+      for (Change change : upserts) {
+        generator.writeStartObject();
+        generator.writeFieldName("resource");
+        generator.writeRawValue(change.body());
+        generator.writeObjectFieldStart("request");
+        generator.writeStringField("method", "PUT");
+        generator.writeStringField("url", change.key().toString());
+        generator.writeEndObject();
+        generator.writeEndObject();
+      }
+      generator.writeEndArray();
+      generator.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the batch Bundle", e);
+    }
+    return out.toByteArray();
+  }
+
+  /** The {@code entry[].response.status} values of a batch-response, in order. */
+  List<String> statuses(InputStream response) throws IOException {
+    List<String> statuses = new ArrayList<>();
+    try (JsonParser parser = json.createParser(response)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw new IOException("the batch answer is not a JSON object");
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("entry".equals(field) && value == JsonToken.START_ARRAY) {
+          while (parser.nextToken() == JsonToken.START_OBJECT) {
+            String status = null;
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+              String entryField = parser.currentName();
+              JsonToken entryValue = parser.nextToken();
+              if ("response".equals(entryField) && entryValue == JsonToken.START_OBJECT) {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                  String responseField = parser.currentName();
+                  parser.nextToken();
+                  if ("status".equals(responseField)) {
+                    status = parser.getValueAsString();
+                  } else {
+                    parser.skipChildren();
+                  }
+                }
+              } else {
+                parser.skipChildren();
+              }
+            }
+            statuses.add(status);
+          }
+        } else {
+          parser.skipChildren();
+        }
+      }
+    }
+    return statuses;
+  }
+}
