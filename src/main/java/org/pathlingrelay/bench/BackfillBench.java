@@ -51,8 +51,11 @@ final class BackfillBench {
     return new ChildJvm(jvmArgs);
   }
 
-  /** One child run: resources a second and its peak RSS in MiB (NaN where unknown). */
-  private record Load(double resourcesPerSecond, double peakRssMiB, double wallSeconds) {}
+  /**
+   * One child run: resources a second, its peak RSS in MiB (NaN where unknown), and the CPU the
+   * bench's own JVM (the export model and the modelled Pathling) spent meanwhile.
+   */
+  private record Load(double resourcesPerSecond, double peakRssMiB, double wallSeconds, double modelCpuSeconds) {}
 
   PartResult run() throws Exception {
     progress.accept(String.format(Locale.ROOT, "backfill: writing an export of %,d resources", settings.resources()));
@@ -66,12 +69,14 @@ final class BackfillBench {
     List<Double> ceilingRss = new ArrayList<>();
     List<Double> relayWall = new ArrayList<>();
     List<Double> importWall = new ArrayList<>();
+    List<Double> relayModelCpu = new ArrayList<>();
     try (BulkExportModel source = BulkExportModel.start(dataset.files())) {
       for (int round = 1; round <= settings.rounds(); round++) {
         Load viaOutbox = load(source, dataset, false);
         relayRate.add(viaOutbox.resourcesPerSecond());
         relayRss.add(viaOutbox.peakRssMiB());
         relayWall.add(viaOutbox.wallSeconds());
+        relayModelCpu.add(viaOutbox.modelCpuSeconds());
         progress.accept(String.format(Locale.ROOT, "backfill --load relay round %d/%d: %,.0f resources/s, peak RSS %.0f MiB",
             round, settings.rounds(), viaOutbox.resourcesPerSecond(), viaOutbox.peakRssMiB()));
         Load viaImport = load(source, dataset, true);
@@ -109,8 +114,9 @@ final class BackfillBench {
         "backfill resources/s = what the relay's own report gives: resources / its run time (from the export kick-off until Pathling"
             + " has everything; the 1 s poll is included, the JVM start is not); whole child JVM wall time: relay %.1f s,"
             + " import %.1f s (medians); peak RSS = VmHWM of the child; parse ceiling: the same files read by HAPI's"
-            + " JSON parser in a JVM with the same -Xmx, %d round(s)",
-        Percentiles.median(relayWall), Percentiles.median(importWall), ceilingRounds));
+            + " JSON parser in a JVM with the same -Xmx, %d round(s); the models (in the bench's JVM) used %.1f s of CPU"
+            + " during the relay load",
+        Percentiles.median(relayWall), Percentiles.median(importWall), ceilingRounds, Percentiles.median(relayModelCpu)));
     return new PartResult(figures, notes);
   }
 
@@ -130,6 +136,7 @@ final class BackfillBench {
         args.addAll(List.of("--load", "import", "--staging-dir", staging.toString()));
       }
       Path log = workspace.root().resolve("backfill-" + (viaImport ? "import" : "relay") + ".log");
+      long cpuBefore = processCpuNanos();
       ChildJvm.Result result = child(viaImport ? "import" : "relay").runRelay(args, log, CHILD_TIMEOUT);
       if (result.exitCode() != 0) {
         throw new IllegalStateException("backfill" + (viaImport ? " --load import" : "") + " exited with "
@@ -141,8 +148,9 @@ final class BackfillBench {
         throw new IllegalStateException("the modelled Pathling got " + written + " of " + dataset.resources()
             + " resources:\n" + result.tail());
       }
+      double modelCpu = (processCpuNanos() - cpuBefore) / 1e9;
       double rate = reportedRate(result).orElse(dataset.resources() / result.wallSeconds());
-      return new Load(rate, mib(result.peakRssKiB()), result.wallSeconds());
+      return new Load(rate, mib(result.peakRssKiB()), result.wallSeconds(), modelCpu);
     } finally {
       Workspace.delete(dataDir);
       Workspace.delete(staging);
@@ -161,7 +169,7 @@ final class BackfillBench {
       throw new IllegalStateException("the parse ceiling read " + resources + " of " + dataset.resources() + " resources");
     }
     double seconds = Long.parseLong(parsed.group(2)) / 1e9;
-    return new Load(resources / seconds, mib(result.peakRssKiB()), result.wallSeconds());
+    return new Load(resources / seconds, mib(result.peakRssKiB()), result.wallSeconds(), 0);
   }
 
   /** The rate the relay's own report gives (its run time in ms; the seconds it prints are rounded). */
@@ -172,6 +180,15 @@ final class BackfillBench {
       rate = java.util.Optional.of(Double.parseDouble(report.group(2).replace(",", ""))).filter(r -> r > 0);
     }
     return rate;
+  }
+
+  /** CPU time of this JVM so far; -1 where the platform does not tell. */
+  private static long processCpuNanos() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return -1;
   }
 
   private static double mib(OptionalLong kib) {
