@@ -55,6 +55,33 @@ final class NotificationParser {
     return Change.upsert(new ResourceKey(bodyType, bodyId), stampOf(resource), json);
   }
 
+  /**
+   * A body HAPI has already parsed for the method binding ({@code @ResourceParam}): checked as
+   * {@link #upsert(String, String, String, String)} does, without parsing it a second time; JSON is
+   * stored as it came.
+   */
+  Change upsertParsed(String urlType, String urlId, IBaseResource resource, byte[] rawBody, String contentType) {
+    EncodingEnum encoding = encodingOf(contentType);
+    String bodyType = fhirContext.getResourceType(resource);
+    if (!bodyType.equals(urlType)) {
+      throw new InvalidRequestException("The body holds a " + bodyType + " but the URL names " + urlType);
+    }
+    String bodyId = resource.getIdElement().getIdPart();
+    if (bodyId == null) {
+      throw new InvalidRequestException(
+          "The " + bodyType + " in the body has no id; a resource without an id cannot be synced");
+    }
+    if (urlId != null && !urlId.equals(bodyId)) {
+      throw new InvalidRequestException(
+          "The body's id '" + bodyId + "' does not match the URL's id '" + urlId + "'");
+    }
+    requireValidId(bodyId);
+    String json = encoding == EncodingEnum.JSON && rawBody != null && rawBody.length > 0
+        ? new String(rawBody, java.nio.charset.StandardCharsets.UTF_8)
+        : jsonOf(resource);
+    return Change.upsert(new ResourceKey(bodyType, bodyId), stampOf(resource), json);
+  }
+
   /** A resource already parsed (a Bundle entry) becomes an upsert. */
   Change upsert(IBaseResource resource) {
     String type = fhirContext.getResourceType(resource);

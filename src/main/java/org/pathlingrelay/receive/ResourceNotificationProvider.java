@@ -44,15 +44,18 @@ final class ResourceNotificationProvider implements IResourceProvider {
     return resourceClass;
   }
 
+  // HAPI parses the body for its method binding anyway; taking its resource (and the raw bytes it
+  // kept) avoids a second parse, which cost a fifth of the receiver's CPU.
   @Update
   public MethodOutcome update(
-      @IdParam IdType id, @ResourceParam String body, RequestDetails request) {
+      @IdParam IdType id, @ResourceParam IBaseResource resource, RequestDetails request) {
     parser.requireValidId(id.getIdPart());
-    Change change =
-        parser.upsert(type, id.getIdPart(), body, request.getHeader(Constants.HEADER_CONTENT_TYPE));
+    Change change = parser.upsertParsed(type, id.getIdPart(), resource, request.loadRequestContents(),
+        request.getHeader(Constants.HEADER_CONTENT_TYPE));
     return outcome(change, acknowledger.store(List.of(change)).get(0));
   }
 
+  // HAPI drops the id of a parsed resource on create; the raw body keeps it.
   @Create
   public MethodOutcome create(@ResourceParam String body, RequestDetails request) {
     Change change = parser.upsert(type, null, body, request.getHeader(Constants.HEADER_CONTENT_TYPE));
