@@ -37,10 +37,6 @@ public final class ReceiverSecrets {
     return match;
   }
 
-  public int count() {
-    return digests.size();
-  }
-
   private static byte[] digest(String secret) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));

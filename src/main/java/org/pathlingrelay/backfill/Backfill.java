@@ -215,6 +215,13 @@ public final class Backfill {
       List<Future<?>> files = new ArrayList<>();
       List<ExportFile> output = manifest.output();
       StagingArea area = plan.load() == LoadMode.IMPORT ? stagingAreas.open(plan.staging().orElseThrow()) : null;
+      if (area != null) {
+        try {
+          area.abortUnfinished();
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot clean up the staging area", e);
+        }
+      }
       for (int i = 0; i < output.size(); i++) {
         ExportFile file = output.get(i);
         if (plan.load() == LoadMode.IMPORT) {

@@ -63,7 +63,8 @@ final class LocalStaging implements StagingArea {
     }
     try {
       Files.createLink(link, source);
-    } catch (UnsupportedOperationException | IOException noLinks) {
+    } catch (UnsupportedOperationException | IOException linksUnsupported) {
+      // Some file systems (and volumes shared with containers) have no hard links: copy instead.
       Files.copy(source, link);
     }
   }

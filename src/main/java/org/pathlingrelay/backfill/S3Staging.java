@@ -48,7 +48,6 @@ final class S3Staging implements StagingArea {
     this.bucket = location.getHost();
     String path = location.getPath() == null ? "" : location.getPath().replaceAll("^/+|/+$", "");
     this.prefix = path.isEmpty() ? "" : path + "/";
-    abortLeftoverUploads();
   }
 
   private String key(String path) {
@@ -56,7 +55,8 @@ final class S3Staging implements StagingArea {
   }
 
   /** Parts of uploads a killed run never completed would otherwise be billed for ever. */
-  private void abortLeftoverUploads() {
+  @Override
+  public void abortUnfinished() {
     s3.listMultipartUploadsPaginator(ListMultipartUploadsRequest.builder().bucket(bucket).prefix(prefix).build())
         .uploads()
         .forEach(upload -> {
@@ -85,18 +85,13 @@ final class S3Staging implements StagingArea {
   @Override
   public void deleteFolder(String folder) {
     // List first, delete after: deleting while paging through a listing can skip keys.
-    for (int pass = 0; pass < 3; pass++) {
-      List<ObjectIdentifier> keys = new ArrayList<>();
-      for (S3Object object : s3.listObjectsV2Paginator(
-          ListObjectsV2Request.builder().bucket(bucket).prefix(key(folder) + "/").build()).contents()) {
-        keys.add(ObjectIdentifier.builder().key(object.key()).build());
-      }
-      if (keys.isEmpty()) {
-        return;
-      }
-      for (int from = 0; from < keys.size(); from += 1000) {
-        deleteAll(new ArrayList<>(keys.subList(from, Math.min(keys.size(), from + 1000))));
-      }
+    List<ObjectIdentifier> keys = new ArrayList<>();
+    for (S3Object object : s3.listObjectsV2Paginator(
+        ListObjectsV2Request.builder().bucket(bucket).prefix(key(folder) + "/").build()).contents()) {
+      keys.add(ObjectIdentifier.builder().key(object.key()).build());
+    }
+    for (int from = 0; from < keys.size(); from += 1000) {
+      deleteAll(new ArrayList<>(keys.subList(from, Math.min(keys.size(), from + 1000))));
     }
   }
 

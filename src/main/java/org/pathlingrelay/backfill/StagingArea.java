@@ -29,6 +29,9 @@ public interface StagingArea {
   /** The URL Pathling reads {@code path} at ({@code file://...}, {@code s3a://...}). */
   String urlFor(String path);
 
+  /** Cleans up after a run that was killed mid-upload; called once before staging starts. */
+  default void abortUnfinished() throws IOException {}
+
   /** Removes everything under {@code folder}. */
   void deleteFolder(String folder) throws IOException;
 }

@@ -7,9 +7,5 @@ public enum Disposition {
   /** Stored, replacing an older pending change of the same resource. */
   REPLACED,
   /** Dropped: the outbox already holds or has already forwarded this version or a newer one. */
-  STALE;
-
-  public boolean accepted() {
-    return this != STALE;
-  }
+  STALE
 }

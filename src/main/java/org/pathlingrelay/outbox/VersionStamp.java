@@ -1,8 +1,5 @@
 package org.pathlingrelay.outbox;
 
-import java.util.Optional;
-import java.util.OptionalLong;
-
 /**
  * What the source told us about a change's place in the resource's history.
  *
@@ -24,14 +21,6 @@ public record VersionStamp(Long versionNumber, Long lastUpdatedMillis) {
       }
     }
     return Long.parseLong(versionId);
-  }
-
-  public OptionalLong version() {
-    return versionNumber == null ? OptionalLong.empty() : OptionalLong.of(versionNumber);
-  }
-
-  public Optional<Long> lastUpdated() {
-    return Optional.ofNullable(lastUpdatedMillis);
   }
 
   /**
