@@ -44,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--out", defaultValue = "bench-results.md", description = "Markdown file for the table. Default: ${DEFAULT-VALUE}")
   Path out;
 
-  @Option(names = "--corpus", defaultValue = "../shared/fixtures/synthea-10",
+  @Option(names = "--corpus", defaultValue = "src/test/fixtures/synthea-10",
       description = "Folder of Synthea NDJSON files; a built-in generator is used when it is absent. Default: ${DEFAULT-VALUE}")
   Path corpus;
 

@@ -17,7 +17,7 @@ import org.pathlingrelay.outbox.Operation;
 /** Reading exported NDJSON lines into outbox changes. */
 class LineParserTest {
 
-  private static final Path SYNTHEA = Path.of("..", "shared", "fixtures", "synthea-10");
+  private static final Path SYNTHEA = Path.of("src", "test", "fixtures", "synthea-10");
   private final LineParser parser = new LineParser(FhirContext.forR4Cached().getResourceTypes());
 
   @Test

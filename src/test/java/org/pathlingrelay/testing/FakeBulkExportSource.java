@@ -188,7 +188,7 @@ public final class FakeBulkExportSource
     implements BeforeAllCallback, BeforeEachCallback, AfterEachCallback, AfterAllCallback {
 
   /** The 10-patient Synthea set: 7,160 resources in 13 types. */
-  public static final Path SYNTHEA_10 = Path.of("..", "shared", "fixtures", "synthea-10");
+  public static final Path SYNTHEA_10 = Path.of("src", "test", "fixtures", "synthea-10");
 
   public static final String NDJSON = "application/fhir+ndjson";
   /** HAPI JPA's default {@code bulkExportFileMaximumCapacity}: resources per file. */

@@ -47,7 +47,7 @@ class FakeBulkExportSourceTest {
       .version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(5))
       .build();
-  private static final Path WIRE = Path.of("..", "shared", "fixtures", "hapi-8.8.0-wire");
+  private static final Path WIRE = Path.of("src", "test", "fixtures", "hapi-8.8.0-wire");
   private static final String UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
   private static final String HAPI_INSTANT =
       "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}\\+00:00";

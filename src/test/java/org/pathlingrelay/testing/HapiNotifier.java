@@ -21,7 +21,7 @@ import java.util.Set;
 public final class HapiNotifier {
 
   /** Where the captured HAPI wire traffic lives. */
-  public static final Path WIRE = Path.of("..", "shared", "fixtures", "hapi-8.8.0-wire");
+  public static final Path WIRE = Path.of("src", "test", "fixtures", "hapi-8.8.0-wire");
 
   private static final Set<String> RESTRICTED = Set.of("content-length", "connection", "host");
 
