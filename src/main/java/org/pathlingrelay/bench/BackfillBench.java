@@ -52,10 +52,11 @@ final class BackfillBench {
   }
 
   /**
-   * One child run: resources a second, its peak RSS in MiB (NaN where unknown), and the CPU the
-   * bench's own JVM (the export model and the modelled Pathling) spent meanwhile.
+   * One child run: resources a second, its peak RSS in MiB (NaN where unknown), the CPU the
+   * bench's own JVM (the export model and the modelled Pathling) spent meanwhile, and the child's
+   * own CPU seconds (NaN where unknown), which the machine's noise moves far less than rates.
    */
-  private record Load(double resourcesPerSecond, double peakRssMiB, double wallSeconds, double modelCpuSeconds) {}
+  private record Load(double resourcesPerSecond, double peakRssMiB, double wallSeconds, double modelCpuSeconds, double cpuSeconds) {}
 
   PartResult run() throws Exception {
     progress.accept(String.format(Locale.ROOT, "backfill: writing an export of %,d resources", settings.resources()));
@@ -70,6 +71,9 @@ final class BackfillBench {
     List<Double> relayWall = new ArrayList<>();
     List<Double> importWall = new ArrayList<>();
     List<Double> relayModelCpu = new ArrayList<>();
+    List<Double> relayCpu = new ArrayList<>();
+    List<Double> importCpu = new ArrayList<>();
+    List<Double> ceilingCpu = new ArrayList<>();
     try (BulkExportModel source = BulkExportModel.start(dataset.files())) {
       for (int round = 1; round <= settings.rounds(); round++) {
         Load viaOutbox = load(source, dataset, false);
@@ -77,12 +81,14 @@ final class BackfillBench {
         relayRss.add(viaOutbox.peakRssMiB());
         relayWall.add(viaOutbox.wallSeconds());
         relayModelCpu.add(viaOutbox.modelCpuSeconds());
+        relayCpu.add(viaOutbox.cpuSeconds());
         progress.accept(String.format(Locale.ROOT, "backfill --load relay round %d/%d: %,.0f resources/s, peak RSS %.0f MiB",
             round, settings.rounds(), viaOutbox.resourcesPerSecond(), viaOutbox.peakRssMiB()));
         Load viaImport = load(source, dataset, true);
         importRate.add(viaImport.resourcesPerSecond());
         importRss.add(viaImport.peakRssMiB());
         importWall.add(viaImport.wallSeconds());
+        importCpu.add(viaImport.cpuSeconds());
         progress.accept(String.format(Locale.ROOT, "backfill --load import round %d/%d: %,.0f resources/s, peak RSS %.0f MiB",
             round, settings.rounds(), viaImport.resourcesPerSecond(), viaImport.peakRssMiB()));
       }
@@ -91,6 +97,7 @@ final class BackfillBench {
       Load ceiling = parseCeiling(dataset, exportDir);
       ceilingRate.add(ceiling.resourcesPerSecond());
       ceilingRss.add(ceiling.peakRssMiB());
+      ceilingCpu.add(ceiling.cpuSeconds());
       progress.accept(String.format(Locale.ROOT, "backfill parse ceiling round %d/%d: %,.0f resources/s",
           round, ceilingRounds, ceiling.resourcesPerSecond()));
     }
@@ -117,6 +124,12 @@ final class BackfillBench {
             + " JSON parser in a JVM with the same -Xmx, %d round(s); the models (in the bench's JVM) used %.1f s of CPU"
             + " during the relay load",
         Percentiles.median(relayWall), Percentiles.median(importWall), ceilingRounds, Percentiles.median(relayModelCpu)));
+    notes.add(String.format(Locale.ROOT,
+        "backfill CPU of each child JVM, start to exit (medians): relay %.1f s (%.0f µs per resource), import %.1f s,"
+            + " parse ceiling %.1f s (%.0f µs per resource); on 2 cores a load can use up to twice its wall time",
+        Percentiles.median(relayCpu), 1e6 * Percentiles.median(relayCpu) / dataset.resources(),
+        Percentiles.median(importCpu), Percentiles.median(ceilingCpu),
+        1e6 * Percentiles.median(ceilingCpu) / dataset.resources()));
     return new PartResult(figures, notes);
   }
 
@@ -150,7 +163,7 @@ final class BackfillBench {
       }
       double modelCpu = (processCpuNanos() - cpuBefore) / 1e9;
       double rate = reportedRate(result).orElse(dataset.resources() / result.wallSeconds());
-      return new Load(rate, mib(result.peakRssKiB()), result.wallSeconds(), modelCpu);
+      return new Load(rate, mib(result.peakRssKiB()), result.wallSeconds(), modelCpu, cpu(result));
     } finally {
       Workspace.delete(dataDir);
       Workspace.delete(staging);
@@ -169,7 +182,7 @@ final class BackfillBench {
       throw new IllegalStateException("the parse ceiling read " + resources + " of " + dataset.resources() + " resources");
     }
     double seconds = Long.parseLong(parsed.group(2)) / 1e9;
-    return new Load(resources / seconds, mib(result.peakRssKiB()), result.wallSeconds(), 0);
+    return new Load(resources / seconds, mib(result.peakRssKiB()), result.wallSeconds(), 0, cpu(result));
   }
 
   /** The rate the relay's own report gives (its run time in ms; the seconds it prints are rounded). */
@@ -189,6 +202,10 @@ final class BackfillBench {
       return os.getProcessCpuTime();
     }
     return -1;
+  }
+
+  private static double cpu(ChildJvm.Result result) {
+    return result.cpuSeconds().orElse(Double.NaN);
   }
 
   private static double mib(OptionalLong kib) {

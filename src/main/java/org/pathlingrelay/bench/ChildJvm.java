@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
@@ -16,15 +17,17 @@ import java.util.concurrent.TimeUnit;
  * Runs this program in a JVM of its own (so that its heap limit and its peak RSS are its own):
  * {@code java <jvm args> -jar <this jar> ...} when running from the jar, else the same class path
  * with {@code org.pathlingrelay.cli.Main}. Its output goes to a file; its peak RSS is read from
- * {@code /proc/<pid>/status} (VmHWM) while it runs.
+ * {@code /proc/<pid>/status} (VmHWM) and its CPU time from {@code /proc/<pid>/stat} while it runs.
  */
 final class ChildJvm {
 
   static final String RELAY_MAIN = "org.pathlingrelay.cli.Main";
   private static final long RSS_SAMPLE_MS = 100;
+  /** USER_HZ: what Linux counts /proc/<pid>/stat times in, on every architecture Java runs on. */
+  private static final int CLOCK_TICKS_PER_SECOND = 100;
 
   /** How the child ended. */
-  record Result(int exitCode, String output, OptionalLong peakRssKiB, double wallSeconds) {
+  record Result(int exitCode, String output, OptionalLong peakRssKiB, double wallSeconds, OptionalDouble cpuSeconds) {
     String tail() {
       return output.length() > 3_000 ? "..." + output.substring(output.length() - 3_000) : output;
     }
@@ -63,11 +66,14 @@ final class ChildJvm {
     long started = System.nanoTime();
     Process process = builder.start();
     long peak = -1;
+    long cpuTicks = -1;
     try {
       Path status = Path.of("/proc", String.valueOf(process.pid()), "status");
+      Path stat = Path.of("/proc", String.valueOf(process.pid()), "stat");
       long deadline = started + timeout.toNanos();
       while (!process.waitFor(RSS_SAMPLE_MS, TimeUnit.MILLISECONDS)) {
         peak = Math.max(peak, highWaterMarkKiB(status));
+        cpuTicks = Math.max(cpuTicks, cpuTicks(stat));
         if (System.nanoTime() > deadline) {
           throw new IllegalStateException("the child JVM (" + String.join(" ", args) + ") ran past " + timeout.toMinutes()
               + " min; its log: " + log);
@@ -81,7 +87,8 @@ final class ChildJvm {
     }
     double wall = (System.nanoTime() - started) / 1e9;
     String output = Files.readString(log, StandardCharsets.UTF_8);
-    return new Result(process.exitValue(), output, peak > 0 ? OptionalLong.of(peak) : OptionalLong.empty(), wall);
+    return new Result(process.exitValue(), output, peak > 0 ? OptionalLong.of(peak) : OptionalLong.empty(), wall,
+        cpuTicks > 0 ? OptionalDouble.of(cpuTicks / (double) CLOCK_TICKS_PER_SECOND) : OptionalDouble.empty());
   }
 
   /** VmHWM, the peak resident set so far, in KiB; -1 where there is no /proc. */
@@ -96,6 +103,22 @@ final class ChildJvm {
       // the process has just ended, or this is not Linux
     }
     return -1;
+  }
+
+  /**
+   * utime + stime of the process so far, in clock ticks; -1 where there is no /proc. Sampled
+   * every {@value #RSS_SAMPLE_MS} ms, so the last 100 ms of the child are missed: seconds of CPU
+   * are exact to about a tenth of a second.
+   */
+  private static long cpuTicks(Path stat) {
+    try {
+      String line = Files.readString(stat);
+      // The command name (field 2) may hold spaces; the fields after it start past its ')'.
+      String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /** The jar this class was loaded from, or null when running from classes (tests). */

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.pathlingrelay.outbox.PendingChange;
@@ -76,9 +77,10 @@ final class ForwardMetrics {
   }
 
   void delivered(List<PendingChange> changes) {
-    Instant now = clock.instant();
+    long now = clock.millis();
     for (PendingChange change : changes) {
-      lag.record(Duration.between(change.receivedAt(), now));
+      // Milliseconds, not Durations: a backfill records this for every one of its resources.
+      lag.record(now - change.receivedAt().toEpochMilli(), TimeUnit.MILLISECONDS);
     }
     delivered.increment(changes.size());
   }

@@ -203,7 +203,7 @@ public final class Forwarder implements AutoCloseable {
     }
     Instant now = clock.instant();
     Duration untilNext = IDLE_RESCAN;
-    List<TypeBacklog> backlog = outbox.backlog();
+    List<TypeBacklog> backlog = outbox.backlog(settings.batchMax());
     for (TypeBacklog waiting : backlog) {
       String type = waiting.type();
       if (inFlight.contains(type) || holdingAll.get() > 0 || held.containsKey(type)) {

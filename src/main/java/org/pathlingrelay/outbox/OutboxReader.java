@@ -5,8 +5,12 @@ import java.util.List;
 /** The forwarding side of the outbox. */
 public interface OutboxReader {
 
-  /** What is pending, per resource type. */
-  List<TypeBacklog> backlog();
+  /**
+   * What is pending, per resource type, with each type's count capped at {@code countUpTo}: the
+   * forwarder only needs to know whether a full batch is waiting, and an exact count of a large
+   * backlog would cost a scan of it on every look.
+   */
+  List<TypeBacklog> backlog(int countUpTo);
 
   /** Up to {@code limit} pending changes of one type, oldest first. */
   List<PendingChange> oldest(String type, int limit);

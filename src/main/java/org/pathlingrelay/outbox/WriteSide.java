@@ -34,6 +34,8 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement addToCounter;
   private final PreparedStatement selectDeadLetters;
   private final PreparedStatement deleteDeadLetter;
+  private final PreparedStatement selectSeq;
+  private final PreparedStatement storeSeq;
   private long lastSeq;
 
   WriteSide(Connection connection, long forwardedCacheSize) throws SQLException {
@@ -90,6 +92,11 @@ final class WriteSide implements AutoCloseable {
     deleteDeadLetter =
         connection.prepareStatement(
             "DELETE FROM dead_letter WHERE resource_type = ? AND resource_id = ?");
+    selectSeq = connection.prepareStatement("SELECT value FROM counter WHERE name = 'seq'");
+    storeSeq =
+        connection.prepareStatement(
+            "INSERT INTO counter (name, value) VALUES ('seq', ?)"
+                + " ON CONFLICT (name) DO UPDATE SET value = excluded.value");
   }
 
   /**
@@ -97,22 +104,14 @@ final class WriteSide implements AutoCloseable {
    * command) may have appended since, and a reused seq could acknowledge the wrong version.
    */
   void beginGroup() throws SQLException {
-    try (var statement = connection.createStatement();
-        ResultSet rs =
-            statement.executeQuery(
-                "SELECT value FROM counter WHERE name = 'seq'")) {
+    try (ResultSet rs = selectSeq.executeQuery()) {
       lastSeq = rs.next() ? rs.getLong(1) : 0;
     }
   }
 
   void endGroup() throws SQLException {
-    try (PreparedStatement statement =
-        connection.prepareStatement(
-            "INSERT INTO counter (name, value) VALUES ('seq', ?)"
-                + " ON CONFLICT (name) DO UPDATE SET value = excluded.value")) {
-      statement.setLong(1, lastSeq);
-      statement.executeUpdate();
-    }
+    storeSeq.setLong(1, lastSeq);
+    storeSeq.executeUpdate();
   }
 
   Disposition append(Change change, long nowMillis) throws SQLException {
@@ -345,7 +344,9 @@ final class WriteSide implements AutoCloseable {
             upsertDeadLetter,
             addToCounter,
             selectDeadLetters,
-            deleteDeadLetter)) {
+            deleteDeadLetter,
+            selectSeq,
+            storeSeq)) {
       statement.close();
     }
   }

@@ -1,9 +1,11 @@
 package org.pathlingrelay.outbox;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -146,9 +148,26 @@ class SqliteOutboxTest {
     outbox.close();
     outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
     assertThat(pending("Observation")).hasSize(100);
-    assertThat(outbox.backlog())
+    assertThat(outbox.backlog(1_000))
         .singleElement()
         .satisfies(b -> assertThat(b.pending()).isEqualTo(100));
+  }
+
+  @Test
+  void backlog_namesEachTypeWithItsOldestArrival_andCountsOnlyUpToTheCap() throws Exception {
+    for (int i = 0; i < 30; i++) {
+      append(version(new ResourceKey("Observation", "o" + i), 1));
+    }
+    Instant patientsFrom = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    append(version(new ResourceKey("Patient", "p1"), 1));
+    append(version(new ResourceKey("Patient", "p2"), 1));
+    append(version(new ResourceKey("Encounter", "e1"), 1));
+    outbox.acknowledge(pending("Encounter"));
+
+    assertThat(outbox.backlog(10))
+        .extracting(TypeBacklog::type, TypeBacklog::pending)
+        .containsExactly(tuple("Observation", 10L), tuple("Patient", 2L));
+    assertThat(outbox.backlog(10).get(1).oldestReceivedAt()).isAfterOrEqualTo(patientsFrom);
   }
 
   @Test
