@@ -103,15 +103,8 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     List<Change> copy = List.copyOf(changes);
     CompletableFuture<List<Disposition>> stored = committer.submit(
         (side, now) -> {
-          List<Disposition> dispositions = new ArrayList<>(copy.size());
-          long stale = 0;
-          for (Change change : copy) {
-            Disposition disposition = side.append(change, now);
-            dispositions.add(disposition);
-            if (disposition == Disposition.STALE) {
-              stale++;
-            }
-          }
+          List<Disposition> dispositions = side.appendAll(copy, now);
+          long stale = dispositions.stream().filter(d -> d == Disposition.STALE).count();
           if (stale > 0) {
             side.addToCounter("stale_drops", stale, now);
           }

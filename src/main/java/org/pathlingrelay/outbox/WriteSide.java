@@ -8,7 +8,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -19,6 +22,9 @@ import java.util.Optional;
 final class WriteSide implements AutoCloseable {
 
   private record Held(long seq, VersionStamp stamp) {}
+
+  /** Keys per lookup query of a group: well under SQLite's limit of bound parameters. */
+  private static final int LOOKUP_SLICE = 500;
 
   private final Connection connection;
   /** The last version forwarded per resource; absent is cached too, as most lookups miss. */
@@ -37,6 +43,8 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement selectSeq;
   private final PreparedStatement storeSeq;
   private long lastSeq;
+  /** Pending versions read ahead for the changes of one {@link #appendAll} call, then dropped. */
+  private final Map<ResourceKey, Optional<Held>> lookedAhead = new HashMap<>();
 
   WriteSide(Connection connection, long forwardedCacheSize) throws SQLException {
     this.connection = connection;
@@ -114,6 +122,97 @@ final class WriteSide implements AutoCloseable {
     storeSeq.executeUpdate();
   }
 
+  /**
+   * Appends changes in order, as {@link #append} does one by one, but reads what is pending and
+   * what was forwarded for all of them in a few queries first: a backfill's chunks would
+   * otherwise cost two lookups per resource.
+   */
+  List<Disposition> appendAll(List<Change> changes, long nowMillis) throws SQLException {
+    List<Disposition> dispositions = new ArrayList<>(changes.size());
+    try {
+      if (changes.size() > 1) {
+        lookAhead(changes);
+      }
+      for (Change change : changes) {
+        dispositions.add(append(change, nowMillis));
+      }
+      return dispositions;
+    } finally {
+      lookedAhead.clear();
+    }
+  }
+
+  private void lookAhead(List<Change> changes) throws SQLException {
+    Map<String, List<String>> idsByType = new LinkedHashMap<>();
+    for (Change change : changes) {
+      idsByType.computeIfAbsent(change.key().type(), t -> new ArrayList<>()).add(change.key().id());
+    }
+    for (Map.Entry<String, List<String>> type : idsByType.entrySet()) {
+      List<String> ids = type.getValue().stream().distinct().toList();
+      for (int from = 0; from < ids.size(); from += LOOKUP_SLICE) {
+        List<String> slice = ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE));
+        lookAheadPending(type.getKey(), slice);
+        lookAheadForwarded(type.getKey(), slice);
+      }
+    }
+  }
+
+  private void lookAheadPending(String type, List<String> ids) throws SQLException {
+    for (String id : ids) {
+      lookedAhead.put(new ResourceKey(type, id), Optional.empty());
+    }
+    try (PreparedStatement select = connection.prepareStatement(
+        "SELECT resource_id, seq, version_number, last_updated FROM pending"
+            + " WHERE resource_type = ? AND resource_id IN (" + placeholders(ids.size()) + ")")) {
+      bindTypeAndIds(select, type, ids);
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          lookedAhead.put(new ResourceKey(type, rs.getString(1)),
+              Optional.of(new Held(rs.getLong(2), Rows.stamp(rs, 3))));
+        }
+      }
+    }
+  }
+
+  private void lookAheadForwarded(String type, List<String> ids) throws SQLException {
+    List<String> uncached = new ArrayList<>();
+    for (String id : ids) {
+      if (forwardedCache.getIfPresent(new ResourceKey(type, id)) == null) {
+        uncached.add(id);
+      }
+    }
+    if (uncached.isEmpty()) {
+      return;
+    }
+    Map<ResourceKey, Optional<VersionStamp>> found = new HashMap<>();
+    for (String id : uncached) {
+      found.put(new ResourceKey(type, id), Optional.empty());
+    }
+    try (PreparedStatement select = connection.prepareStatement(
+        "SELECT resource_id, version_number, last_updated FROM forwarded"
+            + " WHERE resource_type = ? AND resource_id IN (" + placeholders(uncached.size()) + ")")) {
+      bindTypeAndIds(select, type, uncached);
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          found.put(new ResourceKey(type, rs.getString(1)), Optional.of(Rows.stamp(rs, 2)));
+        }
+      }
+    }
+    forwardedCache.putAll(found);
+  }
+
+  private static String placeholders(int count) {
+    return String.join(", ", java.util.Collections.nCopies(count, "?"));
+  }
+
+  private static void bindTypeAndIds(PreparedStatement select, String type, List<String> ids)
+      throws SQLException {
+    select.setString(1, type);
+    for (int i = 0; i < ids.size(); i++) {
+      select.setString(i + 2, ids.get(i));
+    }
+  }
+
   Disposition append(Change change, long nowMillis) throws SQLException {
     ResourceKey key = change.key();
     Optional<Held> held = pending(key);
@@ -141,6 +240,7 @@ final class WriteSide implements AutoCloseable {
       replacePending.setString(7, key.type());
       replacePending.setString(8, key.id());
       replacePending.executeUpdate();
+      lookedAheadNowHeld(key, seq, stamp);
       return Disposition.REPLACED;
     }
     insertPending.setString(1, key.type());
@@ -154,6 +254,7 @@ final class WriteSide implements AutoCloseable {
     insertPending.setLong(9, nowMillis);
     insertPending.setLong(10, nowMillis);
     insertPending.executeUpdate();
+    lookedAheadNowHeld(key, seq, stamp);
     return Disposition.QUEUED;
   }
 
@@ -296,7 +397,18 @@ final class WriteSide implements AutoCloseable {
     forwardedCache.invalidateAll();
   }
 
+  /** A key twice in one {@link #appendAll}: its second change must see the first as pending. */
+  private void lookedAheadNowHeld(ResourceKey key, long seq, VersionStamp stamp) {
+    if (lookedAhead.containsKey(key)) {
+      lookedAhead.put(key, Optional.of(new Held(seq, stamp)));
+    }
+  }
+
   private Optional<Held> pending(ResourceKey key) throws SQLException {
+    Optional<Held> ahead = lookedAhead.get(key);
+    if (ahead != null) {
+      return ahead;
+    }
     selectPending.setString(1, key.type());
     selectPending.setString(2, key.id());
     try (ResultSet rs = selectPending.executeQuery()) {

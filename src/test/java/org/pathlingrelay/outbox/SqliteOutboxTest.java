@@ -154,6 +154,38 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void aChunkOfChanges_isJudgedChangeByChange_againstWhatIsPendingForwardedAndEarlierInTheChunk() {
+    ResourceKey forwarded = new ResourceKey("Observation", "forwarded");
+    ResourceKey pendingOne = new ResourceKey("Observation", "pending");
+    ResourceKey twice = new ResourceKey("Observation", "twice");
+    ResourceKey deleted = new ResourceKey("Observation", "deleted");
+    append(version(forwarded, 5));
+    outbox.acknowledge(pending("Observation"));
+    append(version(pendingOne, 3));
+
+    List<Disposition> dispositions = outbox.append(List.of(
+        version(forwarded, 4),
+        version(pendingOne, 2),
+        version(twice, 2),
+        version(twice, 1),
+        version(twice, 3),
+        version(deleted, 7),
+        Change.delete(deleted, VersionStamp.UNKNOWN),
+        version(deleted, 7))).join();
+
+    assertThat(dispositions).containsExactly(
+        Disposition.STALE, Disposition.STALE,
+        Disposition.QUEUED, Disposition.STALE, Disposition.REPLACED,
+        Disposition.QUEUED, Disposition.REPLACED, Disposition.STALE);
+    assertThat(pending("Observation"))
+        .extracting(p -> p.key().id(), p -> p.operation(), p -> p.change().stamp().versionNumber())
+        .containsExactlyInAnyOrder(
+            tuple("pending", Operation.UPSERT, 3L),
+            tuple("twice", Operation.UPSERT, 3L),
+            tuple("deleted", Operation.DELETE, 8L));
+  }
+
+  @Test
   void backlog_namesEachTypeWithItsOldestArrival_andCountsOnlyUpToTheCap() throws Exception {
     for (int i = 0; i < 30; i++) {
       append(version(new ResourceKey("Observation", "o" + i), 1));
