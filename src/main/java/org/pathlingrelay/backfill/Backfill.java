@@ -502,7 +502,7 @@ public final class Backfill {
         .findFirst()
         .flatMap(text -> {
           try {
-            return Optional.of(FhirInstants.parse(text));
+            return Optional.of(org.pathlingrelay.source.FhirInstants.parse(text));
           } catch (RuntimeException e) {
             return Optional.empty();
           }

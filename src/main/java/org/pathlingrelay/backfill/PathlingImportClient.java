@@ -29,6 +29,7 @@ import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.StringType;
 import org.hl7.fhir.r4.model.UrlType;
+import org.pathlingrelay.http.RetryAfter;
 import org.pathlingrelay.source.BulkExportClient;
 
 /**
@@ -188,15 +189,9 @@ final class PathlingImportClient implements AutoCloseable {
 
   private static Optional<Duration> retryAfter(HttpResponse response) {
     Header header = response.getFirstHeader("Retry-After");
-    if (header == null) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(Duration.ofSeconds(Long.parseLong(header.getValue().trim())));
-    } catch (NumberFormatException e) {
-      return Optional.empty();
-    }
+    return header == null ? Optional.empty() : RetryAfter.parse(header.getValue(), java.time.Instant.now());
   }
+
 
   @Override
   public void close() throws IOException {

@@ -146,8 +146,14 @@ public final class Forwarder implements AutoCloseable {
         types.forEach(type -> held.merge(type, 1, Integer::sum));
       }
     }
-    while (inFlight.stream().anyMatch(type -> types.isEmpty() || types.contains(type))) {
-      java.util.concurrent.TimeUnit.MILLISECONDS.sleep(20);
+    // A delivery leaves inFlight and then signals (wake), so checking under the lock loses no wake-up.
+    lock.lock();
+    try {
+      while (inFlight.stream().anyMatch(type -> types.isEmpty() || types.contains(type))) {
+        changed.await();
+      }
+    } finally {
+      lock.unlock();
     }
     return () -> {
       if (types.isEmpty()) {

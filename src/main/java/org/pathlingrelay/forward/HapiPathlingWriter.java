@@ -1,16 +1,13 @@
 package org.pathlingrelay.forward;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
-import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
@@ -18,6 +15,7 @@ import org.hl7.fhir.r4.model.IdType;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
+import org.pathlingrelay.http.RetryAfter;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
 
@@ -95,7 +93,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
       }
       if (retriable(status)) {
         Duration wait = Optional.ofNullable(response.getFirstHeader("Retry-After"))
-            .flatMap(header -> parseRetryAfter(header.getValue())).orElse(null);
+            .flatMap(header -> RetryAfter.parse(header.getValue(), Instant.now())).orElse(null);
         throw new RetriableWriteException(message, status, wait, null);
       }
       throw new RejectedWriteException(message, status, body.isBlank() ? message : body);
@@ -154,7 +152,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
       int status = response.getStatusCode();
       String message = "Pathling answered " + status + " to the " + what + ": " + response.getMessage();
       if (retriable(status)) {
-        Duration wait = retryAfter.lastRetryAfter().flatMap(HapiPathlingWriter::parseRetryAfter).orElse(null);
+        Duration wait = retryAfter.lastRetryAfter().flatMap(value -> RetryAfter.parse(value, Instant.now())).orElse(null);
         return new RetriableWriteException(message, status, wait, e);
       }
       String outcome =
@@ -177,19 +175,4 @@ public final class HapiPathlingWriter implements PathlingWriter {
         || status == 409;
   }
 
-  /** Retry-After is either delta-seconds or an HTTP date. */
-  static Optional<Duration> parseRetryAfter(String value) {
-    String trimmed = value.trim();
-    try {
-      return Optional.of(Duration.ofSeconds(Math.max(0, Long.parseLong(trimmed))));
-    } catch (NumberFormatException notSeconds) {
-      try {
-        Instant at = ZonedDateTime.parse(trimmed, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-        Duration wait = Duration.between(Instant.now(), at);
-        return Optional.of(wait.isNegative() ? Duration.ZERO : wait);
-      } catch (DateTimeParseException notDate) {
-        return Optional.empty();
-      }
-    }
-  }
 }

@@ -8,6 +8,8 @@ import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.servlet.http.HttpServletRequest;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,6 +22,8 @@ final class RejectionLogger {
 
   private static final Logger log = LoggerFactory.getLogger(RejectionLogger.class);
   private final MeterRegistry meters;
+  /** One counter per status, built once: a flood of bad requests should not rebuild meter ids. */
+  private final Map<Integer, Counter> refusedByStatus = new ConcurrentHashMap<>();
 
   RejectionLogger(MeterRegistry meters) {
     this.meters = meters;
@@ -35,11 +39,14 @@ final class RejectionLogger {
     } else {
       log.info("Refused {} with {}: {}", target, status, exception.getMessage());
     }
-    Counter.builder("relay.notifications.refused")
+    refusedByStatus.computeIfAbsent(status, this::refusedCounter).increment();
+    return true;
+  }
+
+  private Counter refusedCounter(int status) {
+    return Counter.builder("relay.notifications.refused")
         .description("Requests the receiver refused, by HTTP status")
         .tag("status", Integer.toString(status))
-        .register(meters)
-        .increment();
-    return true;
+        .register(meters);
   }
 }

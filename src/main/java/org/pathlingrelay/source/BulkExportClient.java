@@ -14,9 +14,6 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -35,6 +32,7 @@ import org.apache.http.impl.client.HttpClients;
 import org.apache.http.util.EntityUtils;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
+import org.pathlingrelay.http.RetryAfter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -370,8 +368,9 @@ public final class BulkExportClient implements AutoCloseable {
     if (text == null || text.isBlank()) {
       throw new IllegalArgumentException("the manifest has no transactionTime");
     }
-    return java.time.OffsetDateTime.parse(text).toInstant();
+    return FhirInstants.parse(text);
   }
+
 
   private Duration clamp(Duration asked) {
     if (asked.compareTo(settings.pollFloor()) < 0) {
@@ -420,22 +419,9 @@ public final class BulkExportClient implements AutoCloseable {
 
   static Optional<Duration> retryAfter(HttpResponse response) {
     Header header = response.getFirstHeader("Retry-After");
-    if (header == null) {
-      return Optional.empty();
-    }
-    String value = header.getValue().trim();
-    try {
-      return Optional.of(Duration.ofSeconds(Math.max(0, Long.parseLong(value))));
-    } catch (NumberFormatException notSeconds) {
-      try {
-        Instant at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-        Duration wait = Duration.between(Instant.now(), at);
-        return Optional.of(wait.isNegative() ? Duration.ZERO : wait);
-      } catch (DateTimeParseException notDate) {
-        return Optional.empty();
-      }
-    }
+    return header == null ? Optional.empty() : RetryAfter.parse(header.getValue(), Instant.now());
   }
+
 
   private static void closeQuietly(CloseableHttpResponse response) {
     if (response != null) {

@@ -1,14 +1,14 @@
-package org.pathlingrelay.backfill;
+package org.pathlingrelay.source;
 
 import java.time.Instant;
 import java.time.OffsetDateTime;
 
 /** FHIR instants as servers write them ({@code Z} or an offset such as {@code +00:00}). */
-final class FhirInstants {
+public final class FhirInstants {
 
   private FhirInstants() {}
 
-  static Instant parse(String text) {
+  public static Instant parse(String text) {
     return OffsetDateTime.parse(text.trim()).toInstant();
   }
 }
