@@ -241,7 +241,7 @@ public final class Relay implements AutoCloseable {
                 settings.resilience().initialBackoff().multipliedBy(5)),
             clock,
             meters);
-    outbox.onAppend(forwarder::wake);
+    outbox.onCommit(forwarder::wake);
     return forwarder;
   }
 

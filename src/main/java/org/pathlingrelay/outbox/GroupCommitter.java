@@ -43,13 +43,20 @@ final class GroupCommitter implements AutoCloseable {
   private final InstantSource clock;
   private final BlockingQueue<Task<?>> queue;
   private final int maxGroup;
+  private final Runnable afterCommit;
   private final Thread thread;
   private volatile boolean running = true;
   private volatile boolean lastCommitFailed;
 
+  /**
+   * {@code afterCommit} runs on the writer thread once per committed group, after its callers have
+   * been answered: once per group rather than once per change keeps it off the per-request path.
+   */
   GroupCommitter(
-      Connection connection, WriteSide side, InstantSource clock, int queueCapacity, int maxGroup) {
+      Connection connection, WriteSide side, InstantSource clock, int queueCapacity, int maxGroup,
+      Runnable afterCommit) {
     this.connection = connection;
+    this.afterCommit = afterCommit;
     this.side = side;
     this.clock = clock;
     this.queue = new ArrayBlockingQueue<>(queueCapacity);
@@ -130,6 +137,7 @@ final class GroupCommitter implements AutoCloseable {
     for (int i = 0; i < group.size(); i++) {
       group.get(i).complete(results.get(i));
     }
+    afterCommit.run();
   }
 
   private void rollback() {

@@ -33,17 +33,19 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   private final Connection readConnection;
   private final WriteSide writeSide;
   private final GroupCommitter committer;
-  private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+  private final List<Runnable> commitListeners;
 
   private SqliteOutbox(
       Connection writeConnection,
       Connection readConnection,
       WriteSide writeSide,
-      GroupCommitter committer) {
+      GroupCommitter committer,
+      List<Runnable> commitListeners) {
     this.writeConnection = writeConnection;
     this.readConnection = readConnection;
     this.writeSide = writeSide;
     this.committer = committer;
+    this.commitListeners = commitListeners;
   }
 
   public static SqliteOutbox open(Path file, InstantSource clock) throws SQLException {
@@ -72,9 +74,10 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
       }
       Connection reader = config().createConnection(url);
       WriteSide side = new WriteSide(writer, settings.forwardedCacheSize());
-      GroupCommitter committer =
-          new GroupCommitter(writer, side, clock, settings.queueCapacity(), settings.maxGroup());
-      return new SqliteOutbox(writer, reader, side, committer);
+      List<Runnable> listeners = new CopyOnWriteArrayList<>();
+      GroupCommitter committer = new GroupCommitter(writer, side, clock, settings.queueCapacity(),
+          settings.maxGroup(), () -> listeners.forEach(Runnable::run));
+      return new SqliteOutbox(writer, reader, side, committer, listeners);
     } catch (SQLException | RuntimeException e) {
       writer.close();
       throw e;
@@ -110,17 +113,15 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
           }
           return dispositions;
         });
-    stored.thenRun(this::notifyAppended);
     return stored;
   }
 
-  /** Called after each durable append, e.g. to wake the forwarder. */
-  public void onAppend(Runnable listener) {
-    appendListeners.add(listener);
-  }
-
-  private void notifyAppended() {
-    appendListeners.forEach(Runnable::run);
+  /**
+   * Called once after each durable commit (appends, acknowledgements, dead-letter replays), e.g.
+   * to wake the forwarder; listeners run on the writer thread, so they must be quick.
+   */
+  public void onCommit(Runnable listener) {
+    commitListeners.add(listener);
   }
 
   @Override
@@ -300,9 +301,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
 
   @Override
   public int retry(Optional<ResourceKey> key) {
-    int moved = await(committer.submit((side, now) -> side.replayDeadLetters(key, now)));
-    notifyAppended();
-    return moved;
+    return await(committer.submit((side, now) -> side.replayDeadLetters(key, now)));
   }
 
   // ---- observation ----
