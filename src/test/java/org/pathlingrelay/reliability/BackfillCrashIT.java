@@ -98,15 +98,17 @@ class BackfillCrashIT {
     kills.add(runs.killWhen("while forwarding, half delivered",
         () -> pathling.totalRows() >= rowsBefore + (export.size() - rowsBefore) / 2, random, 300));
     int exitCode = runs.awaitLastRun(Duration.ofMinutes(2));
+    System.out.printf("last run done at %.1f s%n", (System.nanoTime() - started) / 1e9);
 
     assertThat(exitCode).as("the last run's exit code; log: %s", runs.lastLog()).isZero();
     assertThat(source.kickOffs()).as("one export, resumed after every kill").hasSize(1);
     assertThat(kills).as("every kill left the journal on the same export")
-        .allSatisfy(kill -> assertThat(kill.statusUrl()).isEqualTo(kills.get(0).statusUrl()));
+        .allSatisfy(kill -> assertThat(kill.statusUrl()).isNotNull().isEqualTo(kills.get(0).statusUrl()));
     assertThat(kills.get(0).manifest()).as("killed while the export job was still running").isFalse();
     assertThat(redownloadedFiles(kills)).as("files complete in the journal are not downloaded again").isEmpty();
     assertJournalCompleted();
     assertPathlingHoldsExactly(export);
+    System.out.printf("checked at %.1f s%n", (System.nanoTime() - started) / 1e9);
     List<RecordedRequest> writes = pathling.writes();
     assertThat(writes).as("through the outbox only: PUT batches").allSatisfy(w -> assertThat(w.isBatch()).isTrue());
 
@@ -142,7 +144,8 @@ class BackfillCrashIT {
 
     assertThat(exitCode).as("the last run's exit code; log: %s", runs.lastLog()).isZero();
     assertThat(source.kickOffs()).as("one export, resumed after every kill").hasSize(1);
-    assertThat(kills).allSatisfy(kill -> assertThat(kill.statusUrl()).isEqualTo(kills.get(0).statusUrl()));
+    assertThat(kills).as("every kill left the journal on the same export")
+        .allSatisfy(kill -> assertThat(kill.statusUrl()).isNotNull().isEqualTo(kills.get(0).statusUrl()));
     assertThat(kills.get(0).filesDone()).as("killed while staging").hasSizeLessThan(kills.get(0).files());
     assertThat(redownloadedFiles(kills)).as("files staged in the journal are not downloaded again").isEmpty();
     if (duringImport.importJobUrl() != null) {
@@ -171,6 +174,43 @@ class BackfillCrashIT {
         kills.size(), describe(kills), export.size(), kills.get(0).files(), stale, source.kickOffs().size(),
         source.downloads().size(), pathling.imports().size(), pathling.jobs().size(), pathling.totalRows(),
         (System.nanoTime() - started) / 1e9, seed));
+  }
+
+  @Test
+  void stoppedWhileTheExportRuns_thenKilledAndTheExportPurged_eachRestartStartsANewExport_andEndsWithExactlyTheExport()
+      throws Exception {
+    long started = System.nanoTime();
+    long seed = System.nanoTime();
+    Random random = new Random(seed);
+    Map<String, String> export = datasetOf(1);
+    source.setHapiCancelQuirk(true); // a cancelled job stays "in progress, CANCELLED" for ever, as on HAPI 8.8.0
+    source.setMinJobDuration(Duration.ofMillis(2_500));
+    source.setRetryAfter("1");
+    pathling.setWriteDelay(Duration.ofMillis(150), Duration.ofNanos(300_000));
+
+    runs = new Runs(List.of("--batch-max", "400", "--linger", "50ms"));
+    List<Kill> ends = new ArrayList<>();
+    ends.add(runs.stopWhen("stopped (SIGTERM) while the export job runs", () -> source.pollCount() > 0, random, 400));
+    ends.add(runs.killWhen("killed during the download, then the source purged the export",
+        () -> !source.downloads().isEmpty(), random, 400));
+    source.expireJobs(); // what HAPI does 2 h after an export finished, while the relay was down
+    int exitCode = runs.awaitLastRun(Duration.ofMinutes(2));
+
+    assertThat(exitCode).as("the last run's exit code; log: %s", runs.lastLog()).isZero();
+    assertThat(source.cancellations()).as("the stopped run cancelled its export").isNotEmpty();
+    assertThat(ends.get(0).statusUrl()).as("and forgot it").isNull();
+    assertThat(ends.get(0).exitSeconds()).as("the stopped run exits once it has cleaned up, without waiting"
+        + " out the shutdown hook's 15 s").isLessThan(10);
+    assertThat(ends.get(1).statusUrl()).as("the killed run's export, kept for a resume").isNotNull();
+    assertThat(source.kickOffs()).as("a new export after the stop, and after the purge").hasSize(3);
+    assertJournalCompleted();
+    assertPathlingHoldsExactly(export);
+
+    figures(String.format(
+        "backfill-crash new export: %d ends (%s), %d resources exported, %d kick-offs, %d cancellation(s),"
+            + " %d rows, 0 missing, 0 duplicate; %.1f s, seed %d%n",
+        ends.size(), describe(ends), export.size(), source.kickOffs().size(), source.cancellations().size(),
+        pathling.totalRows(), (System.nanoTime() - started) / 1e9, seed));
   }
 
   // ---------------------------------------------------------------- the export and Pathling
@@ -285,17 +325,20 @@ class BackfillCrashIT {
   /**
    * What one kill left behind: the moment, and the journal as the next run found it.
    *
+   * @param exitSeconds how long the process took to go after the signal
+   * @param statusUrl the export in the journal, or null when it had none
    * @param files output files in the journal's manifest, or 0 when it had none yet
    * @param filesDone file ids the journal had as complete
    * @param downloadsSoFar downloads the source had served when the process died
    */
   private record Kill(
-      String moment, String statusUrl, boolean manifest, int files, Set<String> filesDone,
+      String moment, double atSeconds, double exitSeconds, String statusUrl, boolean manifest, int files, Set<String> filesDone,
       boolean queued, String importJobUrl, int downloadsSoFar, int rowsInPathling) {
 
     @Override
     public String toString() {
-      return moment + ": " + (manifest ? filesDone.size() + "/" + files + " files done" : "no manifest yet")
+      return String.format("%s at %.1f s, gone %.1f s later: ", moment, atSeconds, exitSeconds)
+          + (statusUrl == null ? "no export in the journal" : manifest ? filesDone.size() + "/" + files + " files done" : "no manifest yet")
           + (queued ? ", all queued" : "") + (importJobUrl != null ? ", $import job journalled" : "")
           + ", " + rowsInPathling + " rows in Pathling";
     }
@@ -304,6 +347,7 @@ class BackfillCrashIT {
   /** The backfill command, run again and again on one data dir with the same options. */
   private final class Runs {
     private final List<String> command;
+    private final long born = System.nanoTime();
     private Process process;
     private int started;
 
@@ -345,6 +389,16 @@ class BackfillCrashIT {
      * with SIGKILL, reads what it left in the journal, and starts the next run.
      */
     Kill killWhen(String moment, BooleanSupplier phase, Random random, int jitterMillis) throws Exception {
+      return endWhen(moment, phase, random, jitterMillis, true);
+    }
+
+    /** As {@link #killWhen}, but with SIGTERM, as Ctrl-C or {@code docker stop} would. */
+    Kill stopWhen(String moment, BooleanSupplier phase, Random random, int jitterMillis) throws Exception {
+      return endWhen(moment, phase, random, jitterMillis, false);
+    }
+
+    private Kill endWhen(String moment, BooleanSupplier phase, Random random, int jitterMillis, boolean kill)
+        throws Exception {
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
       while (!phase.getAsBoolean()) {
         if (!process.isAlive()) {
@@ -359,22 +413,27 @@ class BackfillCrashIT {
       TimeUnit.MILLISECONDS.sleep(random.nextInt(jitterMillis));
       assertThat(process.isAlive()).as("run %d still running when killed %s; log: %s", started, moment, lastLog())
           .isTrue();
-      process.destroyForcibly(); // SIGKILL on Linux
+      double at = (System.nanoTime() - born) / 1e9;
+      if (kill) {
+        process.destroyForcibly(); // SIGKILL on Linux
+      } else {
+        process.destroy(); // SIGTERM: the shutdown hook interrupts the run
+      }
       assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      double exit = (System.nanoTime() - born) / 1e9 - at;
       int downloads = source.downloads().size();
       int rows = pathling.totalRows();
 
       JsonNode run = JSON.readTree(work.resolve("data").resolve("backfill.json").toFile()).path("run");
-      assertThat(run.path("statusUrl").isTextual()).as("the journal knows the export after a kill %s: %s", moment, run)
-          .isTrue();
       JsonNode manifest = run.path("manifest");
       Set<String> done = new HashSet<>();
       run.path("filesDone").forEach(url -> done.add(url.asText().substring(url.asText().lastIndexOf('/') + 1)));
-      Kill kill = new Kill(moment, run.path("statusUrl").asText(), manifest.isObject(),
+      Kill ended = new Kill(moment, at, exit, run.path("statusUrl").isTextual() ? run.path("statusUrl").asText() : null,
+          manifest.isObject(),
           manifest.path("output").size(), done, run.path("queuedUpToSeq").isNumber(),
           run.path("importJobUrl").isTextual() ? run.path("importJobUrl").asText() : null, downloads, rows);
       start();
-      return kill;
+      return ended;
     }
 
     /** A failed test must not leave a backfill running into the next one. */
