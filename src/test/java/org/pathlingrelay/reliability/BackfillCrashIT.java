@@ -79,8 +79,8 @@ class BackfillCrashIT {
     long started = System.nanoTime();
     long seed = System.nanoTime();
     Random random = new Random(seed);
-    Map<String, String> export = datasetOf(2); // 14,320 resources
-    int stale = seedOlderVersionsOfEvery(50, export);
+    Map<String, String> export = datasetOf(1);
+    int stale = seedOlderVersionsOfEvery(25, export);
     source.setMinJobDuration(Duration.ofMillis(2_500));
     source.setRetryAfter("1");
     pathling.setWriteDelay(Duration.ofMillis(150), Duration.ofNanos(300_000));
@@ -98,7 +98,6 @@ class BackfillCrashIT {
     kills.add(runs.killWhen("while forwarding, half delivered",
         () -> pathling.totalRows() >= rowsBefore + (export.size() - rowsBefore) / 2, random, 300));
     int exitCode = runs.awaitLastRun(Duration.ofMinutes(2));
-    System.out.printf("last run done at %.1f s%n", (System.nanoTime() - started) / 1e9);
 
     assertThat(exitCode).as("the last run's exit code; log: %s", runs.lastLog()).isZero();
     assertThat(source.kickOffs()).as("one export, resumed after every kill").hasSize(1);
@@ -108,7 +107,6 @@ class BackfillCrashIT {
     assertThat(redownloadedFiles(kills)).as("files complete in the journal are not downloaded again").isEmpty();
     assertJournalCompleted();
     assertPathlingHoldsExactly(export);
-    System.out.printf("checked at %.1f s%n", (System.nanoTime() - started) / 1e9);
     List<RecordedRequest> writes = pathling.writes();
     assertThat(writes).as("through the outbox only: PUT batches").allSatisfy(w -> assertThat(w.isBatch()).isTrue());
 
@@ -129,7 +127,7 @@ class BackfillCrashIT {
     long started = System.nanoTime();
     long seed = System.nanoTime();
     Random random = new Random(seed);
-    Map<String, String> export = datasetOf(1); // 7,160 resources
+    Map<String, String> export = datasetOf(1);
     int stale = seedOlderVersionsOfEvery(25, export);
     source.setRetryAfter("1");
     pathling.setImportDuration(Duration.ofSeconds(5));
@@ -281,13 +279,24 @@ class BackfillCrashIT {
     for (String type : expectedIds.keySet()) {
       for (var row : pathling.rows(type)) {
         String key = type + "/" + row.getIdElement().getIdPart();
-        String expected = parser.encodeResourceToString(parser.parseResource(export.get(key)));
-        if (!expected.equals(parser.encodeResourceToString(row))) {
+        String actual = parser.encodeResourceToString(row);
+        // The same JSON tree settles most quickly; HAPI's encoding may differ from the exported
+        // text in form only (narrative XHTML, for one), so compare the rest as HAPI encodes both.
+        if (!sameJson(export.get(key), actual)
+            && !parser.encodeResourceToString(parser.parseResource(export.get(key))).equals(actual)) {
           differing.add(key);
         }
       }
     }
     assertThat(differing).as("resources whose content in Pathling is not the export's").isEmpty();
+  }
+
+  private static boolean sameJson(String a, String b) {
+    try {
+      return JSON.readTree(a).equals(JSON.readTree(b));
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private void assertJournalCompleted() throws IOException {
