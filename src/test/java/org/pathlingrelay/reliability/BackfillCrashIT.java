@@ -83,7 +83,7 @@ class BackfillCrashIT {
     int stale = seedOlderVersionsOfEvery(25, export);
     source.setMinJobDuration(Duration.ofMillis(2_500));
     source.setRetryAfter("1");
-    pathling.setWriteDelay(Duration.ofMillis(150), Duration.ofNanos(300_000));
+    pathling.setWriteDelay(Duration.ofMillis(100), Duration.ofNanos(300_000));
 
     runs = new Runs(List.of("--batch-max", "400", "--linger", "50ms"));
     List<Kill> kills = new ArrayList<>();
@@ -130,13 +130,13 @@ class BackfillCrashIT {
     Map<String, String> export = datasetOf(1);
     int stale = seedOlderVersionsOfEvery(25, export);
     source.setRetryAfter("1");
-    pathling.setImportDuration(Duration.ofSeconds(5));
+    pathling.setImportDuration(Duration.ofSeconds(4));
     Path staging = Files.createDirectories(work.resolve("staging"));
 
     runs = new Runs(List.of("--load", "import", "--staging-dir", staging.toString()));
     List<Kill> kills = new ArrayList<>();
     kills.add(runs.killWhen("while staging", () -> !source.downloads().isEmpty(), random, 400));
-    kills.add(runs.killWhen("while the $import job runs", () -> !pathling.imports().isEmpty(), random, 2_500));
+    kills.add(runs.killWhen("while the $import job runs", () -> !pathling.imports().isEmpty(), random, 2_000));
     Kill duringImport = kills.get(1);
     int exitCode = runs.awaitLastRun(Duration.ofMinutes(2));
 
@@ -184,7 +184,6 @@ class BackfillCrashIT {
     source.setHapiCancelQuirk(true); // a cancelled job stays "in progress, CANCELLED" for ever, as on HAPI 8.8.0
     source.setMinJobDuration(Duration.ofMillis(2_500));
     source.setRetryAfter("1");
-    pathling.setWriteDelay(Duration.ofMillis(150), Duration.ofNanos(300_000));
 
     runs = new Runs(List.of("--batch-max", "400", "--linger", "50ms"));
     List<Kill> ends = new ArrayList<>();
