@@ -46,7 +46,8 @@ import org.pathlingrelay.testing.RecordedRequest;
  * each, and restarted on the same data dir with the same options until it exits by itself. At the
  * end Pathling must hold exactly the export: every resource once, with the export's content (older
  * rows that were there before are replaced), and the journal must have resumed the one export
- * rather than starting another.
+ * rather than starting another; unless that export cannot be resumed (cancelled by a stopped run,
+ * or purged by the source), when exactly one new export must replace it.
  */
 class BackfillCrashIT {
 
@@ -135,7 +136,7 @@ class BackfillCrashIT {
 
     runs = new Runs(List.of("--load", "import", "--staging-dir", staging.toString()));
     List<Kill> kills = new ArrayList<>();
-    kills.add(runs.killWhen("while staging", () -> !source.downloads().isEmpty(), random, 400));
+    kills.add(runs.killWhen("while staging", () -> !source.downloads().isEmpty(), random, 200));
     kills.add(runs.killWhen("while the $import job runs", () -> !pathling.imports().isEmpty(), random, 2_000));
     Kill duringImport = kills.get(1);
     int exitCode = runs.awaitLastRun(Duration.ofMinutes(2));
