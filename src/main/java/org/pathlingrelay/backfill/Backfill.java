@@ -158,19 +158,52 @@ public final class Backfill {
       journal.abandon();
       previous = Optional.empty();
     }
-    URI statusUrl;
     if (previous.isPresent()) {
-      statusUrl = URI.create(previous.get().statusUrl());
+      URI statusUrl = URI.create(previous.get().statusUrl());
       log.info("Resuming the backfill whose export is at {}", statusUrl);
-    } else {
-      statusUrl = source.kickOff(plan.request());
-      journal.start(fingerprint, statusUrl.toString());
-      log.info("Export started; polling {}", statusUrl);
+      try {
+        return export(plan, held, statusUrl, started);
+      } catch (SourceException e) {
+        if (!exportGone(e)) {
+          throw e;
+        }
+        // The source purges a finished export after a while (HAPI: bulkExportFileRetentionPeriodHours,
+        // 2 h by default), and a stopped run cancels its own. Resuming would then fail the same way
+        // on every run, so start over: lines already queued are only sent again, and the outbox's
+        // version guard keeps whichever version is newer.
+        log.warn("The export being resumed is gone from the source ({}); starting a new export", e.getMessage());
+        plan.staging().ifPresent(staging -> deleteStaged(staging, statusUrl));
+        journal.abandon();
+      }
     }
+    URI statusUrl = source.kickOff(plan.request());
+    journal.start(fingerprint, statusUrl.toString());
+    log.info("Export started; polling {}", statusUrl);
+    return export(plan, held, statusUrl, started);
+  }
 
+  /** A 404 or 410 from the source about the export: its job or files no longer exist there. */
+  private static boolean exportGone(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SourceException source && (source.status() == 404 || source.status() == 410)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private BackfillReport export(BackfillPlan plan, AutoCloseable held, URI statusUrl, long started)
+      throws InterruptedException {
     ExportManifest manifest = journal.run().map(Journal.Run::manifest).orElse(null);
     if (manifest == null) {
-      manifest = source.awaitManifest(statusUrl, progress::exportRunning);
+      try {
+        manifest = source.awaitManifest(statusUrl, progress::exportRunning);
+      } catch (InterruptedException stopped) {
+        // Stopping cancels the job on the source, so no later run can resume it (HAPI 8.8.0 would
+        // even answer "in progress, CANCELLED" to its polls for ever): let the next run start anew.
+        journal.abandon();
+        throw stopped;
+      }
       journal.manifest(manifest);
       log.info("Export complete: {} output file(s), {} deleted file(s), {} error file(s)",
           manifest.output().size(), manifest.deleted().size(), manifest.error().size());

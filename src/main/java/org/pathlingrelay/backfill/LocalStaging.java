@@ -59,7 +59,12 @@ final class LocalStaging implements StagingArea {
     Path link = dir.resolve(to);
     Files.createDirectories(link.getParent());
     if (Files.exists(link)) {
-      return;
+      if (Files.size(link) == Files.size(source)) {
+        return;
+      }
+      // A run killed in the middle of the copy below left this file cut short under its final
+      // name; Pathling would import it as it is.
+      Files.delete(link);
     }
     try {
       Files.createLink(link, source);

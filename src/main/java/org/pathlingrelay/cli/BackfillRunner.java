@@ -45,6 +45,18 @@ final class BackfillRunner {
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
       org.pathlingrelay.backfill.StagingAreas stagingAreas, PrintWriter out)
       throws Exception {
+    java.util.concurrent.CountDownLatch cleanedUp = new java.util.concurrent.CountDownLatch(1);
+    try {
+      return run(dataDir, source, pathling, planMaker, stagingAreas, out, cleanedUp);
+    } finally {
+      cleanedUp.countDown();
+    }
+  }
+
+  private static int run(
+      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
+      org.pathlingrelay.backfill.StagingAreas stagingAreas, PrintWriter out, java.util.concurrent.CountDownLatch cleanedUp)
+      throws Exception {
     Clock clock = Clock.systemUTC();
     FhirContext fhirContext = Relay.newFhirContext();
     org.pathlingrelay.auth.AccessTokens pathlingTokens = pathling.tokens();
@@ -86,7 +98,9 @@ final class BackfillRunner {
         Thread interrupter = new Thread(() -> {
           runner.interrupt();
           try {
-            runner.join(15_000);
+            // Not runner.join(): once cleaned up, the runner goes on to System.exit, which blocks
+            // while this hook runs, so a join would always wait out its full timeout.
+            cleanedUp.await(15, java.util.concurrent.TimeUnit.SECONDS);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }

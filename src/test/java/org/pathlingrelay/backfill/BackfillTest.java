@@ -128,6 +128,44 @@ class BackfillTest {
   }
 
   @Test
+  void aResumedExportThatTheSourceHasPurged_isReplacedByANewExport_insteadOfFailingOnEveryRun() throws Exception {
+    source.failNextDownloads(1_000, 500);
+    assertThatThrownBy(() -> backfill().run(full())).isInstanceOf(RuntimeException.class);
+    source.failNextDownloads(0, 500);
+    source.expireJobs(); // as HAPI does 2 h after the export finished
+
+    client.close();
+    client = newClient();
+    backfill().run(full());
+
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.kickOffs()).as("a new export in place of the purged one").hasSize(2);
+  }
+
+  @Test
+  void aBackfillStoppedWhileTheExportRuns_cancelsIt_andTheNextRunStartsANewExport() throws Exception {
+    source.setHapiCancelQuirk(true); // HAPI 8.8.0 answers "in progress, CANCELLED" to a cancelled job for ever
+    source.setPollsUntilComplete(1_000_000);
+    java.util.concurrent.ExecutorService runner = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      java.util.concurrent.Future<BackfillReport> stopped = runner.submit(() -> backfill().run(full()));
+      await().atMost(Duration.ofSeconds(30)).until(() -> source.pollCount() > 0);
+      stopped.cancel(true); // what Ctrl-C or SIGTERM does to the run, through the shutdown hook
+      await().atMost(Duration.ofSeconds(30)).until(() -> !source.cancellations().isEmpty());
+    } finally {
+      runner.shutdownNow();
+    }
+
+    source.setPollsUntilComplete(2);
+    client.close();
+    client = newClient();
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> backfill().run(full()));
+
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.kickOffs()).as("the cancelled export is not polled again").hasSize(2);
+  }
+
+  @Test
   void sync_exportsOnlyWhatChangedSinceTheWatermark_includingDeletes() throws Exception {
     source.setReportDeletions(true);
     BackfillReport first = backfill().run(full());

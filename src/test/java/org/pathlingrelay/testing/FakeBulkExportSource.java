@@ -552,6 +552,18 @@ public final class FakeBulkExportSource
     }
   }
 
+  /**
+   * Forgets every job and its files, as HAPI purges a finished export once
+   * {@code bulkExportFileRetentionPeriodHours} (2 by default) have passed: later polls of its status
+   * URL answer 404 {@code Unknown instance ID}, later downloads 404. Data, records and knobs stay.
+   */
+  public void expireJobs() {
+    synchronized (lock) {
+      jobs.clear();
+      files.clear();
+    }
+  }
+
   /** Forgets jobs, files, changes, errors, records and plans; all knobs back to defaults. */
   public void reset() {
     synchronized (lock) {

@@ -577,6 +577,25 @@ class FakeBulkExportSourceTest {
   }
 
   @Nested
+  class Expiry {
+
+    @Test
+    void anExpiredExportAnswers404ToPollsAndDownloads() {
+      String jobId = kickOffJob("$export?_type=Patient");
+      JsonNode manifest = manifest(jobId);
+
+      source.expireJobs();
+
+      HttpResponse<byte[]> poll = get(statusUrl(jobId));
+      assertThat(poll.statusCode()).isEqualTo(404);
+      assertThat(diagnostics(poll)).contains("Unknown instance ID");
+      assertThat(get(outputUrls(manifest).get(0), "Accept", RAW).statusCode()).isEqualTo(404);
+      assertThat(source.jobIds()).isEmpty();
+      assertThat(source.totalResources()).as("the data stays").isEqualTo(7_160);
+    }
+  }
+
+  @Nested
   class FailureInjection {
 
     @Test
