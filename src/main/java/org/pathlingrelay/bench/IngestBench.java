@@ -42,6 +42,10 @@ final class IngestBench {
     List<Double> ceilingP50 = new ArrayList<>();
     List<Double> relayP99 = new ArrayList<>();
     List<Double> ceilingP99 = new ArrayList<>();
+    List<Double> relayCpu = new ArrayList<>();
+    List<Double> ceilingCpu = new ArrayList<>();
+    List<Double> writerCpu = new ArrayList<>();
+    List<Double> forwarderCpu = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     int failures = 0;
     String pathlingNote;
@@ -61,12 +65,25 @@ final class IngestBench {
         String prefix = "r" + round + "-";
         NotificationLoad.Result relayResult;
         NotificationLoad.Result ceilingResult;
+        ThreadCpu start = ThreadCpu.snapshot();
+        ThreadCpu between;
         if (round % 2 == 1) {
           relayResult = load.run(relayBase, settings.requests(), i -> notification(prefix, i));
+          between = ThreadCpu.snapshot();
           ceilingResult = load.run(ceiling.fhirBase(), settings.requests(), i -> notification(prefix, i));
+          relayCpu.add(micros(between.nanosSince(start, IngestBench::relayThread), settings.requests()));
+          writerCpu.add(micros(between.nanosSince(start, name -> name.startsWith("outbox-")), settings.requests()));
+          forwarderCpu.add(micros(between.nanosSince(start, name -> name.startsWith("forward-")), settings.requests()));
+          ceilingCpu.add(micros(ThreadCpu.snapshot().nanosSince(between, IngestBench::ceilingThread), settings.requests()));
         } else {
           ceilingResult = load.run(ceiling.fhirBase(), settings.requests(), i -> notification(prefix, i));
+          between = ThreadCpu.snapshot();
           relayResult = load.run(relayBase, settings.requests(), i -> notification(prefix, i));
+          ceilingCpu.add(micros(between.nanosSince(start, IngestBench::ceilingThread), settings.requests()));
+          ThreadCpu end = ThreadCpu.snapshot();
+          relayCpu.add(micros(end.nanosSince(between, IngestBench::relayThread), settings.requests()));
+          writerCpu.add(micros(end.nanosSince(between, name -> name.startsWith("outbox-")), settings.requests()));
+          forwarderCpu.add(micros(end.nanosSince(between, name -> name.startsWith("forward-")), settings.requests()));
         }
         failures += relayResult.failed() + ceilingResult.failed();
         if (relayResult.failed() > 0) {
@@ -91,14 +108,33 @@ final class IngestBench {
     List<Figure> figures = List.of(
         new Figure(PART, "acknowledged notifications/s", Figure.Better.HIGHER, relayRate, ceilingRate, ceilingIs, 0),
         new Figure(PART, "latency p50, ms", Figure.Better.LOWER, relayP50, ceilingP50, ceilingIs, 1),
-        new Figure(PART, "latency p99, ms", Figure.Better.LOWER, relayP99, ceilingP99, ceilingIs, 1));
+        new Figure(PART, "latency p99, ms", Figure.Better.LOWER, relayP99, ceilingP99, ceilingIs, 1),
+        new Figure(PART, "server CPU per notification, µs", Figure.Better.LOWER, relayCpu, ceilingCpu, ceilingIs, 0));
     notes.add(0, String.format(Locale.ROOT,
         "ingest: %,d HAPI-shaped PUT [base]/Type/id per round (If-Match, application/fhir+json, Bearer; %s with fresh ids)"
             + " over %d connections (java.net.http, HTTP/1.1), after a warm-up of %,d; same client and Jetty %s for both;"
-            + " %s; acknowledged = 200 after the outbox commit was fsynced%s",
+            + " %s; acknowledged = 200 after the outbox commit was fsynced; server CPU = CPU time of the server's own"
+            + " threads (relay: Jetty pool, outbox writer, forwarder; ceiling: its Jetty pool) per notification%s",
         settings.requests(), corpus.source(), settings.concurrency(), settings.warmUp(),
         org.eclipse.jetty.util.Jetty.VERSION, pathlingNote, failures > 0 ? "; refusals are not counted as acknowledged" : ""));
+    notes.add(String.format(Locale.ROOT,
+        "ingest: of the relay's server CPU per notification (median), the outbox writer took %.0f µs and the forwarder %.0f µs;"
+            + " the rest is its Jetty pool (HTTP, HAPI's parse, auth, waiting for the commit)",
+        Percentiles.median(writerCpu), Percentiles.median(forwarderCpu)));
     return new PartResult(figures, notes);
+  }
+
+  /** The relay's threads: its Jetty pool ("http"), the outbox writer and the forwarder. */
+  private static boolean relayThread(String name) {
+    return name.startsWith("http-") || name.startsWith("outbox-") || name.startsWith("forward-");
+  }
+
+  private static boolean ceilingThread(String name) {
+    return name.startsWith("ceiling-");
+  }
+
+  private static double micros(long nanos, int requests) {
+    return nanos / 1_000.0 / requests;
   }
 
   private HapiNotifications.Notification notification(String prefix, int i) {

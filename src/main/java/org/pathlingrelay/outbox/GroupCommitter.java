@@ -37,6 +37,10 @@ final class GroupCommitter implements AutoCloseable {
   }
 
   private static final Logger log = LoggerFactory.getLogger(GroupCommitter.class);
+  /** How long the queue may stay empty before a group is committed without more. */
+  private static final long GATHER_QUIET_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+  /** The most a group waits for company: far below what a sender's timeout notices. */
+  private static final long GATHER_MAX_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
   private final Connection connection;
   private final WriteSide side;
@@ -91,7 +95,7 @@ final class GroupCommitter implements AutoCloseable {
           continue;
         }
         group.add(first);
-        queue.drainTo(group, maxGroup - 1);
+        gather(group);
         commit(group);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -104,6 +108,25 @@ final class GroupCommitter implements AutoCloseable {
     while ((left = queue.poll()) != null) {
       left.result().completeExceptionally(
           new OutboxUnavailableException("the outbox is closed", null));
+    }
+  }
+
+  /**
+   * Takes what else is queued, and waits a moment for more while changes keep arriving: every
+   * commit rewrites the same few index pages and fsyncs, so a commit of many changes costs far
+   * less per change than one of a few. The wait ends as soon as the queue stays empty for
+   * {@link #GATHER_QUIET_NANOS}, so a lone notification is not held back.
+   */
+  private void gather(List<Task<?>> group) throws InterruptedException {
+    queue.drainTo(group, maxGroup - group.size());
+    long deadline = System.nanoTime() + GATHER_MAX_NANOS;
+    while (group.size() < maxGroup && System.nanoTime() < deadline) {
+      Task<?> next = queue.poll(GATHER_QUIET_NANOS, TimeUnit.NANOSECONDS);
+      if (next == null) {
+        return;
+      }
+      group.add(next);
+      queue.drainTo(group, maxGroup - group.size());
     }
   }
 

@@ -169,34 +169,44 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
 
   @Override
   public synchronized List<TypeBacklog> backlog(int countUpTo) {
-    // Seeks in the (resource_type, first_seq, first_received_at) index, one type after another:
-    // the cost grows with the number of types, not with the number of pending rows.
     List<TypeBacklog> backlog = new ArrayList<>();
-    try (PreparedStatement nextType = readConnection.prepareStatement(
-            "SELECT resource_type, first_received_at FROM pending"
-                + " WHERE resource_type > ? ORDER BY resource_type, first_seq LIMIT 1");
-        PreparedStatement count = readConnection.prepareStatement(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM pending WHERE resource_type = ? LIMIT ?)")) {
-      String type = "";
-      while (true) {
-        nextType.setString(1, type);
-        long oldestReceivedAt;
-        try (ResultSet rs = nextType.executeQuery()) {
-          if (!rs.next()) {
-            return backlog;
-          }
-          type = rs.getString(1);
-          oldestReceivedAt = rs.getLong(2);
-        }
-        count.setString(1, type);
+    try (PreparedStatement count = readConnection.prepareStatement(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM pending WHERE resource_type = ? LIMIT ?)")) {
+      for (TypeBacklog type : pendingTypes()) {
+        count.setString(1, type.type());
         count.setInt(2, countUpTo);
         try (ResultSet rs = count.executeQuery()) {
           rs.next();
-          backlog.add(new TypeBacklog(type, rs.getLong(1), Instant.ofEpochMilli(oldestReceivedAt)));
+          backlog.add(new TypeBacklog(type.type(), rs.getLong(1), type.oldestReceivedAt()));
         }
       }
+      return backlog;
     } catch (SQLException e) {
       throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
+  /**
+   * Each type with anything pending and its oldest arrival (the count left at zero), found by
+   * seeking in the (resource_type, first_seq, first_received_at) index one type after another:
+   * the cost grows with the number of types, not with the number of pending rows.
+   */
+  private List<TypeBacklog> pendingTypes() throws SQLException {
+    List<TypeBacklog> types = new ArrayList<>();
+    try (PreparedStatement nextType = readConnection.prepareStatement(
+        "SELECT resource_type, first_received_at FROM pending"
+            + " WHERE resource_type > ? ORDER BY resource_type, first_seq LIMIT 1")) {
+      String type = "";
+      while (true) {
+        nextType.setString(1, type);
+        try (ResultSet rs = nextType.executeQuery()) {
+          if (!rs.next()) {
+            return types;
+          }
+          type = rs.getString(1);
+          types.add(new TypeBacklog(type, 0, Instant.ofEpochMilli(rs.getLong(2))));
+        }
+      }
     }
   }
 
@@ -225,27 +235,38 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
 
   @Override
   public synchronized long lastSeq() {
-    return singleLong("SELECT COALESCE((SELECT value FROM counter WHERE name = 'seq'), 0)", null);
+    return singleLong("SELECT COALESCE((SELECT value FROM counter WHERE name = 'seq'), 0)");
   }
 
   @Override
   public synchronized long pendingUpTo(long seq) {
-    return singleLong("SELECT COUNT(*) FROM pending WHERE first_seq <= ?", seq);
-  }
-
-  private long singleLong(String sql, Long parameter) {
-    try (PreparedStatement statement = readConnection.prepareStatement(sql)) {
-      if (parameter != null) {
-        statement.setLong(1, parameter);
+    try (PreparedStatement count = readConnection.prepareStatement(
+        "SELECT COUNT(*) FROM pending WHERE resource_type = ? AND first_seq <= ?")) {
+      long pending = 0;
+      for (TypeBacklog type : pendingTypes()) {
+        count.setString(1, type.type());
+        count.setLong(2, seq);
+        try (ResultSet rs = count.executeQuery()) {
+          rs.next();
+          pending += rs.getLong(1);
+        }
       }
-      try (ResultSet rs = statement.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
+      return pending;
     } catch (SQLException e) {
       throw new OutboxUnavailableException("cannot read the outbox", e);
     }
   }
+
+  private long singleLong(String sql) {
+    try (PreparedStatement statement = readConnection.prepareStatement(sql);
+        ResultSet rs = statement.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
 
   @Override
   public void acknowledge(List<PendingChange> delivered) {

@@ -186,6 +186,20 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void pendingUpTo_countsRowsOfEveryTypeFirstQueuedByThen_evenAfterTheyAreReplaced() {
+    append(version(new ResourceKey("Patient", "p1"), 1));
+    append(version(new ResourceKey("Observation", "o1"), 1));
+    long mark = outbox.lastSeq();
+    append(version(new ResourceKey("Observation", "o2"), 1));
+    append(version(new ResourceKey("Patient", "p1"), 2));
+
+    assertThat(outbox.pendingUpTo(mark)).isEqualTo(2);
+    outbox.acknowledge(pending("Patient"));
+    assertThat(outbox.pendingUpTo(mark)).isEqualTo(1);
+    assertThat(outbox.pendingUpTo(outbox.lastSeq())).isEqualTo(2);
+  }
+
+  @Test
   void backlog_namesEachTypeWithItsOldestArrival_andCountsOnlyUpToTheCap() throws Exception {
     for (int i = 0; i < 30; i++) {
       append(version(new ResourceKey("Observation", "o" + i), 1));
