@@ -3,6 +3,9 @@ package org.pathlingrelay.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -21,6 +24,7 @@ import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.RelayHarness;
+import org.slf4j.LoggerFactory;
 
 /**
  * A data dir that cannot take writes: the receiver must answer 503 with Retry-After (so the
@@ -36,18 +40,25 @@ class UnwritableOutboxTest {
   private SmallDisk disk;
   private Relay relay;
   private final HttpClient http = HttpClient.newHttpClient();
+  private final ListAppender<ILoggingEvent> refusals = new ListAppender<>();
+  private final Logger rejectionLog =
+      (Logger) LoggerFactory.getLogger("org.pathlingrelay.receive.RejectionLogger");
 
   @BeforeEach
-  void mountASmallDataDir() throws Exception {
-    disk = SmallDisk.mount(scratch.resolve("data"), "4m");
+  void captureRefusals() {
+    refusals.start();
+    rejectionLog.addAppender(refusals);
   }
 
   @AfterEach
   void stopAndUnmount() throws Exception {
+    rejectionLog.detachAppender(refusals);
     if (relay != null) {
       relay.close();
     }
-    disk.close();
+    if (disk != null) {
+      disk.close();
+    }
   }
 
   private HttpResponse<String> notify(String id) throws Exception {
@@ -71,9 +82,16 @@ class UnwritableOutboxTest {
         .statusCode();
   }
 
+  private static void assertRefusedAsUnavailable(HttpResponse<String> answer) {
+    assertThat(answer.statusCode()).isEqualTo(503);
+    assertThat(answer.headers().firstValue("Retry-After")).isPresent();
+    assertThat(answer.body().replace(" ", "")).contains("\"resourceType\":\"OperationOutcome\"");
+  }
+
   @Test
   void aFullDisk_isAnswered503WithRetryAfter_readyzSaysSo_andTheRelayRecoversWhenSpaceReturns()
       throws Exception {
+    disk = SmallDisk.mount(scratch.resolve("data"), "4m");
     pathling.goDown(); // so that what is acknowledged stays in the outbox, on the small disk
     relay = RelayHarness.start(RelayHarness.config(disk.path(), pathling.baseUrl(), ForwardMode.BATCH));
     List<String> acknowledged = new ArrayList<>();
@@ -99,14 +117,16 @@ class UnwritableOutboxTest {
         filled, acknowledged.size(), refused == null ? 0 : refused.statusCode());
 
     assertThat(refused).as("a notification the full disk cannot hold").isNotNull();
-    assertThat(refused.statusCode()).isEqualTo(503);
-    assertThat(refused.headers().firstValue("Retry-After")).isPresent();
-    assertThat(refused.body().replace(" ", "")).contains("\"resourceType\":\"OperationOutcome\"");
+    assertRefusedAsUnavailable(refused);
     await("readyz reports the outbox unwritable")
         .atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
         .until(() -> readyz() == 503);
     assertThat(notify("still-full").statusCode()).as("refused while the disk stays full").isEqualTo(503);
     refusedIds.add("still-full");
+    assertThat(refusals.list).as("each refusal logged once, without a stack trace to flood the disk")
+        .filteredOn(event -> event.getFormattedMessage().startsWith("Answered 503"))
+        .hasSize(refusedIds.size())
+        .allSatisfy(event -> assertThat(event.getThrowableProxy()).isNull());
 
     Files.delete(disk.path().resolve("filler"));
     await("readyz recovers without a restart")
@@ -124,5 +144,42 @@ class UnwritableOutboxTest {
     assertThat(pathling.ids("Patient")).as("only what was acknowledged")
         .containsExactlyInAnyOrderElementsOf(acknowledged);
     assertThat(pathling.duplicateIds()).isEmpty();
+  }
+
+  @Test
+  void aDataDirTheKernelTurnsReadOnly_isAnswered503_readyzSaysSo_andNothingAcknowledgedIsLost()
+      throws Exception {
+    Path image = scratch.resolve("data.ext4");
+    disk = SmallDisk.ext4(image, scratch.resolve("data"), 16);
+    pathling.goDown();
+    relay = RelayHarness.start(RelayHarness.config(disk.path(), pathling.baseUrl(), ForwardMode.BATCH));
+    List<String> acknowledged = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      assertThat(notify("before" + i).statusCode()).isEqualTo(200);
+      acknowledged.add("before" + i);
+    }
+    assertThat(readyz()).isEqualTo(200);
+
+    disk.failIntoReadOnly();
+    for (int i = 0; i < 5; i++) {
+      assertRefusedAsUnavailable(notify("read-only" + i));
+    }
+    assertThat(readyz()).isEqualTo(503);
+    assertThat(readyz()).as("and stays so").isEqualTo(503);
+
+    // A file system the kernel made read-only after an error takes no remount while files are
+    // open: the operator stops the relay, repairs the file system and starts it again.
+    relay.close();
+    relay = null;
+    disk.close();
+    disk.remount(image);
+    relay = RelayHarness.start(RelayHarness.config(disk.path(), pathling.baseUrl(), ForwardMode.BATCH));
+    assertThat(readyz()).isEqualTo(200);
+    assertThat(relay.outbox().stats().pending()).as("acknowledged before the error").isEqualTo(20);
+    pathling.comeBack();
+    await("everything acknowledged reaches Pathling")
+        .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+        .until(() -> relay.outbox().stats().pending() == 0);
+    assertThat(pathling.ids("Patient")).containsExactlyInAnyOrderElementsOf(acknowledged);
   }
 }
