@@ -199,10 +199,22 @@ class OutageTest {
       }
     });
     sendNextVersions.run();
-    await().atMost(Duration.ofSeconds(20)).until(() -> pathling.totalRows() == keys.size());
+    List<String> deleted = List.of("Patient/d1", "Patient/d2", "Observation/d3");
+    for (String key : deleted) {
+      String[] parts = key.split("/");
+      assertThat(source.put(parts[0], parts[1], 1).status()).isEqualTo(200);
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> pathling.totalRows() == keys.size() + deleted.size());
 
     proxy.hang();
     Instant hangStart = Instant.now();
+    // Deletes go first, one request each (through HAPI's client, unlike the batches).
+    for (String key : deleted) {
+      String[] parts = key.split("/");
+      if (acks.time(() -> source.delete(parts[0], parts[1]).status()) != 200) {
+        refused.incrementAndGet();
+      }
+    }
     Instant opened = null;
     while (Duration.between(hangStart, Instant.now()).compareTo(Duration.ofSeconds(20)) < 0) {
       sendNextVersions.run();
@@ -246,6 +258,9 @@ class OutageTest {
         .isNotEmpty().hasSizeLessThanOrEqualTo((int) probesAtMost);
     assertThat(mostAtOnce).as("probes at once").isLessThanOrEqualTo(1);
     assertPathlingHoldsTheLatestVersions(latest);
+    for (String key : deleted) {
+      assertThat(pathling.rowCount(key.split("/")[0], key.split("/")[1])).as("%s deleted", key).isZero();
+    }
     assertOneWritePerTypeInFlight();
     assertThat(circuitState()).isIn("CLOSED", "HALF_OPEN");
   }

@@ -155,7 +155,9 @@ class SourceOutageTest {
     long start = System.nanoTime();
     HttpResponse<String> answer = notifyIdOnly();
     Duration took = Duration.ofNanos(System.nanoTime() - start);
-    System.out.printf("silent source: answered %d after %d ms%n", answer.statusCode(), took.toMillis());
+    System.out.printf("silent source: answered %d after %d ms; reads that met the silence: %s%n",
+        answer.statusCode(), took.toMillis(),
+        proxy.hungConnections().stream().map(h -> h.waited().toMillis() + " ms").toList());
     assertThat(took).as("answered before HAPI's 10 s rest-hook timeout").isLessThan(Duration.ofSeconds(10));
     assertRefusedAndNothingStored(answer);
     proxy.pass();
