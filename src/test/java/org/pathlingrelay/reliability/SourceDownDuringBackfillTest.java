@@ -118,4 +118,26 @@ class SourceDownDuringBackfillTest {
     assertPathlingHoldsTheWholeDataset();
     assertThat(source.kickOffs()).as("resumed from the journal, not exported again").hasSize(1);
   }
+
+  @Test
+  void pollsFailingLongerThanTheRetries_leaveTheJobRunningOnTheSource_soThatTheNextRunResumesIt()
+      throws Exception {
+    try (BulkExportClient client = client(2)) {
+      Future<BackfillReport> run = startBackfill(client);
+      await().atMost(Duration.ofSeconds(20)).until(() -> source.pollCount() >= 2);
+      source.failNextPolls(1_000, 503);
+      assertThatThrownBy(() -> run.get(60, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause().hasMessageContaining("503");
+    }
+    assertThat(source.cancellations()).as("the export the journal will resume was cancelled").isEmpty();
+
+    source.failNextPolls(0, 503);
+    source.setPollsUntilComplete(0);
+    try (BulkExportClient client = client(2)) {
+      startBackfill(client).get(120, TimeUnit.SECONDS);
+    }
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.kickOffs()).as("resumed from the journal, not exported again").hasSize(1);
+  }
 }
