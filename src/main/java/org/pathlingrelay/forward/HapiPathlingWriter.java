@@ -42,15 +42,11 @@ public final class HapiPathlingWriter implements PathlingWriter {
         .setMaxConnPerRoute(32).setMaxConnTotal(32)
         .setUserAgent("pathling-relay")
         .build();
-    // A factory of our own, so these timeouts do not leak into other clients of the context.
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
-    factory.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
-    factory.setConnectionRequestTimeout((int) timeout.toMillis());
-    factory.setSocketTimeout((int) timeout.toMillis());
-    factory.setPoolMaxPerRoute(32);
-    factory.setPoolMaxTotal(32);
     this.client = factory.newGenericClient(baseUrl);
+    // On the requests, not the factory: HAPI would use the context's 10 s instead of --pathling-timeout.
+    client.registerInterceptor(new ClientTimeouts(Duration.ofMillis(Math.min(millis, 10_000)), timeout));
     client.registerInterceptor(retryAfter);
     client.registerInterceptor(new BearerTokenInterceptor(tokens));
   }

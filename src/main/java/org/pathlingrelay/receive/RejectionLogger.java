@@ -34,7 +34,12 @@ final class RejectionLogger {
       RequestDetails details, HttpServletRequest request, BaseServerResponseException exception) {
     int status = exception.getStatusCode();
     String target = request.getMethod() + " " + request.getRequestURI();
-    if (status >= 500) {
+    if (status == 503) {
+      // The relay's own "not stored, retry" answer (outbox full or unwritable, source unreadable):
+      // its cause is logged where it happened. A stack trace for every retried notification would
+      // flood the log, perhaps on the very disk that is full.
+      log.warn("Answered {} {}: {}", status, target, exception.getMessage());
+    } else if (status >= 500) {
       log.warn("Answered {} {}: {}", status, target, exception.getMessage(), exception);
     } else {
       log.info("Refused {} with {}: {}", target, status, exception.getMessage());

@@ -256,16 +256,18 @@ public final class BulkExportClient implements AutoCloseable {
 
   /**
    * Polls until the export completes. Gives up after the export timeout, and cancels the job
-   * when it gives up or is interrupted, so the source does not keep working for nobody.
+   * when it gives up or is interrupted, so the source does not keep working for nobody. A source
+   * that stops answering (transient failures beyond the retries) keeps its job: the journal holds
+   * the job's URL, and the next run resumes it.
    */
   public ExportManifest awaitManifest(URI statusUrl, Consumer<String> progress) throws InterruptedException {
     Instant deadline = Instant.now().plus(settings.exportTimeout());
-    boolean finished = false;
+    boolean keepJob = false;
     try {
       while (true) {
         ExportStatus status = poll(statusUrl);
         if (status instanceof ExportStatus.Complete complete) {
-          finished = true;
+          keepJob = true;
           return complete.manifest();
         }
         ExportStatus.InProgress running = (ExportStatus.InProgress) status;
@@ -276,8 +278,15 @@ public final class BulkExportClient implements AutoCloseable {
         }
         pause.pause(clamp(running.retryAfter().orElse(settings.pollFloor())));
       }
+    } catch (SourceException unanswered) {
+      if (unanswered.isTransient()) {
+        // Cancelled, the job would be gone when the next run resumes it from the journal (404,
+        // run after run); left alone, it finishes and that run picks up its manifest.
+        keepJob = true;
+      }
+      throw unanswered;
     } finally {
-      if (!finished) {
+      if (!keepJob) {
         cancelQuietly(statusUrl);
       }
     }
