@@ -540,7 +540,8 @@ class FakePathlingTest {
 
     @Test
     void runsImportsOneAtATimeInsteadOfAnswering503() throws Exception {
-      pathling.setImportDuration(Duration.ofMillis(300));
+      // Long enough that the second kick-off lands while the first runs, even on a loaded machine.
+      pathling.setImportDuration(Duration.ofMillis(1_500));
       String first = kickOff("$import", importOf(null, "Patient",
           ndjson("Patient.ndjson", patient("1", "Ann")))).headers()
           .firstValue("Content-Location").orElseThrow();
