@@ -4,11 +4,12 @@ import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
 import ca.uhn.fhir.rest.server.exceptions.PayloadTooLargeException;
+import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
 import jakarta.servlet.http.HttpServletRequest;
 
 /**
- * Refuses bodies we would not accept before reading them: a declared length over the limit (413)
- * or a content type that is not FHIR JSON or XML (415). Bodies without a declared length are
+ * Refuses bodies we would not accept before reading them: a declared length over the limit (413),
+ * a content type that is not FHIR JSON or XML, or a compressed body (415). Bodies without a declared length are
  * counted as they are read by {@link BodyLimitFilter}.
  */
 @Interceptor
@@ -31,7 +32,18 @@ final class RequestShapeInterceptor {
     String method = request.getMethod();
     if (carriesBody && ("PUT".equals(method) || "POST".equals(method))) {
       NotificationParser.encodingOf(request.getContentType());
+      requireIdentityEncoding(request.getHeader("Content-Encoding"));
     }
     return true;
+  }
+
+  /**
+   * HAPI would inflate a gzip body in memory, where the size limit no longer applies: a few KiB
+   * can expand to gigabytes. HAPI's rest-hook never compresses what it sends.
+   */
+  private static void requireIdentityEncoding(String contentEncoding) {
+    if (contentEncoding != null && !contentEncoding.isBlank() && !"identity".equalsIgnoreCase(contentEncoding.trim())) {
+      throw new UnclassifiedServerFailureException(415, "Compressed bodies (Content-Encoding) are not accepted");
+    }
   }
 }
