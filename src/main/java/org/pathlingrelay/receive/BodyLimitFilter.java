@@ -48,6 +48,39 @@ final class BodyLimitFilter implements Filter {
       }
       return stream;
     }
+
+    // HAPI asks for the parameters of every request, and Jetty parses the content type (and a form
+    // body) to answer; what it cannot parse would reach HAPI as a 500. It is the sender's fault.
+    @Override
+    public String getParameter(String name) {
+      return parsed(() -> super.getParameter(name));
+    }
+
+    @Override
+    public java.util.Map<String, String[]> getParameterMap() {
+      return parsed(super::getParameterMap);
+    }
+
+    @Override
+    public java.util.Enumeration<String> getParameterNames() {
+      return parsed(super::getParameterNames);
+    }
+
+    @Override
+    public String[] getParameterValues(String name) {
+      return parsed(() -> super.getParameterValues(name));
+    }
+
+    private static <T> T parsed(java.util.function.Supplier<T> parameters) {
+      try {
+        return parameters.get();
+      } catch (RuntimeException e) {
+        int status = e instanceof org.eclipse.jetty.http.HttpException http && http.getCode() >= 400 && http.getCode() < 500
+            ? http.getCode()
+            : 400;
+        throw new UnclassifiedServerFailureException(status, "The content type or form content cannot be parsed");
+      }
+    }
   }
 
   private static final class CountingStream extends ServletInputStream {

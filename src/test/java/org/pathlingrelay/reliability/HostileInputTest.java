@@ -180,6 +180,10 @@ class HostileInputTest {
         "{\"resourceType\":\"Bundle\",\"type\":\"document\",\"entry\":[{\"resource\":" + patient + "}]}"), 400));
 
     // Content types and body framing.
+    cases.add(of("content type with an unterminated quote (found by the fuzzer)",
+        put("/Patient/p1", "application/fhir{\"son+", patient), 400));
+    cases.add(of("form body over Jetty's form limit", put("/Patient/p1", "application/x-www-form-urlencoded",
+        "a=" + "b".repeat(300_000)), 400));
     cases.add(of("multipart body", put("/Patient/p1", "multipart/form-data; boundary=x", patient), 415));
     cases.add(of("octet-stream body", put("/Patient/p1", "application/octet-stream", patient), 415));
     cases.add(of("gzip-encoded body", RawRequest.of("PUT", "/fhir/Patient/p1").header("Authorization", AUTH)
@@ -240,7 +244,7 @@ class HostileInputTest {
   @MethodSource("corpus")
   void hostileRequest_getsA4xxOutcome_storesNothing_andLeaksNothing(String what, Sendable request, int expected)
       throws IOException {
-    long pendingBefore = relay.outbox().stats().pending();
+    long recordedBefore = recorded();
 
     RawHttp.Answer answer = raw.exchange(request.bytes(), ANSWER_TIMEOUT);
 
@@ -250,14 +254,14 @@ class HostileInputTest {
           .containsAnyOf("\"resourceType\":\"OperationOutcome\"", "<OperationOutcome");
     }
     assertLeaksNothing(answer);
-    assertThat(relay.outbox().stats().pending()).as("nothing enqueued").isEqualTo(pendingBefore);
+    assertThat(recorded()).as("nothing enqueued").isEqualTo(recordedBefore);
   }
 
   // ---- what takes time ----
 
   @Test
   void chunkedBodyThatNeverEnds_isCutOffByTheReadDeadline() throws Exception {
-    long pendingBefore = relay.outbox().stats().pending();
+    long recordedBefore = recorded();
     try (Socket socket = raw.open(ANSWER_TIMEOUT)) {
       OutputStream out = socket.getOutputStream();
       out.write(head("PUT", "/fhir/Patient/p1", "Transfer-Encoding: chunked\r\nContent-Type: " + JSON));
@@ -272,12 +276,12 @@ class HostileInputTest {
       await("the writer sees the connection closed").atMost(SLACK).untilTrue(closed);
       assertLeaksNothing(answer);
     }
-    assertThat(relay.outbox().stats().pending()).isEqualTo(pendingBefore);
+    assertThat(recorded()).as("nothing enqueued").isEqualTo(recordedBefore);
   }
 
   @Test
   void chunkedBodyThatStalls_isCutOffByTheIdleTimeout_withoutA5xx() throws Exception {
-    long pendingBefore = relay.outbox().stats().pending();
+    long recordedBefore = recorded();
     try (Socket socket = raw.open(ANSWER_TIMEOUT)) {
       OutputStream out = socket.getOutputStream();
       long start = System.nanoTime();
@@ -292,12 +296,12 @@ class HostileInputTest {
       assertThat(answer.elapsed()).isLessThan(IDLE.plus(SLACK));
       assertLeaksNothing(answer);
     }
-    assertThat(relay.outbox().stats().pending()).isEqualTo(pendingBefore);
+    assertThat(recorded()).as("nothing enqueued").isEqualTo(recordedBefore);
   }
 
   @Test
   void declaredBodyThatNeverArrivesInFull_isCutOff_withoutA5xx() throws Exception {
-    long pendingBefore = relay.outbox().stats().pending();
+    long recordedBefore = recorded();
     try (Socket socket = raw.open(ANSWER_TIMEOUT)) {
       OutputStream out = socket.getOutputStream();
       long start = System.nanoTime();
@@ -310,7 +314,31 @@ class HostileInputTest {
           .as("cut off (closed, or 408), got " + answer.status()).isTrue();
       assertThat(answer.elapsed()).isLessThan(READ_DEADLINE.plus(SLACK));
     }
-    assertThat(relay.outbox().stats().pending()).isEqualTo(pendingBefore);
+    assertThat(recorded()).as("nothing enqueued").isEqualTo(recordedBefore);
+  }
+
+  @Test
+  void keepAliveConnection_isNotOnTheClockBetweenRequests() throws Exception {
+    // Four requests on one connection, spread over more than the read deadline; each gap stays
+    // under the idle timeout, which is what governs a connection between requests.
+    int requests = 4;
+    Duration gap = IDLE.multipliedBy(3).dividedBy(4);
+    assertThat(gap.multipliedBy(requests - 1)).isGreaterThan(READ_DEADLINE);
+    try (Socket socket = raw.open(ANSWER_TIMEOUT)) {
+      OutputStream out = socket.getOutputStream();
+      for (int i = 0; i < requests; i++) {
+        byte[] request = keepAlivePut("kept" + i);
+        writers.schedule(() -> {
+          out.write(request);
+          out.flush();
+          return null;
+        }, gap.multipliedBy(i).toMillis(), TimeUnit.MILLISECONDS);
+      }
+      for (int i = 0; i < requests; i++) {
+        RawHttp.Answer answer = RawHttp.readOne(socket.getInputStream(), System.nanoTime());
+        assertThat(answer.status()).as("request %d on the kept-alive connection", i).isEqualTo(200);
+      }
+    }
   }
 
   @Test
@@ -400,6 +428,12 @@ class HostileInputTest {
         .doesNotContain("root:x:0:0");
   }
 
+  /** Anything the outbox records: each stored change (even one that replaces another), stale drops, pings. */
+  private static long recorded() {
+    var stats = relay.outbox().stats();
+    return relay.outbox().lastSeq() + stats.staleDrops() + stats.pings();
+  }
+
   /** Threads of the in-process relay that are blocked inside a request body read. */
   private static List<String> threadsReadingABody() {
     List<String> readers = new ArrayList<>();
@@ -409,6 +443,12 @@ class HostileInputTest {
       }
     }
     return readers;
+  }
+
+  private static byte[] keepAlivePut(String id) {
+    String body = HapiNotifier.resource("Patient", id, 1);
+    return (new String(head("PUT", "/fhir/Patient/" + id, "Content-Type: " + JSON + "\r\nContent-Length: " + body.length()),
+        StandardCharsets.US_ASCII) + body).getBytes(StandardCharsets.US_ASCII);
   }
 
   private static byte[] head(String method, String target, String headers) {

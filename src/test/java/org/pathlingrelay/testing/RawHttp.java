@@ -77,6 +77,48 @@ public final class RawHttp {
     return parse(received.toString(StandardCharsets.ISO_8859_1), Duration.ofNanos(System.nanoTime() - startNanos));
   }
 
+  /**
+   * Reads exactly one answer from a connection that stays open (keep-alive): the head, then a body
+   * framed by {@code Content-Length} or chunked encoding.
+   */
+  public static Answer readOne(InputStream in, long startNanos) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        return parse(head.toString(StandardCharsets.ISO_8859_1), Duration.ofNanos(System.nanoTime() - startNanos));
+      }
+      head.write(b);
+    }
+    String headText = head.toString(StandardCharsets.ISO_8859_1);
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)\r\ncontent-length:\\s*(\\d+)").matcher(headText);
+    if (length.find()) {
+      body.writeBytes(in.readNBytes(Integer.parseInt(length.group(1))));
+    } else if (headText.toLowerCase(Locale.ROOT).contains("transfer-encoding: chunked")) {
+      while (true) {
+        String sizeLine = readLine(in);
+        body.writeBytes((sizeLine + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        int size = Integer.parseInt(sizeLine.split(";")[0].trim(), 16);
+        body.writeBytes(in.readNBytes(size + 2));
+        if (size == 0) {
+          break;
+        }
+      }
+    }
+    return parse(headText + body.toString(StandardCharsets.ISO_8859_1), Duration.ofNanos(System.nanoTime() - startNanos));
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    for (int b; (b = in.read()) >= 0 && b != '\n'; ) {
+      if (b != '\r') {
+        line.append((char) b);
+      }
+    }
+    return line.toString();
+  }
+
   private static Answer parse(String raw, Duration elapsed) {
     if (!raw.startsWith("HTTP/")) {
       return new Answer(-1, Map.of(), raw, elapsed);
