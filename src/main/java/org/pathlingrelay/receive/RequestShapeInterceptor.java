@@ -9,7 +9,8 @@ import jakarta.servlet.http.HttpServletRequest;
 
 /**
  * Refuses bodies we would not accept before reading them: a declared length over the limit (413),
- * a content type that is not FHIR JSON or XML, or a compressed body (415). Bodies without a declared length are
+ * a content type that is not FHIR JSON or XML, a charset other than UTF-8, or a compressed body
+ * (415). Bodies without a declared length are
  * counted as they are read by {@link BodyLimitFilter}.
  */
 @Interceptor
@@ -28,6 +29,7 @@ final class RequestShapeInterceptor {
       throw new PayloadTooLargeException(
           "The body of " + declared + " bytes is over the limit of " + maxBodyBytes + " bytes");
     }
+    requireUtf8Charset(request.getHeader("Content-Type"));
     boolean carriesBody = declared > 0 || request.getHeader("Transfer-Encoding") != null;
     String method = request.getMethod();
     if (carriesBody && ("PUT".equals(method) || "POST".equals(method))) {
@@ -35,6 +37,26 @@ final class RequestShapeInterceptor {
       requireIdentityEncoding(request.getHeader("Content-Encoding"));
     }
     return true;
+  }
+
+  private static final java.util.regex.Pattern CHARSET =
+      java.util.regex.Pattern.compile("(?i)charset\\s*=\\s*\"?([^\";,\\s]*)");
+
+  /**
+   * FHIR bodies are UTF-8. HAPI looks up whatever charset the content type names before parsing,
+   * and a malformed or unknown name (say {@code UTF-8`}) escapes it as a 500.
+   */
+  private static void requireUtf8Charset(String contentType) {
+    if (contentType == null) {
+      return;
+    }
+    java.util.regex.Matcher charset = CHARSET.matcher(contentType);
+    while (charset.find()) {
+      String name = charset.group(1);
+      if (!name.equalsIgnoreCase("UTF-8") && !name.equalsIgnoreCase("UTF8")) {
+        throw new UnclassifiedServerFailureException(415, "The content type must name no charset or UTF-8");
+      }
+    }
   }
 
   /**

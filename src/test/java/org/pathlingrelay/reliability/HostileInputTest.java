@@ -182,6 +182,12 @@ class HostileInputTest {
     // Content types and body framing.
     cases.add(of("content type with an unterminated quote (found by the fuzzer)",
         put("/Patient/p1", "application/fhir{\"son+", patient), 400));
+    cases.add(of("charset name that is not a name (found by the fuzzer)",
+        put("/Patient/p1", "application/fhir+json; charset=UTF-8`", patient), 415));
+    cases.add(of("unknown charset", put("/Patient/p1", "application/fhir+json; charset=x-no-such", patient), 415));
+    cases.add(of("charset other than UTF-8", put("/Patient/p1", "application/fhir+json; charset=ISO-8859-1", patient), 415));
+    cases.add(of("bogus charset on an empty PUT (found by the fuzzer)",
+        put("/Patient/p1", "a OSpplication/x-www-fo-dmore; charset=UTF-8`", ""), 415));
     cases.add(of("form body over Jetty's form limit", put("/Patient/p1", "application/x-www-form-urlencoded",
         "a=" + "b".repeat(300_000)), 400));
     cases.add(of("multipart body", put("/Patient/p1", "multipart/form-data; boundary=x", patient), 415));
