@@ -223,6 +223,9 @@ class HostileInputTest {
         .header("Content-Type", JSON).body(patient), 431));
     cases.add(of("20 KiB URL", put("/Patient/" + "a".repeat(20 * 1024), JSON, patient), 414));
     cases.add(of("header line without a colon", put("/Patient/p1", JSON, patient).rawHeaderLine("NoColonHere"), 400));
+    cases.add(of("two spaces before the HTTP version (found by the fuzzer)", new RawBytes(("DELETE /fhir/Patient/p9  HTTP/1.1\r\n"
+        + "Host: localhost\r\nAuthorization: " + AUTH + "\r\nContent-Type: apica4ti\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII)), 400));
     cases.add(of("HTTP/1.1 without Host", withoutHost(), 400));
     cases.add(of("not HTTP at all (a TLS hello)", new RawBytes(new byte[] {0x16, 0x03, 0x01, 0x00, (byte) 0xa5, 0x01, 0x00, 0x00,
         (byte) 0xa1, 0x03, 0x03, '\r', '\n', '\r', '\n'}), 400));
