@@ -29,7 +29,7 @@ final class RequestShapeInterceptor {
       throw new PayloadTooLargeException(
           "The body of " + declared + " bytes is over the limit of " + maxBodyBytes + " bytes");
     }
-    requireUtf8Charset(request.getHeader("Content-Type"));
+    requireUtf8Charset(request);
     boolean carriesBody = declared > 0 || request.getHeader("Transfer-Encoding") != null;
     String method = request.getMethod();
     if (carriesBody && ("PUT".equals(method) || "POST".equals(method))) {
@@ -39,23 +39,28 @@ final class RequestShapeInterceptor {
     return true;
   }
 
-  private static final java.util.regex.Pattern CHARSET =
-      java.util.regex.Pattern.compile("(?i)charset\\s*=\\s*\"?([^\";,\\s]*)");
-
   /**
-   * FHIR bodies are UTF-8. HAPI looks up whatever charset the content type names before parsing,
-   * and a malformed or unknown name (say {@code UTF-8`}) escapes it as a 500.
+   * FHIR bodies are UTF-8. HAPI looks up the charset the servlet request reports before parsing,
+   * and a malformed or unknown name (say {@code UTF-8`}) escapes it as a 500; this asks the same.
    */
-  private static void requireUtf8Charset(String contentType) {
-    if (contentType == null) {
+  private static void requireUtf8Charset(HttpServletRequest request) {
+    String name;
+    try {
+      name = request.getCharacterEncoding();
+    } catch (RuntimeException unparseable) {
+      throw new UnclassifiedServerFailureException(415, "The content type cannot be parsed");
+    }
+    if (name == null || name.isBlank()) {
       return;
     }
-    java.util.regex.Matcher charset = CHARSET.matcher(contentType);
-    while (charset.find()) {
-      String name = charset.group(1);
-      if (!name.equalsIgnoreCase("UTF-8") && !name.equalsIgnoreCase("UTF8")) {
-        throw new UnclassifiedServerFailureException(415, "The content type must name no charset or UTF-8");
-      }
+    boolean utf8;
+    try {
+      utf8 = java.nio.charset.Charset.forName(name.trim()).equals(java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException notACharset) {
+      utf8 = false;
+    }
+    if (!utf8) {
+      throw new UnclassifiedServerFailureException(415, "The content type must name no charset or UTF-8");
     }
   }
 
