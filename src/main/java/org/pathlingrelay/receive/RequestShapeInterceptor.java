@@ -8,7 +8,7 @@ import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
 import jakarta.servlet.http.HttpServletRequest;
 
 /**
- * Refuses bodies we would not accept before reading them: a declared length over the limit (413),
+ * Refuses a URL with a malformed %-escape (400), and bodies we would not accept before reading them: a declared length over the limit (413),
  * a content type that is not FHIR JSON or XML, a charset other than UTF-8, or a compressed body
  * (415). Bodies without a declared length are
  * counted as they are read by {@link BodyLimitFilter}.
@@ -20,6 +20,21 @@ final class RequestShapeInterceptor {
 
   RequestShapeInterceptor(long maxBodyBytes) {
     this.maxBodyBytes = maxBodyBytes;
+  }
+
+  /** A '%' that does not start an escape ({@code %} and two hex digits). */
+  private static final java.util.regex.Pattern BROKEN_ESCAPE = java.util.regex.Pattern.compile("%(?![0-9A-Fa-f]{2})");
+
+  /**
+   * HAPI decodes the path itself, and a broken escape that Jetty lets through (inside a path
+   * parameter, after ';') escapes its decoder as a 500. Runs before HAPI reads the path.
+   */
+  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_PRE_PROCESSED, order = 10)
+  public boolean checkPath(HttpServletRequest request) {
+    if (BROKEN_ESCAPE.matcher(request.getRequestURI()).find()) {
+      throw new ca.uhn.fhir.rest.server.exceptions.InvalidRequestException("The URL has a malformed %-escape");
+    }
+    return true;
   }
 
   @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED, order = 100)

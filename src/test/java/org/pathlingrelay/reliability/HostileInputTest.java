@@ -153,6 +153,7 @@ class HostileInputTest {
     cases.add(of("id of an encoded slash", put("/Patient/a%2Fb", JSON, HapiNotifier.resource("Patient", "a", 1)), 400));
     cases.add(of("id of encoded dots", put("/Patient/%2E%2E", JSON, HapiNotifier.resource("Patient", "..", 1)), 400));
     cases.add(of("id climbing out with encoded slashes", put("/Patient/..%2F..%2Fetc", JSON, patient), 400));
+    cases.add(of("broken %-escape in a path parameter (found by the fuzzer)", request("DELETE", "/Patient/p1;;%;;x"), 400));
     cases.add(of("id with a NUL byte", put("/Patient/p1%00", JSON, patient), 400));
     cases.add(of("id with a space", put("/Patient/p%201", JSON, HapiNotifier.resource("Patient", "p 1", 1)), 400));
     cases.add(of("id of 1,000 characters", put("/Patient/" + "a".repeat(1_000), JSON,
