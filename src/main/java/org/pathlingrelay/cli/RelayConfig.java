@@ -37,12 +37,6 @@ public record RelayConfig(
         forwardMode, batchMax, linger, maxBodyBytes, parallelTypes, resilience, HttpLimits.DEFAULTS);
   }
 
-  /** The same settings with other HTTP limits. */
-  public RelayConfig withHttpLimits(HttpLimits limits) {
-    return new RelayConfig(bind, port, dataDir, pathlingUrl, pathlingToken, pathlingTimeout, receiverSecrets,
-        noAuth, forwardMode, batchMax, linger, maxBodyBytes, parallelTypes, resilience, limits);
-  }
-
   public RelayConfig {
     receiverSecrets = List.copyOf(receiverSecrets);
     if (port < 0 || port > 65535) {
