@@ -8,21 +8,18 @@ import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The one Jetty server: the FHIR receiver at {@code /fhir/*} and the operations endpoints beside
- * it. Limits are set here on purpose rather than left to Jetty's defaults.
+ * it. Limits are set here on purpose rather than left to Jetty's defaults; {@link HttpLimits} says
+ * why each has its value.
  */
 final class HttpHost implements AutoCloseable {
 
-  /** Enough for HAPI's headers plus a long bearer token; anything larger is refused with 431. */
-  private static final int MAX_HEADER_BYTES = 16 * 1024;
-  /** A connection that sends nothing for this long is closed (slow senders). */
-  private static final long IDLE_TIMEOUT_MS = 30_000;
+  /** Twice the default request cap: threads also run selectors, the scheduler and ops endpoints. */
   private static final int MAX_THREADS = 200;
 
   private final Server server;
@@ -33,20 +30,15 @@ final class HttpHost implements AutoCloseable {
     this.connector = connector;
   }
 
-  static HttpHost start(String bind, int port, HttpServlet fhir, Filter fhirBodyLimit, HttpServlet ops)
-      throws Exception {
-    return start(bind, port, fhir, fhirBodyLimit, ops, java.util.Optional.empty());
-  }
-
   static HttpHost start(
       String bind, int port, HttpServlet fhir, Filter fhirBodyLimit, HttpServlet ops,
-      java.util.Optional<TlsSettings> tls) throws Exception {
+      java.util.Optional<TlsSettings> tls, HttpLimits limits) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 8);
     threads.setName("http");
     Server server = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
-    http.setRequestHeaderSize(MAX_HEADER_BYTES);
+    http.setRequestHeaderSize(limits.maxHeaderBytes());
     ServerConnector connector;
     if (tls.isPresent()) {
       org.eclipse.jetty.util.ssl.SslContextFactory.Server ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
@@ -61,13 +53,14 @@ final class HttpHost implements AutoCloseable {
       secure.setSniHostCheck(false);
       http.addCustomizer(secure);
       connector = new ServerConnector(server,
-          new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http));
+          new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"),
+          new RequestReadDeadline(http, limits.requestReadTimeout()));
     } else {
-      connector = new ServerConnector(server, new HttpConnectionFactory(http));
+      connector = new ServerConnector(server, new RequestReadDeadline(http, limits.requestReadTimeout()));
     }
     connector.setHost(bind);
     connector.setPort(port);
-    connector.setIdleTimeout(IDLE_TIMEOUT_MS);
+    connector.setIdleTimeout(limits.idleTimeout().toMillis());
     server.addConnector(connector);
 
     ServletContextHandler context = new ServletContextHandler();
@@ -78,7 +71,9 @@ final class HttpHost implements AutoCloseable {
     for (String path : new String[] {"/healthz", "/readyz", "/status", "/metrics"}) {
       context.addServlet(opsHolder, path);
     }
-    server.setHandler(context);
+    context.setErrorHandler(new OutcomeErrorHandler());
+    server.setErrorHandler(new OutcomeErrorHandler());
+    server.setHandler(new KnownMethods(new ConcurrencyLimit(context, "/fhir", limits.maxConcurrentRequests())));
     server.setStopTimeout(5_000);
     server.start();
     return new HttpHost(server, connector);

@@ -25,7 +25,17 @@ public record RelayConfig(
     Duration linger,
     long maxBodyBytes,
     int parallelTypes,
-    ResilienceSettings resilience) {
+    ResilienceSettings resilience,
+    HttpLimits httpLimits) {
+
+  /** With the default HTTP limits. */
+  public RelayConfig(
+      String bind, int port, Path dataDir, String pathlingUrl, Optional<String> pathlingToken,
+      Duration pathlingTimeout, List<String> receiverSecrets, boolean noAuth, ForwardMode forwardMode,
+      int batchMax, Duration linger, long maxBodyBytes, int parallelTypes, ResilienceSettings resilience) {
+    this(bind, port, dataDir, pathlingUrl, pathlingToken, pathlingTimeout, receiverSecrets, noAuth,
+        forwardMode, batchMax, linger, maxBodyBytes, parallelTypes, resilience, HttpLimits.DEFAULTS);
+  }
 
   public RelayConfig {
     receiverSecrets = List.copyOf(receiverSecrets);
@@ -65,6 +75,6 @@ public record RelayConfig(
         + ", pathlingUrl=" + pathlingUrl + ", pathlingToken=" + (pathlingToken.isPresent() ? "***" : "none")
         + ", receiverSecrets=" + receiverSecrets.size() + " configured, noAuth=" + noAuth
         + ", forwardMode=" + forwardMode + ", batchMax=" + batchMax + ", linger=" + linger
-        + ", maxBodyBytes=" + maxBodyBytes + ", parallelTypes=" + parallelTypes + "]";
+        + ", maxBodyBytes=" + maxBodyBytes + ", parallelTypes=" + parallelTypes + ", httpLimits=" + httpLimits + "]";
   }
 }

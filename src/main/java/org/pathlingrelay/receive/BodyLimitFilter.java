@@ -1,6 +1,7 @@
 package org.pathlingrelay.receive;
 
 import ca.uhn.fhir.rest.server.exceptions.PayloadTooLargeException;
+import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ReadListener;
@@ -14,7 +15,8 @@ import java.io.IOException;
 
 /**
  * Stops reading a body once it passes the limit, so a chunked body of unknown length cannot make
- * us buffer without bound. The exception surfaces from HAPI as a 413 OperationOutcome.
+ * us buffer without bound. The exception surfaces from HAPI as a 413 OperationOutcome; a body that
+ * stops arriving surfaces as 408.
  */
 final class BodyLimitFilter implements Filter {
 
@@ -46,6 +48,39 @@ final class BodyLimitFilter implements Filter {
       }
       return stream;
     }
+
+    // HAPI asks for the parameters of every request, and Jetty parses the content type (and a form
+    // body) to answer; what it cannot parse would reach HAPI as a 500. It is the sender's fault.
+    @Override
+    public String getParameter(String name) {
+      return parsed(() -> super.getParameter(name));
+    }
+
+    @Override
+    public java.util.Map<String, String[]> getParameterMap() {
+      return parsed(super::getParameterMap);
+    }
+
+    @Override
+    public java.util.Enumeration<String> getParameterNames() {
+      return parsed(super::getParameterNames);
+    }
+
+    @Override
+    public String[] getParameterValues(String name) {
+      return parsed(() -> super.getParameterValues(name));
+    }
+
+    private static <T> T parsed(java.util.function.Supplier<T> parameters) {
+      try {
+        return parameters.get();
+      } catch (RuntimeException e) {
+        int status = e instanceof org.eclipse.jetty.http.HttpException http && http.getCode() >= 400 && http.getCode() < 500
+            ? http.getCode()
+            : 400;
+        throw new UnclassifiedServerFailureException(status, "The content type or form content cannot be parsed");
+      }
+    }
   }
 
   private static final class CountingStream extends ServletInputStream {
@@ -60,7 +95,12 @@ final class BodyLimitFilter implements Filter {
 
     @Override
     public int read() throws IOException {
-      int b = delegate.read();
+      int b;
+      try {
+        b = delegate.read();
+      } catch (IOException e) {
+        throw timedOutOr(e);
+      }
       if (b >= 0) {
         count(1);
       }
@@ -69,11 +109,29 @@ final class BodyLimitFilter implements Filter {
 
     @Override
     public int read(byte[] buffer, int offset, int length) throws IOException {
-      int n = delegate.read(buffer, offset, length);
+      int n;
+      try {
+        n = delegate.read(buffer, offset, length);
+      } catch (IOException e) {
+        throw timedOutOr(e);
+      }
       if (n > 0) {
         count(n);
       }
       return n;
+    }
+
+    /**
+     * A body that stops arriving fails the read with Jetty's idle timeout. HAPI would turn that
+     * into a 400 naming the Java exception; the sender should see 408 (its body was too slow).
+     */
+    private static IOException timedOutOr(IOException e) {
+      for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+          throw new UnclassifiedServerFailureException(408, "The request body did not arrive in time");
+        }
+      }
+      return e;
     }
 
     private void count(int n) {

@@ -35,8 +35,16 @@ final class BundleNotificationProvider {
     this.source = source;
   }
 
+  /** The Bundle types a notification comes in; a document or a collection is no list of changes. */
+  private static final java.util.Set<BundleType> NOTIFICATION_TYPES =
+      java.util.EnumSet.of(BundleType.BATCH, BundleType.TRANSACTION, BundleType.HISTORY);
+
   @Transaction
   public Bundle receive(@TransactionParam Bundle bundle) {
+    if (!NOTIFICATION_TYPES.contains(bundle.getType())) {
+      throw new InvalidRequestException(
+          "A Bundle of type '" + bundle.getType() + "' is not a notification: send batch, transaction or history");
+    }
     Optional<TopicNotification> topic = TopicNotification.of(bundle);
     if (topic.isPresent()) {
       return receiveTopic(bundle, topic.get());
@@ -128,7 +136,8 @@ final class BundleNotificationProvider {
     HTTPVerb method = entry.hasRequest() ? entry.getRequest().getMethod() : null;
     if (method == HTTPVerb.DELETE) {
       IdType target = new IdType(entry.getRequest().getUrl());
-      if (!target.hasResourceType() || !target.hasIdPart() || entry.getRequest().getUrl().contains("?")) {
+      if (!target.hasResourceType() || !target.hasIdPart() || entry.getRequest().getUrl().contains("?")
+          || hasDotSegment(entry.getRequest().getUrl())) {
         throw new InvalidRequestException(
             "a DELETE must name one resource as Type/id, not '" + entry.getRequest().getUrl() + "'");
       }
@@ -143,6 +152,11 @@ final class BundleNotificationProvider {
     if (method == HTTPVerb.PUT && entry.getRequest().hasUrl()) {
       IdType target = new IdType(entry.getRequest().getUrl());
       Change change = parser.upsert(entry.getResource());
+      if (target.hasResourceType() && !target.getResourceType().equals(change.key().type())) {
+        throw new InvalidRequestException(
+            "the entry holds a " + change.key().type() + " but its request URL names '"
+                + entry.getRequest().getUrl() + "'");
+      }
       if (target.hasIdPart() && !target.getIdPart().equals(change.key().id())) {
         throw new InvalidRequestException(
             "the resource's id '" + change.key().id() + "' does not match the request URL '"
@@ -151,5 +165,10 @@ final class BundleNotificationProvider {
       return change;
     }
     return parser.upsert(entry.getResource());
+  }
+
+  /** IdType reads only the last segments, so "Patient/../Observation/x" would name Observation/x. */
+  private static boolean hasDotSegment(String url) {
+    return java.util.Arrays.stream(url.split("/")).anyMatch(segment -> segment.equals(".") || segment.equals(".."));
   }
 }

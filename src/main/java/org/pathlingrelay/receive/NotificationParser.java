@@ -101,7 +101,9 @@ final class NotificationParser {
   }
 
   void requireValidId(String id) {
-    if (id == null || !FHIR_ID.matcher(id).matches()) {
+    // "." and ".." match FHIR's pattern, but in a URL they are path segments that climb out of
+    // Type/id when the change is forwarded.
+    if (id == null || !FHIR_ID.matcher(id).matches() || id.chars().allMatch(c -> c == '.')) {
       throw new InvalidRequestException(
           "'" + abbreviate(id) + "' is not a valid FHIR id (1-64 characters of A-Z a-z 0-9 - .)");
     }

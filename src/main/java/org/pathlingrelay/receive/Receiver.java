@@ -63,6 +63,7 @@ public final class Receiver {
     server.registerProvider(new BundleNotificationProvider(parser, acknowledger, source));
     interceptors.forEach(server::registerInterceptor);
     server.registerInterceptor(new RequestShapeInterceptor(maxBodyBytes));
+    server.registerInterceptor(new Utf8BodyInterceptor());
     server.registerInterceptor(new PingInterceptor(fhirContext, acknowledger));
     server.registerInterceptor(new RejectionLogger(meters));
     this.servlet = server;

@@ -9,6 +9,7 @@ import ca.uhn.fhir.rest.api.Constants;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.server.IResourceProvider;
+import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import java.util.List;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.instance.model.api.IIdType;
@@ -64,6 +65,10 @@ final class ResourceNotificationProvider implements IResourceProvider {
 
   @Delete
   public MethodOutcome delete(@IdParam IdType id) {
+    // HAPI routes a type-level DELETE (a conditional delete, DELETE [type]?...) here without an id.
+    if (id == null || !id.hasIdPart()) {
+      throw new InvalidRequestException("A DELETE must name one resource as " + type + "/[id]");
+    }
     Change change = parser.delete(type, id.getIdPart());
     return outcome(change, acknowledger.store(List.of(change)).get(0));
   }
