@@ -37,6 +37,15 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-body", defaultValue = "16MiB", converter = ByteSizeConverter.class, description = "Largest notification body accepted. Env RELAY_MAX_BODY. Default: ${DEFAULT-VALUE}")
   long maxBody;
 
+  @Option(names = "--idle-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Close a connection that sends nothing for this long. Env RELAY_IDLE_TIMEOUT. Default: ${DEFAULT-VALUE}")
+  java.time.Duration idleTimeout;
+
+  @Option(names = "--request-read-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Close a connection whose request has not arrived in full this long after its first byte (slow senders). Env RELAY_REQUEST_READ_TIMEOUT. Default: ${DEFAULT-VALUE}")
+  java.time.Duration requestReadTimeout;
+
+  @Option(names = "--max-concurrent-requests", defaultValue = "100", description = "Notifications handled at once; above it the answer is 503 with Retry-After. Env RELAY_MAX_CONCURRENT_REQUESTS. Default: ${DEFAULT-VALUE}")
+  int maxConcurrentRequests;
+
   @Option(names = "--source-url", description = "The source's FHIR base URL, for catch-up. Env SOURCE_URL.")
   String sourceUrl;
 
@@ -115,7 +124,9 @@ final class ServeCommand implements Callable<Integer> {
               pathling.linger,
               maxBody,
               pathling.parallelTypes,
-              ResilienceSettings.DEFAULTS);
+              ResilienceSettings.DEFAULTS,
+              new HttpLimits(HttpLimits.DEFAULTS.maxHeaderBytes(), idleTimeout, requestReadTimeout,
+                  maxConcurrentRequests));
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }

@@ -185,7 +185,15 @@ class CommandLineTest {
         new Contract("--max-body", "RELAY_MAX_BODY", s -> s.maxBody,
             16_777_216L, "1KiB", 1024L, "10MB", 10_000_000L, "512KiB", 524_288L),
         new Contract("--parallel-types", "RELAY_PARALLEL_TYPES", s -> s.pathling.parallelTypes,
-            4, "8", 8, "2", 2, "1", 1));
+            4, "8", 8, "2", 2, "1", 1),
+        new Contract("--idle-timeout", "RELAY_IDLE_TIMEOUT", s -> s.idleTimeout,
+            Duration.ofSeconds(30), "10s", Duration.ofSeconds(10), "1m", Duration.ofMinutes(1),
+            "5s", Duration.ofSeconds(5)),
+        new Contract("--request-read-timeout", "RELAY_REQUEST_READ_TIMEOUT", s -> s.requestReadTimeout,
+            Duration.ofSeconds(30), "20s", Duration.ofSeconds(20), "45s", Duration.ofSeconds(45),
+            "2m", Duration.ofMinutes(2)),
+        new Contract("--max-concurrent-requests", "RELAY_MAX_CONCURRENT_REQUESTS",
+            s -> s.maxConcurrentRequests, 100, "50", 50, "200", 200, "10", 10));
   }
 
   @ParameterizedTest(name = "{0}")
