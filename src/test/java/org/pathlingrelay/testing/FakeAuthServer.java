@@ -1,6 +1,5 @@
 package org.pathlingrelay.testing;
 
-import ca.uhn.fhir.test.utilities.server.BaseJettyServerExtension;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -46,11 +45,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake OAuth2 authorization server for the {@code client_credentials} grant, with SMART Backend
@@ -135,8 +129,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <p>All knobs and inspection methods are thread-safe; records are added before the answer is
  * sent.
  */
-public final class FakeAuthServer
-    implements BeforeAllCallback, BeforeEachCallback, AfterEachCallback, AfterAllCallback {
+public final class FakeAuthServer extends FakeServer {
 
   public static final String CLIENT_ASSERTION_TYPE =
       "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -297,30 +290,15 @@ public final class FakeAuthServer
   private volatile boolean strictAssertionHeaders = true;
 
   public FakeAuthServer() {
+    super("fake auth server");
     server.keepAliveBetweenTests();
   }
 
   // ---------------------------------------------------------------- JUnit lifecycle
 
   @Override
-  public void beforeAll(ExtensionContext context) throws Exception {
-    server.beforeEach(context);
-  }
-
-  @Override
-  public void beforeEach(ExtensionContext context) throws Exception {
-    server.beforeEach(context); // starts it if a previous test left it down; same port
-    reset();
-  }
-
-  @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    server.afterEach(context); // keeps running: keepAliveBetweenTests
-  }
-
-  @Override
-  public void afterAll(ExtensionContext context) throws Exception {
-    server.afterAll(context);
+  Restartable server() {
+    return server;
   }
 
   // ---------------------------------------------------------------- addresses
@@ -529,28 +507,6 @@ public final class FakeAuthServer
     fhirBasePath = "/fhir";
     strictAssertionHeaders = true;
     guards.forEach(RequireBearerToken::reset);
-  }
-
-  /** Stops the server: connections are refused until {@link #comeBack()}. State is kept. */
-  public void goDown() {
-    try {
-      server.stopServer();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not stop the fake auth server", e);
-    }
-  }
-
-  /** Starts the server again on the same port. */
-  public void comeBack() {
-    try {
-      server.start();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not restart the fake auth server on " + port(), e);
-    }
-  }
-
-  public boolean isUp() {
-    return server.isUp();
   }
 
   // ---------------------------------------------------------------- inspection
@@ -1129,21 +1085,13 @@ public final class FakeAuthServer
     }
   }
 
-  /** Opens the protected start so {@link #comeBack()} can restart on the kept port. */
-  private final class JettyServer extends BaseJettyServerExtension<JettyServer> {
+  private final class JettyServer extends RestartableJetty<JettyServer> {
 
     @Override
     protected HttpServlet provideServlet() {
       return new Servlet();
     }
 
-    void start() throws Exception {
-      startServer();
-    }
-
-    boolean isUp() {
-      return isRunning();
-    }
   }
 
   @Override

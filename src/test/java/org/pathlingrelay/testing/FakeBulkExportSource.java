@@ -1,7 +1,6 @@
 package org.pathlingrelay.testing;
 
 import ca.uhn.fhir.context.FhirContext;
-import ca.uhn.fhir.test.utilities.server.BaseJettyServerExtension;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -62,11 +61,6 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConnectionFactory;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake FHIR Bulk Data {@code $export} source over real HTTP, shaped like HAPI FHIR JPA 8.8.0
@@ -184,8 +178,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * cancellation texts) and are otherwise only close. All knobs and inspection methods are
  * thread-safe; records are added before the answer is sent.
  */
-public final class FakeBulkExportSource
-    implements BeforeAllCallback, BeforeEachCallback, AfterEachCallback, AfterAllCallback {
+public final class FakeBulkExportSource extends FakeServer {
 
   /** The 10-patient Synthea set: 7,160 resources in 13 types. */
   public static final Path SYNTHEA_10 = Path.of("src", "test", "fixtures", "synthea-10");
@@ -263,6 +256,7 @@ public final class FakeBulkExportSource
 
   /** Serves the NDJSON files in {@code datasetDir} (indexed once, on first use). */
   public FakeBulkExportSource(Path datasetDir) {
+    super("fake bulk export source");
     this.defaultDataset = Objects.requireNonNull(datasetDir, "datasetDir");
     this.datasetDir = datasetDir;
     server.withServletPath(SERVLET_PATH + "/*").keepAliveBetweenTests()
@@ -280,24 +274,8 @@ public final class FakeBulkExportSource
   // ---------------------------------------------------------------- JUnit lifecycle
 
   @Override
-  public void beforeAll(ExtensionContext context) throws Exception {
-    server.beforeEach(context);
-  }
-
-  @Override
-  public void beforeEach(ExtensionContext context) throws Exception {
-    server.beforeEach(context); // starts it if a previous test left it down; same port
-    reset();
-  }
-
-  @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    server.afterEach(context); // keeps running: keepAliveBetweenTests
-  }
-
-  @Override
-  public void afterAll(ExtensionContext context) throws Exception {
-    server.afterAll(context);
+  Restartable server() {
+    return server;
   }
 
   /** The FHIR base URL, e.g. {@code http://localhost:41234/fhir}. Valid once started. */
@@ -307,28 +285,6 @@ public final class FakeBulkExportSource
 
   public int port() {
     return server.getPort();
-  }
-
-  /** Stops the server: connections are refused until {@link #comeBack()}. State is kept. */
-  public void goDown() {
-    try {
-      server.stopServer();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not stop the fake bulk export source", e);
-    }
-  }
-
-  /** Starts the server again on the same port, with the same jobs and files. */
-  public void comeBack() {
-    try {
-      server.start();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not restart the fake on port " + port(), e);
-    }
-  }
-
-  public boolean isUp() {
-    return server.isUp();
   }
 
   // ---------------------------------------------------------------- data
@@ -2035,21 +1991,13 @@ public final class FakeBulkExportSource
     static final Set<String> ALL = Set.copyOf(FhirContext.forR4Cached().getResourceTypes());
   }
 
-  /** Opens the protected start so {@link #comeBack()} can restart on the kept port. */
-  private final class JettyServer extends BaseJettyServerExtension<JettyServer> {
+  private final class JettyServer extends RestartableJetty<JettyServer> {
 
     @Override
     protected HttpServlet provideServlet() {
       return new Servlet();
     }
 
-    void start() throws Exception {
-      startServer();
-    }
-
-    boolean isUp() {
-      return isRunning();
-    }
   }
 
   @Override

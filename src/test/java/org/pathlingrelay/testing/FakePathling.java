@@ -106,11 +106,6 @@ import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.StringType;
 import org.hl7.fhir.r4.model.Type;
 import org.hl7.fhir.r4.model.UrlType;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake Pathling FHIR server (R4) over real HTTP, for testing the relay against Pathling's
@@ -210,8 +205,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>All knobs and inspection methods are thread-safe.
  */
-public final class FakePathling
-    implements BeforeAllCallback, BeforeEachCallback, AfterEachCallback, AfterAllCallback {
+public final class FakePathling extends FakeServer {
 
   /** The FHIR id syntax; Pathling's batch applies the same rule to entry URLs. */
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
@@ -246,7 +240,7 @@ public final class FakePathling
   // timeout, server validation mode) on every start, which must not leak into the relay's context.
   private final FhirContext ctx = FhirContext.forR4();
   private final Set<String> resourceTypes;
-  private final StartableServer server;
+  private final RestartableRestfulServer server;
 
   private final Object dataLock = new Object();
   /** Rows per resource type, in insertion order; guarded by {@link #dataLock}. */
@@ -293,7 +287,8 @@ public final class FakePathling
       NO_PNP_SOURCE;
 
   public FakePathling() {
-    server = new StartableServer(ctx);
+    super("fake Pathling");
+    server = new RestartableRestfulServer(ctx);
     server.withServletPath(SERVLET_PATH + "/*")
         .withServletFilter(new RecordingFilter())
         .withValidationMode(ServerValidationModeEnum.NEVER)
@@ -315,25 +310,8 @@ public final class FakePathling
   // ---------------------------------------------------------------- JUnit lifecycle
 
   @Override
-  public void beforeAll(ExtensionContext context) throws Exception {
-    server.beforeEach(context);
-  }
-
-  @Override
-  public void beforeEach(ExtensionContext context) throws Exception {
-    // Starts the server if a previous test left it down; the port stays the same.
-    server.beforeEach(context);
-    reset();
-  }
-
-  @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    server.afterEach(context); // keeps running: keepAliveBetweenTests
-  }
-
-  @Override
-  public void afterAll(ExtensionContext context) throws Exception {
-    server.afterAll(context);
+  Restartable server() {
+    return server;
   }
 
   /** The underlying HAPI extension, for tests that prefer to register it themselves. */
@@ -465,28 +443,6 @@ public final class FakePathling
    */
   public void forgetJobs() {
     abandonJobs();
-  }
-
-  /** Stops the server: connections are refused until {@link #comeBack()}. Data is kept. */
-  public void goDown() {
-    try {
-      server.stopServer();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not stop the fake Pathling", e);
-    }
-  }
-
-  /** Starts the server again on the same port, with the same data. */
-  public void comeBack() {
-    try {
-      server.start();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not restart the fake Pathling on port " + port(), e);
-    }
-  }
-
-  public boolean isUp() {
-    return server.isUp();
   }
 
   /** Stores rows directly (appends, no request recorded). A resource without an id gets one. */
@@ -1995,22 +1951,6 @@ public final class FakePathling
         }
         record.run();
       }
-    }
-  }
-
-  /** Opens the protected start so {@link #comeBack()} can restart on the kept port. */
-  private static final class StartableServer extends RestfulServerExtension {
-
-    StartableServer(FhirContext ctx) {
-      super(ctx);
-    }
-
-    void start() throws Exception {
-      startServer();
-    }
-
-    boolean isUp() {
-      return isRunning();
     }
   }
 

@@ -95,11 +95,6 @@ import org.hl7.fhir.r4.model.OperationOutcome.IssueType;
 import org.hl7.fhir.r4.model.Subscription;
 import org.hl7.fhir.r4.model.Subscription.SubscriptionChannelType;
 import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake FHIR R4 source server (over real HTTP) that manages {@code Subscription} resources the way
@@ -222,8 +217,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * method. All knobs and inspection methods are thread-safe; inspection neither counts as a read nor
  * is recorded.
  */
-public final class FakeSubscriptionSource
-    implements BeforeAllCallback, BeforeEachCallback, AfterEachCallback, AfterAllCallback {
+public final class FakeSubscriptionSource extends FakeServer {
 
   /** The tag system HAPI uses to record a Subscription's matching strategy. */
   public static final String MATCHING_STRATEGY_SYSTEM =
@@ -250,7 +244,7 @@ public final class FakeSubscriptionSource
 
   private final FhirContext ctx = FhirContext.forR4();
   private final Set<String> resourceTypes;
-  private final StartableServer server;
+  private final RestartableRestfulServer server;
   private final FifoMemoryPagingProvider pagingProvider = new FifoMemoryPagingProvider(100);
   private final SecureRandom random = new SecureRandom();
 
@@ -274,6 +268,7 @@ public final class FakeSubscriptionSource
   private FailurePlan failurePlan = FailurePlan.NONE; // guarded by failureLock
 
   public FakeSubscriptionSource() {
+    super("fake source");
     Set<String> types = new TreeSet<>();
     for (String name : ctx.getResourceTypes()) {
       Class<? extends IBaseResource> type = ctx.getResourceDefinition(name).getImplementingClass();
@@ -284,7 +279,7 @@ public final class FakeSubscriptionSource
     resourceTypes = Set.copyOf(types);
     pagingProvider.setDefaultPageSize(DEFAULT_PAGE_SIZE);
     pagingProvider.setMaximumPageSize(MAX_PAGE_SIZE);
-    server = new StartableServer(ctx);
+    server = new RestartableRestfulServer(ctx);
     server.withServletPath(SERVLET_PATH + "/*")
         .withServletFilter(new RecordingFilter())
         .withValidationMode(ServerValidationModeEnum.NEVER)
@@ -297,24 +292,8 @@ public final class FakeSubscriptionSource
   // ---------------------------------------------------------------- JUnit lifecycle
 
   @Override
-  public void beforeAll(ExtensionContext context) throws Exception {
-    server.beforeEach(context);
-  }
-
-  @Override
-  public void beforeEach(ExtensionContext context) throws Exception {
-    server.beforeEach(context); // starts the server again if a test left it down; same port
-    reset();
-  }
-
-  @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    server.afterEach(context); // keeps running: keepAliveBetweenTests
-  }
-
-  @Override
-  public void afterAll(ExtensionContext context) throws Exception {
-    server.afterAll(context);
+  Restartable server() {
+    return server;
   }
 
   /** The underlying HAPI extension. */
@@ -471,28 +450,6 @@ public final class FakeSubscriptionSource
       }
     }
     return ids;
-  }
-
-  /** Stops the server: connections are refused until {@link #comeBack()}. Data is kept. */
-  public void goDown() {
-    try {
-      server.stopServer();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not stop the fake source", e);
-    }
-  }
-
-  /** Starts the server again on the same port, with the same data. */
-  public void comeBack() {
-    try {
-      server.start();
-    } catch (Exception e) {
-      throw new IllegalStateException("Could not restart the fake source on port " + port(), e);
-    }
-  }
-
-  public boolean isUp() {
-    return server.isUp();
   }
 
   /** Clears all Subscriptions (ids start at 1 again), counts, recorded requests and knobs. */
@@ -1372,22 +1329,6 @@ public final class FakeSubscriptionSource
         }
         record.run();
       }
-    }
-  }
-
-  /** Opens the protected start so {@link #comeBack()} can restart on the kept port. */
-  private static final class StartableServer extends RestfulServerExtension {
-
-    StartableServer(FhirContext ctx) {
-      super(ctx);
-    }
-
-    void start() throws Exception {
-      startServer();
-    }
-
-    boolean isUp() {
-      return isRunning();
     }
   }
 
