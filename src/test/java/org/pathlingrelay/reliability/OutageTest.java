@@ -3,7 +3,6 @@ package org.pathlingrelay.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
@@ -22,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +31,7 @@ import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.forward.ResilienceSettings;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiNotifier;
+import org.pathlingrelay.testing.HeapHistogram;
 import org.pathlingrelay.testing.RecordedRequest;
 import org.pathlingrelay.testing.RelayHarness;
 
@@ -265,14 +266,6 @@ class OutageTest {
     assertThat(circuitState()).isIn("CLOSED", "HALF_OPEN");
   }
 
-  private static long usedHeapAfterGc() throws InterruptedException {
-    for (int i = 0; i < 3; i++) {
-      System.gc();
-      Thread.sleep(100);
-    }
-    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-  }
-
   private static String padded(String type, String id, long version, int padding) {
     return "{\"resourceType\":\"" + type + "\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"" + version
         + "\"},\"text\":{\"status\":\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">"
@@ -299,6 +292,7 @@ class OutageTest {
   }
 
   @Test
+  @Tag("own-jvm") // Heap is measured for the whole JVM: other test classes' leftovers must not count.
   void longOutage_outboxGrowsOnDiskNotInTheHeap_andEverythingDrainsOnRecovery() throws Exception {
     // A long open wait, so that the heap can be measured while nothing is in flight.
     startRelay(pathling.baseUrl(), Duration.ofSeconds(30), new ResilienceSettings(
@@ -312,7 +306,7 @@ class OutageTest {
     awaitDrained(Duration.ofSeconds(30));
 
     pathling.goDown();
-    long heapBefore = usedHeapAfterGc();
+    HeapHistogram heapBefore = HeapHistogram.take();
     int perType = 5_000;
     AckLatencies acks = new AckLatencies(perType * TYPES.size());
     AtomicInteger refused = new AtomicInteger();
@@ -328,11 +322,11 @@ class OutageTest {
 
     // Measured while the circuit is open and no request holds a batch: pending rows must not be
     // in the heap. (A request in flight holds at most --batch-max rows per type.)
-    long heapAfter = 0;
-    for (int attempt = 0; attempt < 20 && heapAfter == 0; attempt++) {
+    HeapHistogram heapAfter = null;
+    for (int attempt = 0; attempt < 20 && heapAfter == null; attempt++) {
       await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
           .until(() -> circuitState().equals("OPEN") && relay.forwarder().status().typesInFlight().isEmpty());
-      long measured = usedHeapAfterGc();
+      HeapHistogram measured = HeapHistogram.take();
       if (circuitState().equals("OPEN") && relay.forwarder().status().typesInFlight().isEmpty()) {
         heapAfter = measured;
       }
@@ -341,7 +335,8 @@ class OutageTest {
     System.out.printf("long outage: %d notifications in %d ms (%s); outbox depth %d, %.1f MiB on disk;"
         + " heap after GC %.1f MiB before, %.1f MiB with the outbox full (payload %.1f MiB)%n",
         acks.count(), sending.toMillis(), acks.summary(), pending, onDisk / 1048576.0,
-        heapBefore / 1048576.0, heapAfter / 1048576.0, payload / 1048576.0);
+        heapBefore.totalBytes() / 1048576.0, heapAfter == null ? 0 : heapAfter.totalBytes() / 1048576.0,
+        payload / 1048576.0);
 
     pathling.comeBack();
     Duration drain = awaitDrained(Duration.ofSeconds(120));
@@ -350,8 +345,11 @@ class OutageTest {
     assertThat(refused.get()).as("notifications not acknowledged").isZero();
     assertThat(pending).as("outbox depth while Pathling is down").isEqualTo(perType * TYPES.size());
     assertThat(onDisk).as("the outbox holds the payload on disk").isGreaterThan(payload);
-    assertThat(heapAfter).as("measured while the circuit was open").isPositive();
-    assertThat(heapAfter - heapBefore).as("heap growth with %d MiB pending", payload >> 20)
+    assertThat(heapAfter).as("measured while the circuit was open").isNotNull();
+    HeapHistogram after = heapAfter;
+    assertThat(after.growthSince(heapBefore))
+        .as(() -> String.format("heap growth with %d MiB pending; grew most: %s",
+            payload >> 20, after.largestGrowthSince(heapBefore, 8)))
         .isLessThan(payload / 3);
     for (String type : TYPES) {
       assertThat(pathling.ids(type)).as(type).hasSize(type.equals("Observation") ? perType + 400 : perType);
