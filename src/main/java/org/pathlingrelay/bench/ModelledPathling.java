@@ -86,10 +86,11 @@ public final class ModelledPathling implements AutoCloseable {
 
     @Override
     protected void service(HttpServletRequest request, HttpServletResponse response) throws IOException {
+      long arrived = System.nanoTime();
       String path = request.getPathInfo() == null ? "/" : request.getPathInfo();
       String method = request.getMethod();
       if (path.equals("/") && method.equals("POST")) {
-        batch(request, response);
+        batch(request, response, arrived);
       } else if (path.equals("/$import") && method.equals("POST")) {
         kickOffImport(request, response);
       } else if (path.equals("/$job")) {
@@ -98,13 +99,13 @@ public final class ModelledPathling implements AutoCloseable {
         send(response, 200, "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"kind\":\"instance\","
             + "\"fhirVersion\":\"4.0.1\",\"format\":[\"json\"]}");
       } else if (path.split("/").length == 3 && (method.equals("PUT") || method.equals("DELETE"))) {
-        single(request, response, path.substring(1), method.equals("PUT"));
+        single(request, response, path.substring(1), method.equals("PUT"), arrived);
       } else {
         send(response, 404, outcome("error", "not-found", "The modelled Pathling does not serve " + method + " " + path));
       }
     }
 
-    private void batch(HttpServletRequest request, HttpServletResponse response) throws IOException {
+    private void batch(HttpServletRequest request, HttpServletResponse response, long arrived) throws IOException {
       BatchEntries.Read bundle;
       try {
         bundle = batches.read(request.getInputStream());
@@ -116,7 +117,7 @@ public final class ModelledPathling implements AutoCloseable {
         send(response, 400, outcome("error", "invalid", "Only batch Bundles are accepted"));
         return;
       }
-      if (!writes.write(bundle.types(), bundle.keys())) {
+      if (!writes.write(bundle.types(), bundle.keys(), arrived)) {
         conflict(response, bundle.types());
         return;
       }
@@ -140,11 +141,11 @@ public final class ModelledPathling implements AutoCloseable {
       }
     }
 
-    private void single(HttpServletRequest request, HttpServletResponse response, String key, boolean put)
-        throws IOException {
+    private void single(HttpServletRequest request, HttpServletResponse response, String key, boolean put,
+        long arrived) throws IOException {
       byte[] body = request.getInputStream().readAllBytes();
       String type = key.substring(0, key.indexOf('/'));
-      if (!writes.write(Set.of(type), List.of(key))) {
+      if (!writes.write(Set.of(type), List.of(key), arrived)) {
         conflict(response, Set.of(type));
         return;
       }

@@ -41,15 +41,18 @@ final class WriteModel {
 
   /**
    * Writes {@code resources} resources of these types (a PUT or a batch); {@code keys} are the
-   * resources' {@code Type/id}. False, with nothing applied, on a conflict.
+   * resources' {@code Type/id}. False, with nothing applied, on a conflict. The cost runs from
+   * {@code arrivedNanos}, when the request reached the model: a real Pathling's cost was measured
+   * from request to answer, so it includes reading and parsing the body, which the model has
+   * already spent CPU on by now and must not charge twice.
    */
-  boolean write(Set<String> types, Collection<String> keys) {
+  boolean write(Set<String> types, Collection<String> keys, long arrivedNanos) {
     if (!claim(types)) {
       return false;
     }
     try {
       writeRequests.incrementAndGet();
-      spend(cost.nanosFor(keys.size()));
+      spendUntil(arrivedNanos + cost.nanosFor(keys.size()));
       if (recordCompletions) {
         long now = System.nanoTime();
         for (String key : keys) {
@@ -70,7 +73,7 @@ final class WriteModel {
       return false;
     }
     try {
-      spend(cost.nanosFor(lines));
+      spendUntil(System.nanoTime() + cost.nanosFor(lines));
       importedLines.addAndGet(lines);
     } finally {
       release(Set.of(type));
@@ -99,8 +102,7 @@ final class WriteModel {
   }
 
   /** The modelled work: parks the request's thread, costing no CPU. */
-  private static void spend(long nanos) {
-    long end = System.nanoTime() + nanos;
+  private static void spendUntil(long end) {
     long left;
     while ((left = end - System.nanoTime()) > 0) {
       LockSupport.parkNanos(left);
