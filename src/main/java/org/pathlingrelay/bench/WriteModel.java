@@ -42,9 +42,9 @@ final class WriteModel {
   /**
    * Writes {@code resources} resources of these types (a PUT or a batch); {@code keys} are the
    * resources' {@code Type/id}. False, with nothing applied, on a conflict. The cost runs from
-   * {@code arrivedNanos}, when the request reached the model: a real Pathling's cost was measured
-   * from request to answer, so it includes reading and parsing the body, which the model has
-   * already spent CPU on by now and must not charge twice.
+   * {@code arrivedNanos}, when the request's body was in: a real Pathling's cost was measured from
+   * request to answer, so it includes parsing the body, which the model has already spent CPU on
+   * by now and must not charge twice.
    */
   boolean write(Set<String> types, Collection<String> keys, long arrivedNanos) {
     if (!claim(types)) {

@@ -21,10 +21,16 @@ import org.pathlingrelay.outbox.Change;
  */
 final class BatchBundleWriter {
 
-  private final JsonFactory json = new JsonFactory();
+  // Flushing the generator before each resource must not flush the stream under it.
+  private final JsonFactory json =
+      new JsonFactory().disable(JsonGenerator.Feature.FLUSH_PASSED_TO_STREAM);
 
   byte[] bundle(List<Change> upserts) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(upserts.size() * 2048);
+    long size = 256;
+    for (Change change : upserts) {
+      size += change.json().length() + 128;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(size, Integer.MAX_VALUE - 16));
     try (JsonGenerator generator = json.createGenerator(out, JsonEncoding.UTF8)) {
       generator.writeStartObject();
       generator.writeStringField("resourceType", "Bundle");
@@ -33,7 +39,11 @@ final class BatchBundleWriter {
       for (Change change : upserts) {
         generator.writeStartObject();
         generator.writeFieldName("resource");
-        generator.writeRawValue(change.body());
+        // The stored UTF-8 goes in as it is: an empty raw value makes the generator write the
+        // colon and count a value written, then the bytes follow it on the stream.
+        generator.writeRawValue("");
+        generator.flush();
+        change.json().writeTo(out);
         generator.writeObjectFieldStart("request");
         generator.writeStringField("method", "PUT");
         generator.writeStringField("url", change.key().toString());

@@ -113,7 +113,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
 
   @Override
   public void put(Change upsert) {
-    IBaseResource resource = fhirContext.newJsonParser().parseResource(upsert.body());
+    IBaseResource resource = fhirContext.newJsonParser().parseResource(upsert.json().read());
     try {
       client.update().resource(resource).withId(toId(upsert.key())).execute();
     } catch (RuntimeException e) {

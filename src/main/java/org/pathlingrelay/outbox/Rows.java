@@ -25,6 +25,7 @@ final class Rows {
     ResourceKey key = new ResourceKey(rs.getString(column), rs.getString(column + 1));
     Operation operation = Operation.valueOf(rs.getString(column + 2));
     VersionStamp stamp = stamp(rs, column + 3);
-    return new Change(key, operation, stamp, rs.getString(column + 5));
+    byte[] body = rs.getBytes(column + 5);
+    return new Change(key, operation, stamp, body == null ? null : ResourceJson.ofUtf8(body));
   }
 }

@@ -235,7 +235,7 @@ final class WriteSide implements AutoCloseable {
       replacePending.setString(2, change.operation().name());
       setNullableLong(replacePending, 3, stamp.versionNumber());
       setNullableLong(replacePending, 4, stamp.lastUpdatedMillis());
-      replacePending.setString(5, change.body());
+      replacePending.setBytes(5, bytesOf(change));
       replacePending.setLong(6, nowMillis);
       replacePending.setString(7, key.type());
       replacePending.setString(8, key.id());
@@ -250,7 +250,7 @@ final class WriteSide implements AutoCloseable {
     insertPending.setString(5, change.operation().name());
     setNullableLong(insertPending, 6, stamp.versionNumber());
     setNullableLong(insertPending, 7, stamp.lastUpdatedMillis());
-    insertPending.setString(8, change.body());
+    insertPending.setBytes(8, bytesOf(change));
     insertPending.setLong(9, nowMillis);
     insertPending.setLong(10, nowMillis);
     insertPending.executeUpdate();
@@ -301,7 +301,7 @@ final class WriteSide implements AutoCloseable {
     upsertDeadLetter.setString(3, change.operation().name());
     setNullableLong(upsertDeadLetter, 4, change.stamp().versionNumber());
     setNullableLong(upsertDeadLetter, 5, change.stamp().lastUpdatedMillis());
-    upsertDeadLetter.setString(6, change.body());
+    upsertDeadLetter.setBytes(6, bytesOf(change));
     upsertDeadLetter.setInt(7, status);
     upsertDeadLetter.setString(8, reason);
     upsertDeadLetter.setLong(9, nowMillis);
@@ -461,5 +461,10 @@ final class WriteSide implements AutoCloseable {
             storeSeq)) {
       statement.close();
     }
+  }
+
+  /** Stored as the UTF-8 bytes that came in; text and blob read back the same. */
+  private static byte[] bytesOf(Change change) {
+    return change.json() == null ? null : change.json().utf8();
   }
 }

@@ -11,6 +11,7 @@ import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Meta;
 import org.hl7.fhir.r4.model.Resource;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.ResourceJson;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.VersionStamp;
 
@@ -76,9 +77,9 @@ final class NotificationParser {
           "The body's id '" + bodyId + "' does not match the URL's id '" + urlId + "'");
     }
     requireValidId(bodyId);
-    String json = encoding == EncodingEnum.JSON && rawBody != null && rawBody.length > 0
-        ? new String(rawBody, java.nio.charset.StandardCharsets.UTF_8)
-        : jsonOf(resource);
+    ResourceJson json = encoding == EncodingEnum.JSON && rawBody != null && rawBody.length > 0
+        ? ResourceJson.ofUtf8(rawBody)
+        : ResourceJson.of(jsonOf(resource));
     return Change.upsert(new ResourceKey(bodyType, bodyId), stampOf(resource), json);
   }
 

@@ -31,7 +31,7 @@ class LineParserTest {
           assertThat(change.operation()).isEqualTo(Operation.UPSERT);
           assertThat(change.key().type()).isEqualTo(type);
           assertThat(line).contains("\"id\":\"" + change.key().id() + "\"");
-          assertThat(change.body()).isSameAs(line);
+          assertThat(change.body()).as("the line is stored as it is").isEqualTo(line);
           lines++;
         }
       }
