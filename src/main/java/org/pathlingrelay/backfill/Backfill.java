@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 public final class Backfill {
 
   private static final Logger log = LoggerFactory.getLogger(Backfill.class);
-  private static final int CHUNK = 1_000;
+  private static final int CHUNK = 4_000;
   private static final int FILE_ATTEMPTS = 5;
 
   private final BulkExportClient source;
