@@ -5,10 +5,9 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
+import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import org.pathlingrelay.outbox.Change;
@@ -21,16 +20,17 @@ import org.pathlingrelay.outbox.Change;
  */
 final class BatchBundleWriter {
 
-  // Flushing the generator before each resource must not flush the stream under it.
-  private final JsonFactory json =
-      new JsonFactory().disable(JsonGenerator.Feature.FLUSH_PASSED_TO_STREAM);
+  // Flushing the generator before each resource must not flush the stream under it, and the
+  // stream belongs to the HTTP client, which closes it.
+  private final JsonFactory json = new JsonFactory()
+      .disable(JsonGenerator.Feature.FLUSH_PASSED_TO_STREAM)
+      .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
 
-  byte[] bundle(List<Change> upserts) {
-    long size = 256;
-    for (Change change : upserts) {
-      size += change.json().length() + 128;
-    }
-    ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(size, Integer.MAX_VALUE - 16));
+  /**
+   * Writes the Bundle to {@code out} as it goes (the request body streams; no copy of a batch of
+   * megabytes is built first).
+   */
+  void write(List<Change> upserts, OutputStream out) throws IOException {
     try (JsonGenerator generator = json.createGenerator(out, JsonEncoding.UTF8)) {
       generator.writeStartObject();
       generator.writeStringField("resourceType", "Bundle");
@@ -52,10 +52,7 @@ final class BatchBundleWriter {
       }
       generator.writeEndArray();
       generator.writeEndObject();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the batch Bundle", e);
     }
-    return out.toByteArray();
   }
 
   /** The {@code entry[].response.status} values of a batch-response, in order. */

@@ -68,7 +68,13 @@ public final class HapiPathlingWriter implements PathlingWriter {
       throw new RetriableWriteException(refused.getMessage(), 401, null, refused);
     }
     token.ifPresent(t -> post.setHeader("Authorization", "Bearer " + t));
-    post.setEntity(new org.apache.http.entity.ByteArrayEntity(bundles.bundle(upserts)));
+    // Chunked: the Bundle is written straight onto the connection (64 KiB at a time), so sending
+    // overlaps building, and no copy of the whole batch sits in the heap.
+    post.setEntity(new org.apache.http.entity.EntityTemplate(out -> {
+      java.io.BufferedOutputStream buffered = new java.io.BufferedOutputStream(out, 1 << 16);
+      bundles.write(upserts, buffered);
+      buffered.flush();
+    }));
     try (org.apache.http.client.methods.CloseableHttpResponse response = http.execute(post)) {
       int status = response.getStatusLine().getStatusCode();
       if (status >= 200 && status < 300) {
