@@ -37,23 +37,9 @@ final class NotificationParser {
       throw new InvalidRequestException("The request has no resource in its body");
     }
     IBaseResource resource = parse(encoding, body);
-    String bodyType = fhirContext.getResourceType(resource);
-    if (!bodyType.equals(urlType)) {
-      throw new InvalidRequestException(
-          "The body holds a " + bodyType + " but the URL names " + urlType);
-    }
-    String bodyId = resource.getIdElement().getIdPart();
-    if (bodyId == null) {
-      throw new InvalidRequestException(
-          "The " + bodyType + " in the body has no id; a resource without an id cannot be synced");
-    }
-    if (urlId != null && !urlId.equals(bodyId)) {
-      throw new InvalidRequestException(
-          "The body's id '" + bodyId + "' does not match the URL's id '" + urlId + "'");
-    }
-    requireValidId(bodyId);
+    ResourceKey key = keyMatchingUrl(urlType, urlId, resource);
     String json = encoding == EncodingEnum.JSON ? body : jsonOf(resource);
-    return Change.upsert(new ResourceKey(bodyType, bodyId), stampOf(resource), json);
+    return Change.upsert(key, stampOf(resource), json);
   }
 
   /**
@@ -63,6 +49,15 @@ final class NotificationParser {
    */
   Change upsertParsed(String urlType, String urlId, IBaseResource resource, byte[] rawBody, String contentType) {
     EncodingEnum encoding = encodingOf(contentType);
+    ResourceKey key = keyMatchingUrl(urlType, urlId, resource);
+    ResourceJson json = encoding == EncodingEnum.JSON && rawBody != null && rawBody.length > 0
+        ? ResourceJson.ofUtf8(rawBody)
+        : ResourceJson.of(jsonOf(resource));
+    return Change.upsert(key, stampOf(resource), json);
+  }
+
+  /** The body's type and id, which must be what the URL names (the URL's id may be absent). */
+  private ResourceKey keyMatchingUrl(String urlType, String urlId, IBaseResource resource) {
     String bodyType = fhirContext.getResourceType(resource);
     if (!bodyType.equals(urlType)) {
       throw new InvalidRequestException("The body holds a " + bodyType + " but the URL names " + urlType);
@@ -77,10 +72,7 @@ final class NotificationParser {
           "The body's id '" + bodyId + "' does not match the URL's id '" + urlId + "'");
     }
     requireValidId(bodyId);
-    ResourceJson json = encoding == EncodingEnum.JSON && rawBody != null && rawBody.length > 0
-        ? ResourceJson.ofUtf8(rawBody)
-        : ResourceJson.of(jsonOf(resource));
-    return Change.upsert(new ResourceKey(bodyType, bodyId), stampOf(resource), json);
+    return new ResourceKey(bodyType, bodyId);
   }
 
   /** A resource already parsed (a Bundle entry) becomes an upsert. */
