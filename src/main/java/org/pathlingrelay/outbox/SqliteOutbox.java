@@ -286,9 +286,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     await(
         committer.submit(
             (side, now) -> {
-              for (PendingChange change : copy) {
-                side.acknowledge(change, now);
-              }
+              side.acknowledgeAll(copy, now);
               return null;
             }));
   }

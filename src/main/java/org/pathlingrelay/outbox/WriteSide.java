@@ -27,8 +27,12 @@ final class WriteSide implements AutoCloseable {
   private static final int LOOKUP_SLICE = 500;
 
   private final Connection connection;
-  /** The last version forwarded per resource; absent is cached too, as most lookups miss. */
-  private final Cache<ResourceKey, Optional<VersionStamp>> forwardedCache;
+  /**
+   * The last version forwarded per resource, for resources updated again and again. Absence is
+   * not cached: a backfill's hundreds of thousands of fresh ids would only churn the cache, and
+   * {@link #forwardedAhead} answers them for the batch at hand.
+   */
+  private final Cache<ResourceKey, VersionStamp> forwardedCache;
 
   private final PreparedStatement selectPending;
   private final PreparedStatement selectForwarded;
@@ -45,10 +49,15 @@ final class WriteSide implements AutoCloseable {
   private long lastSeq;
   /** Pending versions read ahead for the changes of one {@link #appendAll} call, then dropped. */
   private final Map<ResourceKey, Optional<Held>> lookedAhead = new HashMap<>();
+  /** Forwarded versions (absent included) read ahead for one batch of changes, then dropped. */
+  private final Map<ResourceKey, Optional<VersionStamp>> forwardedAhead = new HashMap<>();
 
   WriteSide(Connection connection, long forwardedCacheSize) throws SQLException {
     this.connection = connection;
-    this.forwardedCache = Caffeine.newBuilder().maximumSize(forwardedCacheSize).build();
+    // Maintenance on the writer thread: handing it to the common pool woke a thread on nearly
+    // every put, and the wake-ups cost the writer more than the maintenance itself.
+    this.forwardedCache =
+        Caffeine.newBuilder().maximumSize(forwardedCacheSize).executor(Runnable::run).build();
     selectPending =
         connection.prepareStatement(
             "SELECT seq, version_number, last_updated FROM pending"
@@ -139,22 +148,29 @@ final class WriteSide implements AutoCloseable {
       return dispositions;
     } finally {
       lookedAhead.clear();
+      forwardedAhead.clear();
     }
   }
 
   private void lookAhead(List<Change> changes) throws SQLException {
-    Map<String, List<String>> idsByType = new LinkedHashMap<>();
-    for (Change change : changes) {
-      idsByType.computeIfAbsent(change.key().type(), t -> new ArrayList<>()).add(change.key().id());
-    }
-    for (Map.Entry<String, List<String>> type : idsByType.entrySet()) {
-      List<String> ids = type.getValue().stream().distinct().toList();
+    Map<String, List<String>> byType = idsByType(changes.stream().map(Change::key).toList());
+    for (Map.Entry<String, List<String>> type : byType.entrySet()) {
+      List<String> ids = type.getValue();
       for (int from = 0; from < ids.size(); from += LOOKUP_SLICE) {
         List<String> slice = ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE));
         lookAheadPending(type.getKey(), slice);
         lookAheadForwarded(type.getKey(), slice);
       }
     }
+  }
+
+  private static Map<String, List<String>> idsByType(List<ResourceKey> keys) {
+    Map<String, List<String>> idsByType = new LinkedHashMap<>();
+    for (ResourceKey key : keys) {
+      idsByType.computeIfAbsent(key.type(), t -> new ArrayList<>()).add(key.id());
+    }
+    idsByType.replaceAll((type, ids) -> ids.stream().distinct().toList());
+    return idsByType;
   }
 
   private void lookAheadPending(String type, List<String> ids) throws SQLException {
@@ -184,9 +200,8 @@ final class WriteSide implements AutoCloseable {
     if (uncached.isEmpty()) {
       return;
     }
-    Map<ResourceKey, Optional<VersionStamp>> found = new HashMap<>();
     for (String id : uncached) {
-      found.put(new ResourceKey(type, id), Optional.empty());
+      forwardedAhead.put(new ResourceKey(type, id), Optional.empty());
     }
     try (PreparedStatement select = connection.prepareStatement(
         "SELECT resource_id, version_number, last_updated FROM forwarded"
@@ -194,11 +209,13 @@ final class WriteSide implements AutoCloseable {
       bindTypeAndIds(select, type, uncached);
       try (ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
-          found.put(new ResourceKey(type, rs.getString(1)), Optional.of(Rows.stamp(rs, 2)));
+          ResourceKey key = new ResourceKey(type, rs.getString(1));
+          VersionStamp stamp = Rows.stamp(rs, 2);
+          forwardedAhead.put(key, Optional.of(stamp));
+          forwardedCache.put(key, stamp);
         }
       }
     }
-    forwardedCache.putAll(found);
   }
 
   private static String placeholders(int count) {
@@ -271,12 +288,33 @@ final class WriteSide implements AutoCloseable {
     return newest == null ? VersionStamp.UNKNOWN : new VersionStamp(newest, null).successor();
   }
 
-  boolean acknowledge(PendingChange delivered, long nowMillis) throws SQLException {
+  /**
+   * Removes delivered changes from the queue and records their versions as forwarded, reading
+   * what was forwarded before for all of them in a few queries first.
+   */
+  void acknowledgeAll(List<PendingChange> delivered, long nowMillis) throws SQLException {
+    try {
+      Map<String, List<String>> ids = idsByType(delivered.stream().map(PendingChange::key).toList());
+      for (Map.Entry<String, List<String>> type : ids.entrySet()) {
+        for (int from = 0; from < type.getValue().size(); from += LOOKUP_SLICE) {
+          lookAheadForwarded(type.getKey(),
+              type.getValue().subList(from, Math.min(type.getValue().size(), from + LOOKUP_SLICE)));
+        }
+      }
+      for (PendingChange change : delivered) {
+        acknowledge(change, nowMillis);
+      }
+    } finally {
+      forwardedAhead.clear();
+    }
+  }
+
+  private void acknowledge(PendingChange delivered, long nowMillis) throws SQLException {
     ResourceKey key = delivered.key();
     deletePendingAt.setString(1, key.type());
     deletePendingAt.setString(2, key.id());
     deletePendingAt.setLong(3, delivered.seq());
-    boolean removed = deletePendingAt.executeUpdate() > 0;
+    deletePendingAt.executeUpdate();
     VersionStamp stamp = delivered.change().stamp();
     Optional<VersionStamp> forwarded = forwarded(key);
     if (forwarded.isEmpty()
@@ -288,9 +326,8 @@ final class WriteSide implements AutoCloseable {
       setNullableLong(upsertForwarded, 5, stamp.lastUpdatedMillis());
       upsertForwarded.setLong(6, nowMillis);
       upsertForwarded.executeUpdate();
-      forwardedCache.put(key, Optional.of(stamp));
+      rememberForwarded(key, stamp);
     }
-    return removed;
   }
 
   void deadLetter(PendingChange rejected, int status, String reason, long nowMillis)
@@ -420,18 +457,32 @@ final class WriteSide implements AutoCloseable {
   }
 
   private Optional<VersionStamp> forwarded(ResourceKey key) throws SQLException {
-    Optional<VersionStamp> cached = forwardedCache.getIfPresent(key);
+    Optional<VersionStamp> ahead = forwardedAhead.get(key);
+    if (ahead != null) {
+      return ahead;
+    }
+    VersionStamp cached = forwardedCache.getIfPresent(key);
     if (cached != null) {
-      return cached;
+      return Optional.of(cached);
     }
     selectForwarded.setString(1, key.type());
     selectForwarded.setString(2, key.id());
-    Optional<VersionStamp> found;
     try (ResultSet rs = selectForwarded.executeQuery()) {
-      found = rs.next() ? Optional.of(Rows.stamp(rs, 1)) : Optional.empty();
+      if (!rs.next()) {
+        return Optional.empty();
+      }
+      VersionStamp found = Rows.stamp(rs, 1);
+      forwardedCache.put(key, found);
+      return Optional.of(found);
     }
-    forwardedCache.put(key, found);
-    return found;
+  }
+
+  /** A key twice in one batch: its second change must see the first as forwarded. */
+  private void rememberForwarded(ResourceKey key, VersionStamp stamp) {
+    forwardedCache.put(key, stamp);
+    if (forwardedAhead.containsKey(key)) {
+      forwardedAhead.put(key, Optional.of(stamp));
+    }
   }
 
   private static void setNullableLong(PreparedStatement statement, int index, Long value)

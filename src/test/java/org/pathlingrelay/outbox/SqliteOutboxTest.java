@@ -141,6 +141,27 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void forwardedVersionGuard_holdsForMoreResourcesThanTheCacheKeeps() throws Exception {
+    outbox.close();
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC(),
+        new SqliteOutbox.Settings(1_000, 100, 2));
+    List<Change> batch = new java.util.ArrayList<>();
+    for (int i = 0; i < 1_200; i++) {
+      batch.add(version(new ResourceKey("Observation", "o" + i), 3));
+    }
+    outbox.append(batch).join();
+    outbox.acknowledge(pending("Observation"));
+
+    List<Change> older = batch.stream()
+        .map(change -> version(change.key(), 2)).toList();
+    assertThat(outbox.append(older).join()).containsOnly(Disposition.STALE);
+    assertThat(append(version(new ResourceKey("Observation", "o7"), 3))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(new ResourceKey("Observation", "o7"), 4))).isEqualTo(Disposition.QUEUED);
+    outbox.acknowledge(pending("Observation"));
+    assertThat(append(version(new ResourceKey("Observation", "o7"), 3))).isEqualTo(Disposition.STALE);
+  }
+
+  @Test
   void pendingRows_surviveAReopen() throws Exception {
     for (int i = 0; i < 100; i++) {
       append(version(new ResourceKey("Observation", "o" + i), 1));
