@@ -64,7 +64,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--ingest-requests", defaultValue = "20000", description = "Notifications per ingest round. Default: ${DEFAULT-VALUE}")
   int ingestRequests;
 
-  @Option(names = "--ingest-warm-up", defaultValue = "20000", description = "Notifications of the ingest warm-up. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--ingest-warm-up", defaultValue = "60000", description = "Notifications of the ingest warm-up, to each server: 20,000 left the relay still compiling in the first measured round. Default: ${DEFAULT-VALUE}")
   int ingestWarmUp;
 
   @Option(names = "--concurrency", defaultValue = "32", description = "Client connections for ingest and lag. Default: ${DEFAULT-VALUE}")
