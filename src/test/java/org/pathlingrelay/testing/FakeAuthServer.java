@@ -265,10 +265,6 @@ public final class FakeAuthServer extends FakeServer {
     }
   }
 
-  private record FailurePlan(int remaining, int status, Duration retryAfter) {
-    static final FailurePlan NONE = new FailurePlan(0, 503, null);
-  }
-
   private final JettyServer server = new JettyServer();
 
   private final ConcurrentMap<String, Client> clients = new ConcurrentHashMap<>();
@@ -281,8 +277,7 @@ public final class FakeAuthServer extends FakeServer {
   /** Guards created for this server; {@link #reset()} resets their counters too. */
   private final List<RequireBearerToken> guards = new CopyOnWriteArrayList<>();
 
-  private final Object failureLock = new Object();
-  private FailurePlan failurePlan = FailurePlan.NONE; // guarded by failureLock
+  private final InjectedFailures failures = new InjectedFailures();
 
   private volatile Duration tokenLifetime = DEFAULT_TOKEN_LIFETIME;
   private volatile List<String> allowedScopes = null; // null: any scope
@@ -448,12 +443,7 @@ public final class FakeAuthServer extends FakeServer {
 
   /** As {@link #failNextTokenRequests(int, int)}, with {@code Retry-After} (whole seconds, rounded up) or none. */
   public void failNextTokenRequests(int count, int status, Duration retryAfter) {
-    if (count < 0 || status < 400 || status > 599) {
-      throw new IllegalArgumentException("count >= 0 and an error status required");
-    }
-    synchronized (failureLock) {
-      failurePlan = new FailurePlan(count, status, retryAfter);
-    }
+    failures.failNext(count, status, retryAfter);
   }
 
   /** Every token issued so far becomes invalid (resource servers answer 401); new ones are fine. */
@@ -499,9 +489,7 @@ public final class FakeAuthServer extends FakeServer {
     tokenOrder.clear();
     usedJtis.clear();
     requests.clear();
-    synchronized (failureLock) {
-      failurePlan = FailurePlan.NONE;
-    }
+    failures.clear();
     tokenLifetime = DEFAULT_TOKEN_LIFETIME;
     allowedScopes = null;
     fhirBasePath = "/fhir";
@@ -632,18 +620,6 @@ public final class FakeAuthServer extends FakeServer {
     guards.add(guard);
   }
 
-  private Optional<FailurePlan> takeFailure() {
-    synchronized (failureLock) {
-      if (failurePlan.remaining() <= 0) {
-        return Optional.empty();
-      }
-      FailurePlan current = failurePlan;
-      failurePlan = new FailurePlan(current.remaining() - 1, current.status(),
-          current.retryAfter());
-      return Optional.of(current);
-    }
-  }
-
   /** What a token request turned out to be, filled in as the checks proceed. */
   private static final class Attempt {
     String grantType;
@@ -657,18 +633,15 @@ public final class FakeAuthServer extends FakeServer {
     Instant at = Instant.now();
     byte[] body = request.getInputStream().readAllBytes();
     Attempt attempt = new Attempt();
-    Optional<FailurePlan> injected = takeFailure();
+    Optional<InjectedFailures.Failure> injected = failures.take();
     if (injected.isPresent()) {
-      FailurePlan plan = injected.get();
+      InjectedFailures.Failure plan = injected.get();
       String description = "Injected failure (HTTP " + plan.status() + ")";
       requests.add(new TokenRequest(at, null, null, AuthMethod.NONE, null, plan.status(),
           plan.status() >= 500 ? "temporarily_unavailable" : "invalid_request", description,
           null, null));
       Map<String, String> headers = new LinkedHashMap<>();
-      if (plan.retryAfter() != null) {
-        long seconds = Math.max(0, (plan.retryAfter().toMillis() + 999) / 1000);
-        headers.put("Retry-After", Long.toString(seconds));
-      }
+      plan.retryAfterHeader().ifPresent(seconds -> headers.put("Retry-After", seconds));
       writeJson(response, plan.status(), error(
           plan.status() >= 500 ? "temporarily_unavailable" : "invalid_request", description),
           headers);

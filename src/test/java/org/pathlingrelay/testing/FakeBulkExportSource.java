@@ -225,9 +225,9 @@ public final class FakeBulkExportSource extends FakeServer {
   private final Map<String, Job> jobs = new LinkedHashMap<>();
   private final Map<String, ExportFile> files = new HashMap<>();
   private final List<String> errors = new ArrayList<>();
-  private FailurePlan kickOffFailures = FailurePlan.NONE;
-  private FailurePlan pollFailures = FailurePlan.NONE;
-  private FailurePlan downloadFailures = FailurePlan.NONE;
+  private final InjectedFailures kickOffFailures = new InjectedFailures();
+  private final InjectedFailures pollFailures = new InjectedFailures();
+  private final InjectedFailures downloadFailures = new InjectedFailures();
   private int cutsLeft;
   private long cutAfterBytes;
   private String jobFailure;
@@ -472,26 +472,17 @@ public final class FakeBulkExportSource extends FakeServer {
 
   /** The next {@code count} kick-offs answer {@code status} (OperationOutcome, Retry-After: 1). */
   public void failNextKickOffs(int count, int status) {
-    FailurePlan plan = FailurePlan.of(count, status);
-    synchronized (lock) {
-      kickOffFailures = plan;
-    }
+    kickOffFailures.failNext(count, status, null);
   }
 
   /** The next {@code count} polls answer {@code status} (OperationOutcome, Retry-After: 1). */
   public void failNextPolls(int count, int status) {
-    FailurePlan plan = FailurePlan.of(count, status);
-    synchronized (lock) {
-      pollFailures = plan;
-    }
+    pollFailures.failNext(count, status, null);
   }
 
   /** The next {@code count} downloads answer {@code status} (OperationOutcome, Retry-After: 1). */
   public void failNextDownloads(int count, int status) {
-    FailurePlan plan = FailurePlan.of(count, status);
-    synchronized (lock) {
-      downloadFailures = plan;
-    }
+    downloadFailures.failNext(count, status, null);
   }
 
   /**
@@ -529,9 +520,9 @@ public final class FakeBulkExportSource extends FakeServer {
       jobs.clear();
       files.clear();
       errors.clear();
-      kickOffFailures = FailurePlan.NONE;
-      pollFailures = FailurePlan.NONE;
-      downloadFailures = FailurePlan.NONE;
+      kickOffFailures.clear();
+      pollFailures.clear();
+      downloadFailures.clear();
       cutsLeft = 0;
       cutAfterBytes = 0;
       jobFailure = null;
@@ -1253,48 +1244,9 @@ public final class FakeBulkExportSource extends FakeServer {
 
   // ---------------------------------------------------------------- failure plans
 
-  private record FailurePlan(int remaining, int status) {
-
-    static final FailurePlan NONE = new FailurePlan(0, 500);
-
-    static FailurePlan of(int count, int status) {
-      if (count < 0 || status < 400 || status > 599) {
-        throw new IllegalArgumentException("count >= 0 and an error status required");
-      }
-      return new FailurePlan(count, status);
-    }
-
-    FailurePlan next() {
-      return new FailurePlan(remaining - 1, status);
-    }
-  }
-
-  /** Takes one failure of a plan; returns its status, or 0. Runs under the lock. */
-  private int takeKickOffFailure() {
-    if (kickOffFailures.remaining() <= 0) {
-      return 0;
-    }
-    int status = kickOffFailures.status();
-    kickOffFailures = kickOffFailures.next();
-    return status;
-  }
-
-  private int takePollFailure() {
-    if (pollFailures.remaining() <= 0) {
-      return 0;
-    }
-    int status = pollFailures.status();
-    pollFailures = pollFailures.next();
-    return status;
-  }
-
-  private int takeDownloadFailure() {
-    if (downloadFailures.remaining() <= 0) {
-      return 0;
-    }
-    int status = downloadFailures.status();
-    downloadFailures = downloadFailures.next();
-    return status;
+  /** Takes one failure of a plan; returns its status, or 0. */
+  private static int statusOfNext(InjectedFailures failures) {
+    return failures.take().map(InjectedFailures.Failure::status).orElse(0);
   }
 
   private long takeCut() {
@@ -1488,7 +1440,7 @@ public final class FakeBulkExportSource extends FakeServer {
         int failure;
         if (!authorized(request)) {
           answer = Answer.unauthorized();
-        } else if ((failure = takeKickOffFailure()) != 0) {
+        } else if ((failure = statusOfNext(kickOffFailures)) != 0) {
           answer = Answer.injected(failure);
         } else if (!preferAsync(request)) {
           answer = Answer.error(400, "HAPI-0513: Must request async processing for $export");
@@ -1608,7 +1560,7 @@ public final class FakeBulkExportSource extends FakeServer {
         int failure;
         if (!authorized(request)) {
           answer = Answer.unauthorized();
-        } else if ((failure = takePollFailure()) != 0) {
+        } else if ((failure = statusOfNext(pollFailures)) != 0) {
           answer = Answer.injected(failure);
         } else if (jobId == null) {
           answer = Answer.error(400, "HAPI-2227: $export-poll-status requires a job ID, "
@@ -1691,7 +1643,7 @@ public final class FakeBulkExportSource extends FakeServer {
         int failure;
         if (!authorized(request)) {
           refusal = Answer.unauthorized();
-        } else if ((failure = takeDownloadFailure()) != 0) {
+        } else if ((failure = statusOfNext(downloadFailures)) != 0) {
           refusal = Answer.injected(failure);
         } else if (file == null) {
           refusal = Answer.error(404, "Resource Binary/" + id + " is not known");

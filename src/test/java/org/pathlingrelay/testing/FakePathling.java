@@ -254,9 +254,8 @@ public final class FakePathling extends FakeServer {
 
   private volatile WriteCost writeCost = WriteCost.FREE;
   private volatile Predicate<IBaseResource> rejection = resource -> false;
-  private final Object failureLock = new Object();
-  private FailurePlan failurePlan = FailurePlan.NONE; // guarded by failureLock
-  private FailurePlan jobFailurePlan = FailurePlan.NONE; // guarded by failureLock
+  private final InjectedFailures writeFailures = new InjectedFailures();
+  private final InjectedFailures jobFailures = new InjectedFailures();
 
   /** Bumped by every successful write; part of a job's identity, as Pathling's cache key. */
   private final AtomicLong dataVersion = new AtomicLong();
@@ -354,12 +353,7 @@ public final class FakePathling extends FakeServer {
    * $job} polls and deletes do not. Replaces any earlier plan.
    */
   public void failNext(int count, int status, Duration retryAfter) {
-    if (count < 0 || status < 400 || status > 599) {
-      throw new IllegalArgumentException("count >= 0 and an error status required");
-    }
-    synchronized (failureLock) {
-      failurePlan = new FailurePlan(count, status, retryAfter);
-    }
+    writeFailures.failNext(count, status, retryAfter);
   }
 
   /**
@@ -428,12 +422,7 @@ public final class FakePathling extends FakeServer {
    * get their turn, applying nothing (e.g. 500 for a Spark failure). Replaces any earlier plan.
    */
   public void failNextImportJobs(int count, int status) {
-    if (count < 0 || status < 400 || status > 599) {
-      throw new IllegalArgumentException("count >= 0 and an error status required");
-    }
-    synchronized (failureLock) {
-      jobFailurePlan = new FailurePlan(count, status, null);
-    }
+    jobFailures.failNext(count, status, null);
   }
 
   /**
@@ -478,10 +467,8 @@ public final class FakePathling extends FakeServer {
     allowableExportUrls = null;
     allowInsecureUrls = false;
     pnpSource = NO_PNP_SOURCE;
-    synchronized (failureLock) {
-      failurePlan = FailurePlan.NONE;
-      jobFailurePlan = FailurePlan.NONE;
-    }
+    writeFailures.clear();
+    jobFailures.clear();
   }
 
   // ---------------------------------------------------------------- inspection
@@ -1443,7 +1430,7 @@ public final class FakePathling extends FakeServer {
       }
       job.loadingSince = Instant.now();
       job.state = ImportJob.State.RUNNING;
-      Optional<FailurePlan> injected = takeJobFailure();
+      Optional<InjectedFailures.Failure> injected = jobFailures.take();
       if (injected.isPresent()) {
         throw new JobFailed(injected.get().status(), "Injected failure (HTTP "
             + injected.get().status() + "); nothing was applied");
@@ -1451,17 +1438,6 @@ public final class FakePathling extends FakeServer {
       return body.get();
     } finally {
       importLock.unlock();
-    }
-  }
-
-  private Optional<FailurePlan> takeJobFailure() {
-    synchronized (failureLock) {
-      if (jobFailurePlan.remaining() <= 0) {
-        return Optional.empty();
-      }
-      FailurePlan current = jobFailurePlan;
-      jobFailurePlan = new FailurePlan(current.remaining() - 1, current.status(), null);
-      return Optional.of(current);
     }
   }
 
@@ -1808,33 +1784,6 @@ public final class FakePathling extends FakeServer {
     }
   }
 
-  private record FailurePlan(int remaining, int status, Duration retryAfter) {
-
-    static final FailurePlan NONE = new FailurePlan(0, 500, null);
-
-    BaseServerResponseException exception() {
-      BaseServerResponseException e = BaseServerResponseException.newInstance(status,
-          "Injected failure (HTTP " + status + "); nothing was applied");
-      if (retryAfter != null) {
-        long seconds = Math.max(0, (retryAfter.toMillis() + 999) / 1000);
-        e.addResponseHeader("Retry-After", Long.toString(seconds));
-      }
-      return e;
-    }
-  }
-
-  private Optional<FailurePlan> takeFailure() {
-    synchronized (failureLock) {
-      if (failurePlan.remaining() <= 0) {
-        return Optional.empty();
-      }
-      FailurePlan current = failurePlan;
-      failurePlan = new FailurePlan(current.remaining() - 1, current.status(),
-          current.retryAfter());
-      return Optional.of(current);
-    }
-  }
-
   /** Notes what a write carries and injects {@link #failNext} failures before HAPI handles it. */
   @Interceptor
   public final class WriteGate {
@@ -1845,7 +1794,7 @@ public final class FakePathling extends FakeServer {
         return true; // DELETE [base]/$job cancels a job: not a write
       }
       request.setAttribute(ENTRIES_ATTRIBUTE, carried(details, request));
-      Optional<FailurePlan> failure = takeFailure();
+      Optional<InjectedFailures.Failure> failure = writeFailures.take();
       if (failure.isPresent()) {
         // Read the body first: left unread, Jetty closes the connection after the answer, and
         // a client reusing it fails with an I/O error instead of seeing the injected status.

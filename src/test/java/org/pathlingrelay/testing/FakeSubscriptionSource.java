@@ -35,7 +35,6 @@ import ca.uhn.fhir.rest.param.UriParam;
 import ca.uhn.fhir.rest.param.UriParamQualifierEnum;
 import ca.uhn.fhir.rest.server.FifoMemoryPagingProvider;
 import ca.uhn.fhir.rest.server.IResourceProvider;
-import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceGoneException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
@@ -264,8 +263,7 @@ public final class FakeSubscriptionSource extends FakeServer {
   private volatile Set<SubscriptionChannelType> supportedChannelTypes =
       EnumSet.of(SubscriptionChannelType.RESTHOOK);
   private final Map<String, String> failingCriteria = new ConcurrentHashMap<>();
-  private final Object failureLock = new Object();
-  private FailurePlan failurePlan = FailurePlan.NONE; // guarded by failureLock
+  private final InjectedFailures failures = new InjectedFailures();
 
   public FakeSubscriptionSource() {
     super("fake source");
@@ -397,12 +395,7 @@ public final class FakeSubscriptionSource extends FakeServer {
 
   /** As {@link #failNext(int, int)}, with a {@code Retry-After} header (whole seconds) when given. */
   public void failNext(int count, int status, Duration retryAfter) {
-    if (count < 0 || status < 400 || status > 599) {
-      throw new IllegalArgumentException("count >= 0 and an error status required");
-    }
-    synchronized (failureLock) {
-      failurePlan = new FailurePlan(count, status, retryAfter);
-    }
+    failures.failNext(count, status, retryAfter);
   }
 
   /** Page sizes for searches (defaults {@value #DEFAULT_PAGE_SIZE} and {@value #MAX_PAGE_SIZE}). */
@@ -469,9 +462,7 @@ public final class FakeSubscriptionSource extends FakeServer {
     failingCriteria.clear();
     pagingProvider.setDefaultPageSize(DEFAULT_PAGE_SIZE);
     pagingProvider.setMaximumPageSize(MAX_PAGE_SIZE);
-    synchronized (failureLock) {
-      failurePlan = FailurePlan.NONE;
-    }
+    failures.clear();
   }
 
   // ---------------------------------------------------------------- inspection
@@ -1231,40 +1222,13 @@ public final class FakeSubscriptionSource extends FakeServer {
 
   // ---------------------------------------------------------------- failure injection, recording
 
-  private record FailurePlan(int remaining, int status, Duration retryAfter) {
-
-    static final FailurePlan NONE = new FailurePlan(0, 500, null);
-
-    BaseServerResponseException exception() {
-      BaseServerResponseException e = BaseServerResponseException.newInstance(status,
-          "Injected failure (HTTP " + status + "); nothing was applied");
-      if (retryAfter != null) {
-        long seconds = Math.max(0, (retryAfter.toMillis() + 999) / 1000);
-        e.addResponseHeader("Retry-After", Long.toString(seconds));
-      }
-      return e;
-    }
-  }
-
-  private Optional<FailurePlan> takeFailure() {
-    synchronized (failureLock) {
-      if (failurePlan.remaining() <= 0) {
-        return Optional.empty();
-      }
-      FailurePlan current = failurePlan;
-      failurePlan = new FailurePlan(current.remaining() - 1, current.status(),
-          current.retryAfter());
-      return Optional.of(current);
-    }
-  }
-
   /** Injects {@link #failNext} failures before HAPI handles a routed request. */
   @Interceptor
   public final class FailureGate {
 
     @Hook(Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED)
     public boolean beforeHandling(RequestDetails details, HttpServletRequest request) {
-      Optional<FailurePlan> failure = takeFailure();
+      Optional<InjectedFailures.Failure> failure = failures.take();
       if (failure.isPresent()) {
         // Read the body first: left unread, Jetty closes the connection after the answer, and a
         // client reusing it fails with an I/O error instead of seeing the injected status.
