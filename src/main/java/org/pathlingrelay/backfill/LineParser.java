@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.pathlingrelay.outbox.Change;
@@ -22,6 +24,8 @@ import org.pathlingrelay.outbox.VersionStamp;
 final class LineParser {
 
   private static final Pattern FHIR_ID = Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
+  private static final Set<String> META_FIELDS = Set.of("versionId", "lastUpdated");
+  private static final Set<String> REQUEST_FIELDS = Set.of("method", "url");
   private final JsonFactory factory = new JsonFactory();
   private final Set<String> resourceTypes;
 
@@ -53,17 +57,9 @@ final class LineParser {
           case "id" -> id = parser.getValueAsString();
           case "meta" -> {
             if (value == JsonToken.START_OBJECT) {
-              while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                String metaField = parser.currentName();
-                parser.nextToken();
-                if ("versionId".equals(metaField)) {
-                  versionId = parser.getValueAsString();
-                } else if ("lastUpdated".equals(metaField)) {
-                  lastUpdated = parser.getValueAsString();
-                } else {
-                  parser.skipChildren();
-                }
-              }
+              Map<String, String> meta = textFields(parser, META_FIELDS);
+              versionId = meta.get("versionId");
+              lastUpdated = meta.get("lastUpdated");
             } else {
               parser.skipChildren();
             }
@@ -104,17 +100,9 @@ final class LineParser {
               String entryField = parser.currentName();
               JsonToken entryValue = parser.nextToken();
               if ("request".equals(entryField) && entryValue == JsonToken.START_OBJECT) {
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                  String requestField = parser.currentName();
-                  parser.nextToken();
-                  if ("method".equals(requestField)) {
-                    method = parser.getValueAsString();
-                  } else if ("url".equals(requestField)) {
-                    url = parser.getValueAsString();
-                  } else {
-                    parser.skipChildren();
-                  }
-                }
+                Map<String, String> request = textFields(parser, REQUEST_FIELDS);
+                method = request.get("method");
+                url = request.get("url");
               } else {
                 parser.skipChildren();
               }
@@ -131,6 +119,27 @@ final class LineParser {
       throw new BadLineException("not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
     }
     return deletes;
+  }
+
+  /**
+   * The text of the named fields of the object just opened, the rest skipped; the parser ends on
+   * the object's END_OBJECT. A named field holding an object or array counts as absent.
+   */
+  private static Map<String, String> textFields(JsonParser parser, Set<String> names)
+      throws IOException {
+    Map<String, String> found = new HashMap<>(4);
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      parser.nextToken();
+      if (names.contains(name)) {
+        String text = parser.getValueAsString();
+        if (text != null) {
+          found.put(name, text);
+        }
+      }
+      parser.skipChildren(); // a no-op on a scalar
+    }
+    return found;
   }
 
   private Change delete(String url) throws BadLineException {

@@ -49,6 +49,16 @@ class LineParserTest {
   }
 
   @Test
+  void aMetaFieldHoldingAnObject_countsAsAbsent_andTheFieldsAfterItStillCount() throws Exception {
+    Change change = parser.upsert(
+        "{\"resourceType\":\"Patient\",\"meta\":{\"versionId\":{\"odd\":[1]},"
+            + "\"lastUpdated\":\"2026-11-22T16:26:03.917+00:00\"},\"id\":\"p1\"}");
+    assertThat(change.key().toString()).isEqualTo("Patient/p1");
+    assertThat(change.stamp().versionNumber()).isNull();
+    assertThat(change.stamp().lastUpdatedMillis()).isEqualTo(java.time.Instant.parse("2026-11-22T16:26:03.917Z").toEpochMilli());
+  }
+
+  @Test
   void aDeletedFileBundle_becomesOneDeletePerEntry() throws Exception {
     List<Change> deletes = parser.deletes(
         "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
