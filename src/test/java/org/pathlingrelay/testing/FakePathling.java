@@ -1,6 +1,5 @@
 package org.pathlingrelay.testing;
 
-import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
@@ -20,7 +19,6 @@ import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.IBundleProvider;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
-import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.server.IResourceProvider;
 import ca.uhn.fhir.rest.server.SimpleBundleProvider;
@@ -43,7 +41,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringReader;
-import java.lang.reflect.Modifier;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
@@ -65,8 +62,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -205,7 +202,7 @@ import org.hl7.fhir.r4.model.UrlType;
  *
  * <p>All knobs and inspection methods are thread-safe.
  */
-public final class FakePathling extends FakeServer {
+public final class FakePathling extends FakeFhirServer {
 
   /** The FHIR id syntax; Pathling's batch applies the same rule to entry URLs. */
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
@@ -236,11 +233,7 @@ public final class FakePathling extends FakeServer {
   private static final Function<ImportPnpRequest, Map<String, List<String>>> NO_PNP_SOURCE =
       request -> Map.of();
 
-  // A private context: RestfulServerExtension reconfigures its context's client factory (socket
-  // timeout, server validation mode) on every start, which must not leak into the relay's context.
-  private final FhirContext ctx = FhirContext.forR4();
   private final Set<String> resourceTypes;
-  private final RestartableRestfulServer server;
 
   private final Object dataLock = new Object();
   /** Rows per resource type, in insertion order; guarded by {@link #dataLock}. */
@@ -287,53 +280,21 @@ public final class FakePathling extends FakeServer {
 
   public FakePathling() {
     super("fake Pathling");
-    server = new RestartableRestfulServer(ctx);
     server.withServletPath(SERVLET_PATH + "/*")
         .withServletFilter(new RecordingFilter())
         .withValidationMode(ServerValidationModeEnum.NEVER)
         .keepAliveBetweenTests();
     server.registerInterceptor(new WriteGate());
-    Set<String> types = new TreeSet<>();
-    for (String name : ctx.getResourceTypes()) {
-      Class<? extends IBaseResource> type = ctx.getResourceDefinition(name).getImplementingClass();
-      if (!Modifier.isAbstract(type.getModifiers())) {
-        types.add(name);
-        server.registerProvider(new TypeProvider(type, name));
-      }
+    resourceTypes = concreteResourceTypes();
+    for (String name : resourceTypes) {
+      server.registerProvider(
+          new TypeProvider(ctx.getResourceDefinition(name).getImplementingClass(), name));
     }
-    resourceTypes = Set.copyOf(types);
     server.registerProvider(new BatchProvider());
     server.registerProvider(new ImportProvider());
   }
 
   // ---------------------------------------------------------------- JUnit lifecycle
-
-  @Override
-  Restartable server() {
-    return server;
-  }
-
-  /** The underlying HAPI extension, for tests that prefer to register it themselves. */
-  public RestfulServerExtension extension() {
-    return server;
-  }
-
-  /** The FHIR base URL, e.g. {@code http://localhost:41234/fhir}. Valid once started. */
-  public String baseUrl() {
-    return server.getBaseUrl();
-  }
-
-  public int port() {
-    return server.getPort();
-  }
-
-  /**
-   * A new HAPI client for this server, built on the fake's own context (no metadata check), so
-   * the shared {@code FhirContext.forR4Cached()} is left untouched.
-   */
-  public IGenericClient newClient() {
-    return ctx.newRestfulGenericClient(baseUrl());
-  }
 
   // ---------------------------------------------------------------- knobs
 

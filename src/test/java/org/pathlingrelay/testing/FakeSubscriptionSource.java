@@ -1,6 +1,5 @@
 package org.pathlingrelay.testing;
 
-import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.RuntimeResourceDefinition;
 import ca.uhn.fhir.i18n.Msg;
 import ca.uhn.fhir.interceptor.api.Hook;
@@ -20,7 +19,6 @@ import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.IBundleProvider;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
-import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.param.StringAndListParam;
 import ca.uhn.fhir.rest.param.StringOrListParam;
@@ -41,7 +39,6 @@ import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceVersionConflictException;
 import ca.uhn.fhir.rest.server.exceptions.UnprocessableEntityException;
 import ca.uhn.fhir.subscription.SubscriptionConstants;
-import ca.uhn.fhir.test.utilities.server.RestfulServerExtension;
 import ca.uhn.fhir.util.HapiExtensions;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
@@ -55,7 +52,6 @@ import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.lang.reflect.Modifier;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
@@ -216,7 +212,7 @@ import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
  * method. All knobs and inspection methods are thread-safe; inspection neither counts as a read nor
  * is recorded.
  */
-public final class FakeSubscriptionSource extends FakeServer {
+public final class FakeSubscriptionSource extends FakeFhirServer {
 
   /** The tag system HAPI uses to record a Subscription's matching strategy. */
   public static final String MATCHING_STRATEGY_SYSTEM =
@@ -241,9 +237,7 @@ public final class FakeSubscriptionSource extends FakeServer {
   private static final char[] ID_CHARS =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
 
-  private final FhirContext ctx = FhirContext.forR4();
   private final Set<String> resourceTypes;
-  private final RestartableRestfulServer server;
   private final FifoMemoryPagingProvider pagingProvider = new FifoMemoryPagingProvider(100);
   private final SecureRandom random = new SecureRandom();
 
@@ -267,17 +261,9 @@ public final class FakeSubscriptionSource extends FakeServer {
 
   public FakeSubscriptionSource() {
     super("fake source");
-    Set<String> types = new TreeSet<>();
-    for (String name : ctx.getResourceTypes()) {
-      Class<? extends IBaseResource> type = ctx.getResourceDefinition(name).getImplementingClass();
-      if (!Modifier.isAbstract(type.getModifiers())) {
-        types.add(name);
-      }
-    }
-    resourceTypes = Set.copyOf(types);
+    resourceTypes = concreteResourceTypes();
     pagingProvider.setDefaultPageSize(DEFAULT_PAGE_SIZE);
     pagingProvider.setMaximumPageSize(MAX_PAGE_SIZE);
-    server = new RestartableRestfulServer(ctx);
     server.withServletPath(SERVLET_PATH + "/*")
         .withServletFilter(new RecordingFilter())
         .withValidationMode(ServerValidationModeEnum.NEVER)
@@ -288,30 +274,6 @@ public final class FakeSubscriptionSource extends FakeServer {
   }
 
   // ---------------------------------------------------------------- JUnit lifecycle
-
-  @Override
-  Restartable server() {
-    return server;
-  }
-
-  /** The underlying HAPI extension. */
-  public RestfulServerExtension extension() {
-    return server;
-  }
-
-  /** The FHIR base URL, e.g. {@code http://localhost:41234/fhir}. Valid once started. */
-  public String baseUrl() {
-    return server.getBaseUrl();
-  }
-
-  public int port() {
-    return server.getPort();
-  }
-
-  /** A new HAPI client on the fake's own context (no metadata check). */
-  public IGenericClient newClient() {
-    return ctx.newRestfulGenericClient(baseUrl());
-  }
 
   // ---------------------------------------------------------------- knobs
 
