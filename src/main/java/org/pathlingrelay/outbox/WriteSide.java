@@ -153,24 +153,28 @@ final class WriteSide implements AutoCloseable {
   }
 
   private void lookAhead(List<Change> changes) throws SQLException {
-    Map<String, List<String>> byType = idsByType(changes.stream().map(Change::key).toList());
-    for (Map.Entry<String, List<String>> type : byType.entrySet()) {
-      List<String> ids = type.getValue();
-      for (int from = 0; from < ids.size(); from += LOOKUP_SLICE) {
-        List<String> slice = ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE));
-        lookAheadPending(type.getKey(), slice);
-        lookAheadForwarded(type.getKey(), slice);
-      }
+    for (IdSlice slice : slices(changes.stream().map(Change::key).toList())) {
+      lookAheadPending(slice.type(), slice.ids());
+      lookAheadForwarded(slice.type(), slice.ids());
     }
   }
 
-  private static Map<String, List<String>> idsByType(List<ResourceKey> keys) {
+  /** Distinct ids of one type, few enough for one {@code IN} query. */
+  private record IdSlice(String type, List<String> ids) {}
+
+  private static List<IdSlice> slices(List<ResourceKey> keys) {
     Map<String, List<String>> idsByType = new LinkedHashMap<>();
     for (ResourceKey key : keys) {
       idsByType.computeIfAbsent(key.type(), t -> new ArrayList<>()).add(key.id());
     }
-    idsByType.replaceAll((type, ids) -> ids.stream().distinct().toList());
-    return idsByType;
+    List<IdSlice> slices = new ArrayList<>();
+    idsByType.forEach((type, all) -> {
+      List<String> ids = all.stream().distinct().toList();
+      for (int from = 0; from < ids.size(); from += LOOKUP_SLICE) {
+        slices.add(new IdSlice(type, ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE))));
+      }
+    });
+    return slices;
   }
 
   private void lookAheadPending(String type, List<String> ids) throws SQLException {
@@ -294,12 +298,8 @@ final class WriteSide implements AutoCloseable {
    */
   void acknowledgeAll(List<PendingChange> delivered, long nowMillis) throws SQLException {
     try {
-      Map<String, List<String>> ids = idsByType(delivered.stream().map(PendingChange::key).toList());
-      for (Map.Entry<String, List<String>> type : ids.entrySet()) {
-        for (int from = 0; from < type.getValue().size(); from += LOOKUP_SLICE) {
-          lookAheadForwarded(type.getKey(),
-              type.getValue().subList(from, Math.min(type.getValue().size(), from + LOOKUP_SLICE)));
-        }
+      for (IdSlice slice : slices(delivered.stream().map(PendingChange::key).toList())) {
+        lookAheadForwarded(slice.type(), slice.ids());
       }
       for (PendingChange change : delivered) {
         acknowledge(change, nowMillis);

@@ -298,15 +298,6 @@ public final class FakeAuthServer extends FakeServer {
 
   // ---------------------------------------------------------------- addresses
 
-  /** E.g. {@code http://localhost:41234}. Valid once started. */
-  public String baseUrl() {
-    return server.getBaseUrl();
-  }
-
-  public int port() {
-    return server.getPort();
-  }
-
   /** {@code baseUrl() + "/token"}: the only {@code aud} a client assertion may carry. */
   public String tokenEndpoint() {
     return baseUrl() + TOKEN_PATH;

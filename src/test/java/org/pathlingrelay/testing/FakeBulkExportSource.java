@@ -278,15 +278,6 @@ public final class FakeBulkExportSource extends FakeServer {
     return server;
   }
 
-  /** The FHIR base URL, e.g. {@code http://localhost:41234/fhir}. Valid once started. */
-  public String baseUrl() {
-    return server.getBaseUrl();
-  }
-
-  public int port() {
-    return server.getPort();
-  }
-
   // ---------------------------------------------------------------- data
 
   /** Serves another dataset directory from now on (until {@link #reset()}). */

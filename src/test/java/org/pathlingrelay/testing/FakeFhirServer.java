@@ -31,15 +31,6 @@ public abstract class FakeFhirServer extends FakeServer {
     return server;
   }
 
-  /** The FHIR base URL, e.g. {@code http://localhost:41234/fhir}. Valid once started. */
-  public String baseUrl() {
-    return server.getBaseUrl();
-  }
-
-  public int port() {
-    return server.getPort();
-  }
-
   /**
    * A new HAPI client for this server, built on the fake's own context (no metadata check), so
    * the shared {@code FhirContext.forR4Cached()} is left untouched.

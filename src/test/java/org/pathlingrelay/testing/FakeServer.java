@@ -69,4 +69,16 @@ public abstract class FakeServer
   public boolean isUp() {
     return server().isUp();
   }
+
+  /**
+   * Where the fake answers: for the FHIR fakes their FHIR base, e.g. {@code
+   * http://localhost:41234/fhir}; for the auth server its root. Valid once started.
+   */
+  public String baseUrl() {
+    return server().extension().getBaseUrl();
+  }
+
+  public int port() {
+    return server().extension().getPort();
+  }
 }
