@@ -297,14 +297,13 @@ public final class Backfill {
     }
     for (int attempt = 1; ; attempt++) {
       long skip = journal.linesDone(url);
-      try (InputStream stream = source.download(file.url(), requiresToken);
-          BufferedReader in = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16)) {
+      try (NdjsonLines in = new NdjsonLines(source.download(file.url(), requiresToken))) {
         long lineNumber = 0;
         List<Change> chunk = new ArrayList<>(CHUNK);
-        String line;
-        while ((line = in.readLine()) != null) {
+        byte[] line;
+        while ((line = in.next()) != null) {
           lineNumber++;
-          if (lineNumber <= skip || line.isBlank()) {
+          if (lineNumber <= skip || NdjsonLines.isBlank(line)) {
             continue;
           }
           parseInto(line, file, deletedFile, chunk, tallies);
@@ -328,7 +327,7 @@ public final class Backfill {
     }
   }
 
-  private void parseInto(String line, ExportFile file, boolean deletedFile, List<Change> chunk, Map<String, TypeTally> tallies) {
+  private void parseInto(byte[] line, ExportFile file, boolean deletedFile, List<Change> chunk, Map<String, TypeTally> tallies) {
     try {
       if (deletedFile) {
         for (Change delete : lines.deletes(line)) {

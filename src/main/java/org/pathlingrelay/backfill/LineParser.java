@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.ResourceJson;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.VersionStamp;
 
@@ -20,6 +21,7 @@ import org.pathlingrelay.outbox.VersionStamp;
  * Reads what the outbox needs from one exported NDJSON line (type, id, version, last updated)
  * with a streaming JSON parser, without building the FHIR model: the line itself is stored and
  * forwarded as it is, and a full parse per resource would cost more than the rest of the load.
+ * Jackson reads the line's bytes directly, and refuses a line that is not valid UTF-8.
  */
 final class LineParser {
 
@@ -40,7 +42,8 @@ final class LineParser {
     }
   }
 
-  Change upsert(String line) throws BadLineException {
+  /** One line of a resource type's file, as the UTF-8 bytes it came in. */
+  Change upsert(byte[] line) throws BadLineException {
     String type = null;
     String id = null;
     String versionId = null;
@@ -76,14 +79,14 @@ final class LineParser {
     if (id == null || !FHIR_ID.matcher(id).matches()) {
       throw new BadLineException(type + " without a valid id");
     }
-    return Change.upsert(new ResourceKey(type, id), stamp(versionId, lastUpdated), line);
+    return Change.upsert(new ResourceKey(type, id), stamp(versionId, lastUpdated), ResourceJson.ofUtf8(line));
   }
 
   /**
    * A line of a {@code deleted} file: a Bundle whose entries are {@code DELETE Type/id} requests
    * (Bulk Data IG). Returns one delete per entry.
    */
-  List<Change> deletes(String line) throws BadLineException {
+  List<Change> deletes(byte[] line) throws BadLineException {
     List<Change> deletes = new ArrayList<>();
     try (JsonParser parser = factory.createParser(line)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
