@@ -2,6 +2,9 @@ package org.pathlingrelay.backfill;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -13,6 +16,11 @@ import java.util.Arrays;
 final class NdjsonLines implements AutoCloseable {
 
   private static final int BUFFER_BYTES = 1 << 16;
+  // Little-endian, so the lowest set bit of the test below belongs to the earliest byte.
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long NEWLINES = 0x0A0A0A0A0A0A0A0AL;
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGH_BITS = 0x8080808080808080L;
 
   private final InputStream in;
   private byte[] buffer = new byte[BUFFER_BYTES];
@@ -29,12 +37,11 @@ final class NdjsonLines implements AutoCloseable {
   byte[] next() throws IOException {
     int scanned = 0; // bytes after start already known to hold no newline
     while (true) {
-      for (int i = start + scanned; i < end; i++) {
-        if (buffer[i] == '\n') {
-          byte[] line = line(start, i);
-          start = i + 1;
-          return line;
-        }
+      int newline = newline(start + scanned, end);
+      if (newline >= 0) {
+        byte[] line = line(start, newline);
+        start = newline + 1;
+        return line;
       }
       scanned = end - start;
       if (endOfStream) {
@@ -57,6 +64,28 @@ final class NdjsonLines implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * The index of the first {@code \n} in {@code buffer[from, to)}, or -1. Eight bytes at a time
+   * (a newline byte becomes a zero byte, and the classic zero-byte test finds the first): a byte
+   * at a time was a fifth of the download threads' CPU.
+   */
+  private int newline(int from, int to) {
+    int i = from;
+    for (; i + Long.BYTES <= to; i += Long.BYTES) {
+      long word = (long) LONGS.get(buffer, i) ^ NEWLINES;
+      long zeroBytes = (word - ONES) & ~word & HIGH_BITS;
+      if (zeroBytes != 0) {
+        return i + (Long.numberOfTrailingZeros(zeroBytes) >>> 3);
+      }
+    }
+    for (; i < to; i++) {
+      if (buffer[i] == '\n') {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private byte[] line(int from, int newline) {

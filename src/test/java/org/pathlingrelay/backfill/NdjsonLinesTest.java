@@ -37,6 +37,19 @@ class NdjsonLinesTest {
   }
 
   @Test
+  void aNewlineIsFound_atEveryPositionOfAWord_andBytesAbove0x7fAreNotMistakenForOne() throws IOException {
+    List<String> expected = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    for (int length = 0; length < 40; length++) {
+      String line = "ÿ\u0009\u000b".repeat(length).substring(0, length); // ÿ is 0xC3 0xBF; tabs and 0x0B sit beside 0x0A
+      expected.add(line);
+      text.append(line).append('\n');
+    }
+
+    assertThat(lines(text.toString())).containsExactlyElementsOf(expected);
+  }
+
+  @Test
   void linesCutAcrossReads_comeWhole() throws IOException {
     StringBuilder text = new StringBuilder();
     List<String> expected = new ArrayList<>();
