@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -13,6 +16,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.hl7.fhir.r4.model.Patient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -186,7 +190,7 @@ class BackfillTest {
       assertThat(pathling.current("Patient", patientId).orElseThrow().toString()).isNotNull();
       assertThat(pathling.rowCount("Patient", deletedId)).isZero();
     });
-    assertThat(((org.hl7.fhir.r4.model.Patient) pathling.current("Patient", patientId).orElseThrow())
+    assertThat(((Patient) pathling.current("Patient", patientId).orElseThrow())
         .getGender().toCode()).isEqualTo("other");
     assertThat(sync.watermark()).contains(second.transactionTime());
   }
@@ -275,5 +279,37 @@ class BackfillTest {
             Duration.ofMillis(10), Duration.ofSeconds(10)), 2, BulkExportClient.Pause.SLEEP);
     assertThatThrownBy(() -> backfill().run(full())).hasMessageContaining("did not finish");
     assertThat(source.cancellations()).hasSize(1);
+  }
+
+  @Test
+  void linesThatCannotBeSynced_areCountedAsErrorsAndSkipped_whileTheRestOfTheFileArrives() throws Exception {
+    Path dataset = dataDir.resolve("dataset");
+    Files.createDirectories(dataset);
+    byte[] notUtf8 = patient("p2", "M?ller").getBytes(StandardCharsets.UTF_8);
+    notUtf8[new String(notUtf8, StandardCharsets.UTF_8).indexOf('?')] = (byte) 0xFC; // Latin-1 ü
+    try (OutputStream out = Files.newOutputStream(dataset.resolve("Patient.ndjson"))) {
+      out.write((patient("p1", "Smith") + "\n").getBytes(StandardCharsets.UTF_8));
+      out.write(notUtf8);
+      out.write(("\n" + "{\"resourceType\":\"Patient\",\"id\":\"a$b\"}\n").getBytes(StandardCharsets.UTF_8));
+      out.write((patient("p4", "Müller") + "\r\n").getBytes(StandardCharsets.UTF_8));
+    }
+    source.useDataset(dataset);
+
+    BackfillReport report = backfill().run(full());
+
+    assertThat(pathling.ids("Patient")).containsExactlyInAnyOrder("p1", "p4");
+    assertThat(pathling.current("Patient", "p4")).get()
+        .extracting(p -> ((Patient) p).getNameFirstRep().getFamily())
+        .isEqualTo("Müller");
+    assertThat(report.types()).singleElement().satisfies(patients -> {
+      assertThat(patients.exported()).isEqualTo(4);
+      assertThat(patients.queued()).isEqualTo(2);
+      assertThat(patients.errors()).isEqualTo(2);
+    });
+  }
+
+  private static String patient(String id, String family) {
+    return "{\"resourceType\":\"Patient\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"1\"},"
+        + "\"name\":[{\"family\":\"" + family + "\"}]}";
   }
 }
