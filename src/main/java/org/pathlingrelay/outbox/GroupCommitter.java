@@ -165,7 +165,6 @@ final class GroupCommitter implements AutoCloseable {
   }
 
   private void rollback() {
-    side.forgetUncommitted();
     try {
       execute("ROLLBACK");
     } catch (SQLException e) {

@@ -77,7 +77,51 @@ final class Schema {
               "DROP INDEX pending_queue"),
           // 5: pendingUpTo now counts per type in pending_queue_age; one index fewer to update on
           // every insert and delete, and one page fewer written per commit.
-          List.of("DROP INDEX pending_first_seq"));
+          List.of("DROP INDEX pending_first_seq"),
+          // 6: one row per resource, holding both the change waiting to be forwarded (seq not null)
+          // and the last version forwarded. Acknowledging then rewrites one row where it used to
+          // delete from pending and insert into forwarded: two random B-tree writes fewer per
+          // resource, and one lookup instead of two.
+          List.of(
+              """
+              CREATE TABLE resource_state (
+                resource_type TEXT NOT NULL,
+                resource_id TEXT NOT NULL,
+                seq INTEGER,
+                first_seq INTEGER,
+                operation TEXT CHECK (operation IN ('UPSERT', 'DELETE')),
+                version_number INTEGER,
+                last_updated INTEGER,
+                body TEXT,
+                first_received_at INTEGER,
+                received_at INTEGER,
+                forwarded_operation TEXT,
+                forwarded_version_number INTEGER,
+                forwarded_last_updated INTEGER,
+                forwarded_at INTEGER,
+                UNIQUE (resource_type, resource_id)
+              )""",
+              """
+              INSERT INTO resource_state (resource_type, resource_id, forwarded_operation,
+                forwarded_version_number, forwarded_last_updated, forwarded_at)
+              SELECT resource_type, resource_id, operation, version_number, last_updated, forwarded_at
+              FROM forwarded""",
+              """
+              INSERT INTO resource_state (resource_type, resource_id, seq, first_seq, operation,
+                version_number, last_updated, body, first_received_at, received_at)
+              SELECT resource_type, resource_id, seq, first_seq, operation, version_number,
+                last_updated, body, first_received_at, received_at
+              FROM pending WHERE true
+              ON CONFLICT (resource_type, resource_id) DO UPDATE SET seq = excluded.seq,
+                first_seq = excluded.first_seq, operation = excluded.operation,
+                version_number = excluded.version_number, last_updated = excluded.last_updated,
+                body = excluded.body, first_received_at = excluded.first_received_at,
+                received_at = excluded.received_at""",
+              "DROP TABLE pending",
+              "DROP TABLE forwarded",
+              """
+              CREATE INDEX resource_queue ON resource_state (resource_type, first_seq, first_received_at)
+              WHERE first_seq IS NOT NULL"""));
 
   private Schema() {}
 

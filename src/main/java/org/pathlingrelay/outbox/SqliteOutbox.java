@@ -25,8 +25,8 @@ import org.sqlite.SQLiteConfig;
 public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLetters, AutoCloseable {
 
   /** Tuning that has sensible defaults; the wiring may change it. */
-  public record Settings(int queueCapacity, int maxGroup, long forwardedCacheSize) {
-    public static final Settings DEFAULTS = new Settings(20_000, 2_000, 200_000);
+  public record Settings(int queueCapacity, int maxGroup) {
+    public static final Settings DEFAULTS = new Settings(20_000, 2_000);
   }
 
   private final Connection writeConnection;
@@ -80,7 +80,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
         statement.execute("COMMIT");
       }
       Connection reader = config().createConnection(url);
-      WriteSide side = new WriteSide(writer, settings.forwardedCacheSize());
+      WriteSide side = new WriteSide(writer);
       List<Runnable> listeners = new CopyOnWriteArrayList<>();
       GroupCommitter committer = new GroupCommitter(writer, side, clock, settings.queueCapacity(),
           settings.maxGroup(), () -> listeners.forEach(Runnable::run));
@@ -178,7 +178,8 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   public synchronized List<TypeBacklog> backlog(int countUpTo) {
     List<TypeBacklog> backlog = new ArrayList<>();
     try (PreparedStatement count = readConnection.prepareStatement(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM pending WHERE resource_type = ? LIMIT ?)")) {
+        "SELECT COUNT(*) FROM (SELECT 1 FROM resource_state"
+            + " WHERE resource_type = ? AND first_seq IS NOT NULL LIMIT ?)")) {
       for (TypeBacklog type : pendingTypes()) {
         count.setString(1, type.type());
         count.setInt(2, countUpTo);
@@ -201,8 +202,8 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   private List<TypeBacklog> pendingTypes() throws SQLException {
     List<TypeBacklog> types = new ArrayList<>();
     try (PreparedStatement nextType = readConnection.prepareStatement(
-        "SELECT resource_type, first_received_at FROM pending"
-            + " WHERE resource_type > ? ORDER BY resource_type, first_seq LIMIT 1")) {
+        "SELECT resource_type, first_received_at FROM resource_state"
+            + " WHERE resource_type > ? AND first_seq IS NOT NULL ORDER BY resource_type, first_seq LIMIT 1")) {
       String type = "";
       while (true) {
         nextType.setString(1, type);
@@ -228,7 +229,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     try (Connection connection = config().createConnection(url);
         PreparedStatement statement = connection.prepareStatement(
             "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
-                + " seq, received_at FROM pending WHERE resource_type = ?"
+                + " seq, received_at FROM resource_state WHERE resource_type = ? AND first_seq IS NOT NULL"
                 + " ORDER BY first_seq LIMIT ?")) {
       statement.setString(1, type);
       statement.setInt(2, limit);
@@ -253,7 +254,8 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   @Override
   public synchronized long pendingUpTo(long seq) {
     try (PreparedStatement count = readConnection.prepareStatement(
-        "SELECT COUNT(*) FROM pending WHERE resource_type = ? AND first_seq <= ?")) {
+        "SELECT COUNT(*) FROM resource_state"
+            + " WHERE resource_type = ? AND first_seq IS NOT NULL AND first_seq <= ?")) {
       long pending = 0;
       for (TypeBacklog type : pendingTypes()) {
         count.setString(1, type.type());
@@ -340,7 +342,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   public synchronized OutboxStats stats() {
     try (PreparedStatement pending =
             readConnection.prepareStatement(
-                "SELECT COUNT(*), MIN(first_received_at) FROM pending");
+                "SELECT COUNT(*), MIN(first_received_at) FROM resource_state WHERE first_seq IS NOT NULL");
         PreparedStatement dead = readConnection.prepareStatement("SELECT COUNT(*) FROM dead_letter");
         PreparedStatement counters =
             readConnection.prepareStatement("SELECT name, value, updated_at FROM counter")) {

@@ -1,13 +1,12 @@
 package org.pathlingrelay.outbox;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,23 +22,24 @@ final class WriteSide implements AutoCloseable {
 
   private record Held(long seq, VersionStamp stamp) {}
 
+  /** What the outbox holds for one resource: the change waiting to be forwarded, the last forwarded. */
+  private record Known(Optional<Held> pending, Optional<VersionStamp> forwarded) {
+    static final Known NOTHING = new Known(Optional.empty(), Optional.empty());
+  }
+
   /** Keys per lookup query of a group: well under SQLite's limit of bound parameters. */
   private static final int LOOKUP_SLICE = 500;
 
-  private final Connection connection;
-  /**
-   * The last version forwarded per resource, for resources updated again and again. Absence is
-   * not cached: a backfill's hundreds of thousands of fresh ids would only churn the cache, and
-   * {@link #forwardedAhead} answers them for the batch at hand.
-   */
-  private final Cache<ResourceKey, VersionStamp> forwardedCache;
+  /** The columns {@link #known} reads, after any leading ones. */
+  private static final String KNOWN_COLUMNS =
+      "seq, version_number, last_updated, forwarded_at, forwarded_version_number, forwarded_last_updated";
 
-  private final PreparedStatement selectPending;
-  private final PreparedStatement selectForwarded;
-  private final PreparedStatement insertPending;
-  private final PreparedStatement replacePending;
-  private final PreparedStatement deletePendingAt;
-  private final PreparedStatement upsertForwarded;
+  private final Connection connection;
+  private final PreparedStatement selectKnown;
+  private final PreparedStatement upsertPending;
+  private final PreparedStatement forwardPending;
+  private final PreparedStatement clearPending;
+  private final PreparedStatement recordForwarded;
   private final PreparedStatement upsertDeadLetter;
   private final PreparedStatement addToCounter;
   private final PreparedStatement selectDeadLetters;
@@ -47,46 +47,51 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement selectSeq;
   private final PreparedStatement storeSeq;
   private long lastSeq;
-  /** Pending versions read ahead for the changes of one {@link #appendAll} call, then dropped. */
-  private final Map<ResourceKey, Optional<Held>> lookedAhead = new HashMap<>();
-  /** Forwarded versions (absent included) read ahead for one batch of changes, then dropped. */
-  private final Map<ResourceKey, Optional<VersionStamp>> forwardedAhead = new HashMap<>();
+  /** What is known of the resources of one batch, read ahead in a few queries, then dropped. */
+  private final Map<ResourceKey, Known> lookedAhead = new HashMap<>();
 
-  WriteSide(Connection connection, long forwardedCacheSize) throws SQLException {
+  WriteSide(Connection connection) throws SQLException {
     this.connection = connection;
-    // Maintenance on the writer thread: handing it to the common pool woke a thread on nearly
-    // every put, and the wake-ups cost the writer more than the maintenance itself.
-    this.forwardedCache =
-        Caffeine.newBuilder().maximumSize(forwardedCacheSize).executor(Runnable::run).build();
-    selectPending =
+    selectKnown =
         connection.prepareStatement(
-            "SELECT seq, version_number, last_updated FROM pending"
-                + " WHERE resource_type = ? AND resource_id = ?");
-    selectForwarded =
+            "SELECT " + KNOWN_COLUMNS + " FROM resource_state WHERE resource_type = ? AND resource_id = ?");
+    // A resource that was forwarded before re-enters the queue at the back (first_seq and
+    // first_received_at are null then); one updated over and over while it waits keeps its place
+    // instead of starving behind newer arrivals.
+    upsertPending =
         connection.prepareStatement(
-            "SELECT version_number, last_updated FROM forwarded"
-                + " WHERE resource_type = ? AND resource_id = ?");
-    insertPending =
-        connection.prepareStatement(
-            "INSERT INTO pending (resource_type, resource_id, seq, first_seq, operation,"
+            "INSERT INTO resource_state (resource_type, resource_id, seq, first_seq, operation,"
                 + " version_number, last_updated, body, first_received_at, received_at)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    // first_seq and first_received_at stay: a resource updated over and over keeps its place in
-    // the queue instead of starving behind newer arrivals.
-    replacePending =
-        connection.prepareStatement(
-            "UPDATE pending SET seq = ?, operation = ?, version_number = ?, last_updated = ?,"
-                + " body = ?, received_at = ? WHERE resource_type = ? AND resource_id = ?");
-    deletePendingAt =
-        connection.prepareStatement(
-            "DELETE FROM pending WHERE resource_type = ? AND resource_id = ? AND seq = ?");
-    upsertForwarded =
-        connection.prepareStatement(
-            "INSERT INTO forwarded (resource_type, resource_id, operation, version_number,"
-                + " last_updated, forwarded_at) VALUES (?, ?, ?, ?, ?, ?)"
-                + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET seq = excluded.seq,"
+                + " first_seq = COALESCE(resource_state.first_seq, excluded.first_seq),"
                 + " operation = excluded.operation, version_number = excluded.version_number,"
-                + " last_updated = excluded.last_updated, forwarded_at = excluded.forwarded_at");
+                + " last_updated = excluded.last_updated, body = excluded.body,"
+                + " first_received_at = COALESCE(resource_state.first_received_at, excluded.first_received_at),"
+                + " received_at = excluded.received_at");
+    String pendingCleared = "seq = NULL, first_seq = NULL, operation = NULL, version_number = NULL,"
+        + " last_updated = NULL, body = NULL, first_received_at = NULL, received_at = NULL";
+    // The usual acknowledgement: the forwarded change leaves the queue and becomes the resource's
+    // last forwarded version, in one row write. Only when seq still matches: a newer change that
+    // arrived while this one was in flight stays queued.
+    forwardPending =
+        connection.prepareStatement(
+            "UPDATE resource_state SET " + pendingCleared + ", forwarded_operation = ?,"
+                + " forwarded_version_number = ?, forwarded_last_updated = ?, forwarded_at = ?"
+                + " WHERE resource_type = ? AND resource_id = ? AND seq = ?");
+    clearPending =
+        connection.prepareStatement(
+            "UPDATE resource_state SET " + pendingCleared
+                + " WHERE resource_type = ? AND resource_id = ? AND seq = ?");
+    recordForwarded =
+        connection.prepareStatement(
+            "INSERT INTO resource_state (resource_type, resource_id, forwarded_operation,"
+                + " forwarded_version_number, forwarded_last_updated, forwarded_at) VALUES (?, ?, ?, ?, ?, ?)"
+                + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET"
+                + " forwarded_operation = excluded.forwarded_operation,"
+                + " forwarded_version_number = excluded.forwarded_version_number,"
+                + " forwarded_last_updated = excluded.forwarded_last_updated,"
+                + " forwarded_at = excluded.forwarded_at");
     upsertDeadLetter =
         connection.prepareStatement(
             "INSERT INTO dead_letter (resource_type, resource_id, operation, version_number,"
@@ -132,15 +137,14 @@ final class WriteSide implements AutoCloseable {
   }
 
   /**
-   * Appends changes in order, as {@link #append} does one by one, but reads what is pending and
-   * what was forwarded for all of them in a few queries first: a backfill's chunks would
-   * otherwise cost two lookups per resource.
+   * Appends changes in order, as {@link #append} does one by one, but reads what is known of all
+   * of them in a few queries first: a backfill's chunks would otherwise cost a lookup per resource.
    */
   List<Disposition> appendAll(List<Change> changes, long nowMillis) throws SQLException {
     List<Disposition> dispositions = new ArrayList<>(changes.size());
     try {
       if (changes.size() > 1) {
-        lookAhead(changes);
+        lookAhead(changes.stream().map(Change::key).toList());
       }
       for (Change change : changes) {
         dispositions.add(append(change, nowMillis));
@@ -148,96 +152,79 @@ final class WriteSide implements AutoCloseable {
       return dispositions;
     } finally {
       lookedAhead.clear();
-      forwardedAhead.clear();
-    }
-  }
-
-  private void lookAhead(List<Change> changes) throws SQLException {
-    for (IdSlice slice : slices(changes.stream().map(Change::key).toList())) {
-      lookAheadPending(slice.type(), slice.ids());
-      lookAheadForwarded(slice.type(), slice.ids());
     }
   }
 
   /** Distinct ids of one type, few enough for one {@code IN} query. */
   private record IdSlice(String type, List<String> ids) {}
 
-  private static List<IdSlice> slices(List<ResourceKey> keys) {
+  private void lookAhead(List<ResourceKey> keys) throws SQLException {
     Map<String, List<String>> idsByType = new LinkedHashMap<>();
     for (ResourceKey key : keys) {
-      idsByType.computeIfAbsent(key.type(), t -> new ArrayList<>()).add(key.id());
+      if (lookedAhead.putIfAbsent(key, Known.NOTHING) == null) {
+        idsByType.computeIfAbsent(key.type(), t -> new ArrayList<>()).add(key.id());
+      }
     }
-    List<IdSlice> slices = new ArrayList<>();
-    idsByType.forEach((type, all) -> {
-      List<String> ids = all.stream().distinct().toList();
+    for (Map.Entry<String, List<String>> type : idsByType.entrySet()) {
+      List<String> ids = type.getValue();
       for (int from = 0; from < ids.size(); from += LOOKUP_SLICE) {
-        slices.add(new IdSlice(type, ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE))));
+        lookAhead(new IdSlice(type.getKey(), ids.subList(from, Math.min(ids.size(), from + LOOKUP_SLICE))));
       }
-    });
-    return slices;
+    }
   }
 
-  private void lookAheadPending(String type, List<String> ids) throws SQLException {
-    for (String id : ids) {
-      lookedAhead.put(new ResourceKey(type, id), Optional.empty());
-    }
+  private void lookAhead(IdSlice slice) throws SQLException {
     try (PreparedStatement select = connection.prepareStatement(
-        "SELECT resource_id, seq, version_number, last_updated FROM pending"
-            + " WHERE resource_type = ? AND resource_id IN (" + placeholders(ids.size()) + ")")) {
-      bindTypeAndIds(select, type, ids);
+        "SELECT resource_id, " + KNOWN_COLUMNS + " FROM resource_state"
+            + " WHERE resource_type = ? AND resource_id IN ("
+            + String.join(", ", Collections.nCopies(slice.ids().size(), "?")) + ")")) {
+      select.setString(1, slice.type());
+      for (int i = 0; i < slice.ids().size(); i++) {
+        select.setString(i + 2, slice.ids().get(i));
+      }
       try (ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
-          lookedAhead.put(new ResourceKey(type, rs.getString(1)),
-              Optional.of(new Held(rs.getLong(2), Rows.stamp(rs, 3))));
+          lookedAhead.put(new ResourceKey(slice.type(), rs.getString(1)), known(rs, 2));
         }
       }
     }
   }
 
-  private void lookAheadForwarded(String type, List<String> ids) throws SQLException {
-    List<String> uncached = new ArrayList<>();
-    for (String id : ids) {
-      if (forwardedCache.getIfPresent(new ResourceKey(type, id)) == null) {
-        uncached.add(id);
-      }
+  /** Reads {@link #KNOWN_COLUMNS} starting at {@code column}. */
+  private static Known known(ResultSet rs, int column) throws SQLException {
+    long seq = rs.getLong(column);
+    Optional<Held> pending = rs.wasNull()
+        ? Optional.empty()
+        : Optional.of(new Held(seq, Rows.stamp(rs, column + 1)));
+    rs.getLong(column + 3);
+    Optional<VersionStamp> forwarded = rs.wasNull()
+        ? Optional.empty()
+        : Optional.of(Rows.stamp(rs, column + 4));
+    return new Known(pending, forwarded);
+  }
+
+  private Known known(ResourceKey key) throws SQLException {
+    Known ahead = lookedAhead.get(key);
+    if (ahead != null) {
+      return ahead;
     }
-    if (uncached.isEmpty()) {
-      return;
-    }
-    for (String id : uncached) {
-      forwardedAhead.put(new ResourceKey(type, id), Optional.empty());
-    }
-    try (PreparedStatement select = connection.prepareStatement(
-        "SELECT resource_id, version_number, last_updated FROM forwarded"
-            + " WHERE resource_type = ? AND resource_id IN (" + placeholders(uncached.size()) + ")")) {
-      bindTypeAndIds(select, type, uncached);
-      try (ResultSet rs = select.executeQuery()) {
-        while (rs.next()) {
-          ResourceKey key = new ResourceKey(type, rs.getString(1));
-          VersionStamp stamp = Rows.stamp(rs, 2);
-          forwardedAhead.put(key, Optional.of(stamp));
-          forwardedCache.put(key, stamp);
-        }
-      }
+    selectKnown.setString(1, key.type());
+    selectKnown.setString(2, key.id());
+    try (ResultSet rs = selectKnown.executeQuery()) {
+      return rs.next() ? known(rs, 1) : Known.NOTHING;
     }
   }
 
-  private static String placeholders(int count) {
-    return String.join(", ", java.util.Collections.nCopies(count, "?"));
-  }
-
-  private static void bindTypeAndIds(PreparedStatement select, String type, List<String> ids)
-      throws SQLException {
-    select.setString(1, type);
-    for (int i = 0; i < ids.size(); i++) {
-      select.setString(i + 2, ids.get(i));
-    }
+  /** A key twice in one batch: its second change must see what the first did. */
+  private void remember(ResourceKey key, Known now) {
+    lookedAhead.computeIfPresent(key, (k, before) -> now);
   }
 
   Disposition append(Change change, long nowMillis) throws SQLException {
     ResourceKey key = change.key();
-    Optional<Held> held = pending(key);
-    Optional<VersionStamp> forwarded = forwarded(key);
+    Known known = known(key);
+    Optional<Held> held = known.pending();
+    Optional<VersionStamp> forwarded = known.forwarded();
     VersionStamp stamp = change.stamp();
     if (change.operation() == Operation.DELETE && stamp.versionNumber() == null) {
       stamp = inferDeleteStamp(held.map(Held::stamp), forwarded);
@@ -251,32 +238,19 @@ final class WriteSide implements AutoCloseable {
       return Disposition.STALE;
     }
     long seq = ++lastSeq;
-    if (held.isPresent()) {
-      replacePending.setLong(1, seq);
-      replacePending.setString(2, change.operation().name());
-      setNullableLong(replacePending, 3, stamp.versionNumber());
-      setNullableLong(replacePending, 4, stamp.lastUpdatedMillis());
-      replacePending.setBytes(5, bytesOf(change));
-      replacePending.setLong(6, nowMillis);
-      replacePending.setString(7, key.type());
-      replacePending.setString(8, key.id());
-      replacePending.executeUpdate();
-      lookedAheadNowHeld(key, seq, stamp);
-      return Disposition.REPLACED;
-    }
-    insertPending.setString(1, key.type());
-    insertPending.setString(2, key.id());
-    insertPending.setLong(3, seq);
-    insertPending.setLong(4, seq);
-    insertPending.setString(5, change.operation().name());
-    setNullableLong(insertPending, 6, stamp.versionNumber());
-    setNullableLong(insertPending, 7, stamp.lastUpdatedMillis());
-    insertPending.setBytes(8, bytesOf(change));
-    insertPending.setLong(9, nowMillis);
-    insertPending.setLong(10, nowMillis);
-    insertPending.executeUpdate();
-    lookedAheadNowHeld(key, seq, stamp);
-    return Disposition.QUEUED;
+    upsertPending.setString(1, key.type());
+    upsertPending.setString(2, key.id());
+    upsertPending.setLong(3, seq);
+    upsertPending.setLong(4, seq);
+    upsertPending.setString(5, change.operation().name());
+    setNullableLong(upsertPending, 6, stamp.versionNumber());
+    setNullableLong(upsertPending, 7, stamp.lastUpdatedMillis());
+    upsertPending.setBytes(8, bytesOf(change));
+    upsertPending.setLong(9, nowMillis);
+    upsertPending.setLong(10, nowMillis);
+    upsertPending.executeUpdate();
+    remember(key, new Known(Optional.of(new Held(seq, stamp)), forwarded));
+    return held.isPresent() ? Disposition.REPLACED : Disposition.QUEUED;
   }
 
   /** The delete takes the version after the newest we know of, so older updates count as stale. */
@@ -298,36 +272,62 @@ final class WriteSide implements AutoCloseable {
    */
   void acknowledgeAll(List<PendingChange> delivered, long nowMillis) throws SQLException {
     try {
-      for (IdSlice slice : slices(delivered.stream().map(PendingChange::key).toList())) {
-        lookAheadForwarded(slice.type(), slice.ids());
-      }
+      lookAhead(delivered.stream().map(PendingChange::key).toList());
       for (PendingChange change : delivered) {
         acknowledge(change, nowMillis);
       }
     } finally {
-      forwardedAhead.clear();
+      lookedAhead.clear();
     }
   }
 
   private void acknowledge(PendingChange delivered, long nowMillis) throws SQLException {
     ResourceKey key = delivered.key();
-    deletePendingAt.setString(1, key.type());
-    deletePendingAt.setString(2, key.id());
-    deletePendingAt.setLong(3, delivered.seq());
-    deletePendingAt.executeUpdate();
     VersionStamp stamp = delivered.change().stamp();
-    Optional<VersionStamp> forwarded = forwarded(key);
-    if (forwarded.isEmpty()
-        || ChangeOrder.compare(stamp, forwarded.get()) == ChangeOrder.Verdict.NEWER) {
-      upsertForwarded.setString(1, key.type());
-      upsertForwarded.setString(2, key.id());
-      upsertForwarded.setString(3, delivered.operation().name());
-      setNullableLong(upsertForwarded, 4, stamp.versionNumber());
-      setNullableLong(upsertForwarded, 5, stamp.lastUpdatedMillis());
-      upsertForwarded.setLong(6, nowMillis);
-      upsertForwarded.executeUpdate();
-      rememberForwarded(key, stamp);
+    Known known = known(key);
+    boolean newer = known.forwarded().isEmpty()
+        || ChangeOrder.compare(stamp, known.forwarded().get()) == ChangeOrder.Verdict.NEWER;
+    if (!newer) {
+      clearPending(key, delivered.seq());
+      return;
     }
+    PreparedStatement write = forwardPending;
+    bindForwarded(write, delivered, stamp, nowMillis);
+    write.setString(5, key.type());
+    write.setString(6, key.id());
+    write.setLong(7, delivered.seq());
+    Optional<Held> stillPending = Optional.empty();
+    if (write.executeUpdate() == 0) {
+      // A newer change arrived while this one was in flight: it stays queued.
+      recordForwarded.setString(1, key.type());
+      recordForwarded.setString(2, key.id());
+      bindForwarded(recordForwarded, delivered, stamp, nowMillis, 3);
+      recordForwarded.executeUpdate();
+      stillPending = known.pending();
+    }
+    remember(key, new Known(stillPending, Optional.of(stamp)));
+  }
+
+  private static void bindForwarded(
+      PreparedStatement statement, PendingChange delivered, VersionStamp stamp, long nowMillis)
+      throws SQLException {
+    bindForwarded(statement, delivered, stamp, nowMillis, 1);
+  }
+
+  private static void bindForwarded(
+      PreparedStatement statement, PendingChange delivered, VersionStamp stamp, long nowMillis, int from)
+      throws SQLException {
+    statement.setString(from, delivered.operation().name());
+    setNullableLong(statement, from + 1, stamp.versionNumber());
+    setNullableLong(statement, from + 2, stamp.lastUpdatedMillis());
+    statement.setLong(from + 3, nowMillis);
+  }
+
+  private void clearPending(ResourceKey key, long seq) throws SQLException {
+    clearPending.setString(1, key.type());
+    clearPending.setString(2, key.id());
+    clearPending.setLong(3, seq);
+    clearPending.executeUpdate();
   }
 
   void deadLetter(PendingChange rejected, int status, String reason, long nowMillis)
@@ -344,10 +344,7 @@ final class WriteSide implements AutoCloseable {
     upsertDeadLetter.setLong(9, nowMillis);
     upsertDeadLetter.setLong(10, nowMillis);
     upsertDeadLetter.executeUpdate();
-    deletePendingAt.setString(1, change.key().type());
-    deletePendingAt.setString(2, change.key().id());
-    deletePendingAt.setLong(3, rejected.seq());
-    deletePendingAt.executeUpdate();
+    clearPending(change.key(), rejected.seq());
   }
 
   int replayDeadLetters(Optional<ResourceKey> only, long nowMillis) throws SQLException {
@@ -429,62 +426,6 @@ final class WriteSide implements AutoCloseable {
     addToCounter.executeUpdate();
   }
 
-  /** After a rollback the cache may hold versions that never committed. */
-  void forgetUncommitted() {
-    forwardedCache.invalidateAll();
-  }
-
-  /** A key twice in one {@link #appendAll}: its second change must see the first as pending. */
-  private void lookedAheadNowHeld(ResourceKey key, long seq, VersionStamp stamp) {
-    if (lookedAhead.containsKey(key)) {
-      lookedAhead.put(key, Optional.of(new Held(seq, stamp)));
-    }
-  }
-
-  private Optional<Held> pending(ResourceKey key) throws SQLException {
-    Optional<Held> ahead = lookedAhead.get(key);
-    if (ahead != null) {
-      return ahead;
-    }
-    selectPending.setString(1, key.type());
-    selectPending.setString(2, key.id());
-    try (ResultSet rs = selectPending.executeQuery()) {
-      if (!rs.next()) {
-        return Optional.empty();
-      }
-      return Optional.of(new Held(rs.getLong(1), Rows.stamp(rs, 2)));
-    }
-  }
-
-  private Optional<VersionStamp> forwarded(ResourceKey key) throws SQLException {
-    Optional<VersionStamp> ahead = forwardedAhead.get(key);
-    if (ahead != null) {
-      return ahead;
-    }
-    VersionStamp cached = forwardedCache.getIfPresent(key);
-    if (cached != null) {
-      return Optional.of(cached);
-    }
-    selectForwarded.setString(1, key.type());
-    selectForwarded.setString(2, key.id());
-    try (ResultSet rs = selectForwarded.executeQuery()) {
-      if (!rs.next()) {
-        return Optional.empty();
-      }
-      VersionStamp found = Rows.stamp(rs, 1);
-      forwardedCache.put(key, found);
-      return Optional.of(found);
-    }
-  }
-
-  /** A key twice in one batch: its second change must see the first as forwarded. */
-  private void rememberForwarded(ResourceKey key, VersionStamp stamp) {
-    forwardedCache.put(key, stamp);
-    if (forwardedAhead.containsKey(key)) {
-      forwardedAhead.put(key, Optional.of(stamp));
-    }
-  }
-
   private static void setNullableLong(PreparedStatement statement, int index, Long value)
       throws SQLException {
     if (value == null) {
@@ -498,12 +439,11 @@ final class WriteSide implements AutoCloseable {
   public void close() throws SQLException {
     for (PreparedStatement statement :
         List.of(
-            selectPending,
-            selectForwarded,
-            insertPending,
-            replacePending,
-            deletePendingAt,
-            upsertForwarded,
+            selectKnown,
+            upsertPending,
+            forwardPending,
+            clearPending,
+            recordForwarded,
             upsertDeadLetter,
             addToCounter,
             selectDeadLetters,

@@ -144,7 +144,7 @@ class SqliteOutboxTest {
   void forwardedVersionGuard_holdsForMoreResourcesThanTheCacheKeeps() throws Exception {
     outbox.close();
     outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC(),
-        new SqliteOutbox.Settings(1_000, 100, 2));
+        new SqliteOutbox.Settings(1_000, 100));
     List<Change> batch = new java.util.ArrayList<>();
     for (int i = 0; i < 1_200; i++) {
       batch.add(version(new ResourceKey("Observation", "o" + i), 3));
