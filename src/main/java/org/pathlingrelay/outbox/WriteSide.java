@@ -196,7 +196,7 @@ final class WriteSide implements AutoCloseable {
     Optional<Held> pending = rs.wasNull()
         ? Optional.empty()
         : Optional.of(new Held(seq, Rows.stamp(rs, column + 1)));
-    rs.getLong(column + 3);
+    rs.getLong(column + 3); // forwarded_at: null while the resource was never forwarded
     Optional<VersionStamp> forwarded = rs.wasNull()
         ? Optional.empty()
         : Optional.of(Rows.stamp(rs, column + 4));
@@ -291,31 +291,25 @@ final class WriteSide implements AutoCloseable {
       clearPending(key, delivered.seq());
       return;
     }
-    PreparedStatement write = forwardPending;
-    bindForwarded(write, delivered, stamp, nowMillis);
-    write.setString(5, key.type());
-    write.setString(6, key.id());
-    write.setLong(7, delivered.seq());
+    bindForwarded(forwardPending, 1, delivered, stamp, nowMillis);
+    forwardPending.setString(5, key.type());
+    forwardPending.setString(6, key.id());
+    forwardPending.setLong(7, delivered.seq());
     Optional<Held> stillPending = Optional.empty();
-    if (write.executeUpdate() == 0) {
+    if (forwardPending.executeUpdate() == 0) {
       // A newer change arrived while this one was in flight: it stays queued.
       recordForwarded.setString(1, key.type());
       recordForwarded.setString(2, key.id());
-      bindForwarded(recordForwarded, delivered, stamp, nowMillis, 3);
+      bindForwarded(recordForwarded, 3, delivered, stamp, nowMillis);
       recordForwarded.executeUpdate();
       stillPending = known.pending();
     }
     remember(key, new Known(stillPending, Optional.of(stamp)));
   }
 
+  /** Binds the forwarded operation, version, last updated and time from parameter {@code from}. */
   private static void bindForwarded(
-      PreparedStatement statement, PendingChange delivered, VersionStamp stamp, long nowMillis)
-      throws SQLException {
-    bindForwarded(statement, delivered, stamp, nowMillis, 1);
-  }
-
-  private static void bindForwarded(
-      PreparedStatement statement, PendingChange delivered, VersionStamp stamp, long nowMillis, int from)
+      PreparedStatement statement, int from, PendingChange delivered, VersionStamp stamp, long nowMillis)
       throws SQLException {
     statement.setString(from, delivered.operation().name());
     setNullableLong(statement, from + 1, stamp.versionNumber());

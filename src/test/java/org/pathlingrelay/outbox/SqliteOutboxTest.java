@@ -141,7 +141,7 @@ class SqliteOutboxTest {
   }
 
   @Test
-  void forwardedVersionGuard_holdsForMoreResourcesThanTheCacheKeeps() throws Exception {
+  void forwardedVersionGuard_holdsForMoreResourcesThanOneLookupQueryReads() throws Exception {
     outbox.close();
     outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC(),
         new SqliteOutbox.Settings(1_000, 100));
@@ -245,6 +245,52 @@ class SqliteOutboxTest {
     append(version(b, 1));
     append(version(a, 2));
     assertThat(pending("Patient")).extracting(p -> p.key().id()).containsExactly("a", "b");
+  }
+
+  @Test
+  void aResourceForwardedBefore_queuesAgainBehindThoseAlreadyWaiting() {
+    ResourceKey a = new ResourceKey("Patient", "a");
+    ResourceKey b = new ResourceKey("Patient", "b");
+    append(version(a, 1));
+    outbox.acknowledge(pending("Patient"));
+    append(version(b, 1));
+    assertThat(append(version(a, 2))).isEqualTo(Disposition.QUEUED);
+    assertThat(pending("Patient")).extracting(p -> p.key().id()).containsExactly("b", "a");
+    assertThat(outbox.stats().pending()).isEqualTo(2);
+  }
+
+  @Test
+  void anOutboxLeftByARelayBeforeSchema6_keepsItsQueueItsForwardedVersionsAndItsSequence()
+      throws Exception {
+    outbox.close();
+    Path old = dir.resolve("schema-5.db");
+    try (java.sql.Connection connection = java.sql.DriverManager.getConnection("jdbc:sqlite:" + old);
+        java.sql.Statement sql = connection.createStatement()) {
+      Schema.migrate(connection, 5);
+      sql.execute("INSERT INTO forwarded VALUES ('Patient', 'p1', 'UPSERT', 7, NULL, 1000)");
+      sql.execute("INSERT INTO forwarded VALUES ('Observation', 'o1', 'UPSERT', 1, NULL, 1000)");
+      sql.execute("INSERT INTO pending VALUES ('Observation', 'o1', 5, 2, 'UPSERT', 2, NULL,"
+          + " '{\"resourceType\":\"Observation\",\"id\":\"o1\"}', 2000, 3000)");
+      sql.execute("INSERT INTO pending VALUES ('Observation', 'o2', 1, 1, 'DELETE', NULL, NULL, NULL, 1000, 1000)");
+      sql.execute("INSERT INTO counter (name, value) VALUES ('seq', 5)");
+    }
+    outbox = SqliteOutbox.open(old, Clock.systemUTC());
+
+    assertThat(pending("Observation"))
+        .extracting(p -> p.key().id(), PendingChange::seq, PendingChange::operation,
+            p -> p.change().stamp().versionNumber())
+        .containsExactly(tuple("o2", 1L, Operation.DELETE, null), tuple("o1", 5L, Operation.UPSERT, 2L));
+    assertThat(pending("Observation").get(1).change().json().text())
+        .isEqualTo("{\"resourceType\":\"Observation\",\"id\":\"o1\"}");
+    assertThat(outbox.backlog(10)).singleElement()
+        .satisfies(b -> assertThat(b.oldestReceivedAt()).isEqualTo(Instant.ofEpochMilli(1000)));
+    assertThat(append(version(PATIENT, 7))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(PATIENT, 8))).isEqualTo(Disposition.QUEUED);
+    assertThat(pending("Patient")).singleElement().satisfies(p -> assertThat(p.seq()).isEqualTo(6L));
+
+    outbox.acknowledge(pending("Observation"));
+    assertThat(pending("Observation")).isEmpty();
+    assertThat(append(version(new ResourceKey("Observation", "o1"), 2))).isEqualTo(Disposition.STALE);
   }
 
   @Test
