@@ -29,6 +29,12 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     public static final Settings DEFAULTS = new Settings(20_000, 2_000);
   }
 
+  /**
+   * Rows with a change queued, in the words of the queue index's own condition (schema 6):
+   * SQLite reads a partial index only for a query whose WHERE clause implies that condition.
+   */
+  private static final String QUEUED = "first_seq IS NOT NULL";
+
   private final Connection writeConnection;
   private final Connection readConnection;
   private final String url;
@@ -179,7 +185,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     List<TypeBacklog> backlog = new ArrayList<>();
     try (PreparedStatement count = readConnection.prepareStatement(
         "SELECT COUNT(*) FROM (SELECT 1 FROM resource_state"
-            + " WHERE resource_type = ? AND first_seq IS NOT NULL LIMIT ?)")) {
+            + " WHERE resource_type = ? AND " + QUEUED + " LIMIT ?)")) {
       for (TypeBacklog type : pendingTypes()) {
         count.setString(1, type.type());
         count.setInt(2, countUpTo);
@@ -203,7 +209,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     List<TypeBacklog> types = new ArrayList<>();
     try (PreparedStatement nextType = readConnection.prepareStatement(
         "SELECT resource_type, first_received_at FROM resource_state"
-            + " WHERE resource_type > ? AND first_seq IS NOT NULL ORDER BY resource_type, first_seq LIMIT 1")) {
+            + " WHERE resource_type > ? AND " + QUEUED + " ORDER BY resource_type, first_seq LIMIT 1")) {
       String type = "";
       while (true) {
         nextType.setString(1, type);
@@ -229,7 +235,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     try (Connection connection = config().createConnection(url);
         PreparedStatement statement = connection.prepareStatement(
             "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
-                + " seq, received_at FROM resource_state WHERE resource_type = ? AND first_seq IS NOT NULL"
+                + " seq, received_at FROM resource_state WHERE resource_type = ? AND " + QUEUED
                 + " ORDER BY first_seq LIMIT ?")) {
       statement.setString(1, type);
       statement.setInt(2, limit);
@@ -255,7 +261,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   public synchronized long pendingUpTo(long seq) {
     try (PreparedStatement count = readConnection.prepareStatement(
         "SELECT COUNT(*) FROM resource_state"
-            + " WHERE resource_type = ? AND first_seq IS NOT NULL AND first_seq <= ?")) {
+            + " WHERE resource_type = ? AND " + QUEUED + " AND first_seq <= ?")) {
       long pending = 0;
       for (TypeBacklog type : pendingTypes()) {
         count.setString(1, type.type());
@@ -342,7 +348,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   public synchronized OutboxStats stats() {
     try (PreparedStatement pending =
             readConnection.prepareStatement(
-                "SELECT COUNT(*), MIN(first_received_at) FROM resource_state WHERE first_seq IS NOT NULL");
+                "SELECT COUNT(*), MIN(first_received_at) FROM resource_state WHERE " + QUEUED);
         PreparedStatement dead = readConnection.prepareStatement("SELECT COUNT(*) FROM dead_letter");
         PreparedStatement counters =
             readConnection.prepareStatement("SELECT name, value, updated_at FROM counter")) {
