@@ -31,7 +31,7 @@ final class HttpHost implements AutoCloseable {
   }
 
   static HttpHost start(
-      String bind, int port, HttpServlet fhir, Filter fhirBodyLimit, HttpServlet ops,
+      String bind, int port, HttpServlet fhir, java.util.List<Filter> fhirFilters, HttpServlet ops,
       java.util.Optional<TlsSettings> tls, HttpLimits limits) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 8);
     threads.setName("http");
@@ -65,8 +65,14 @@ final class HttpHost implements AutoCloseable {
 
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
-    context.addServlet(new ServletHolder("fhir", fhir), "/fhir/*");
-    context.addFilter(new FilterHolder(fhirBodyLimit), "/fhir/*", EnumSet.of(DispatcherType.REQUEST));
+    ServletHolder fhirHolder = new ServletHolder("fhir", fhir);
+    fhirHolder.setAsyncSupported(true);
+    context.addServlet(fhirHolder, "/fhir/*");
+    for (Filter filter : fhirFilters) {
+      FilterHolder holder = new FilterHolder(filter);
+      holder.setAsyncSupported(true);
+      context.addFilter(holder, "/fhir/*", EnumSet.of(DispatcherType.REQUEST));
+    }
     ServletHolder opsHolder = new ServletHolder("ops", ops);
     for (String path : new String[] {"/healthz", "/readyz", "/status", "/metrics"}) {
       context.addServlet(opsHolder, path);

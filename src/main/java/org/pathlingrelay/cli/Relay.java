@@ -174,7 +174,7 @@ public final class Relay implements AutoCloseable {
           new OpsServlet(outbox::stats, outbox::writable, status::status,
               () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
               meters, clock);
-      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.bodyLimitFilter(), ops, tls,
+      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.filters(), ops, tls,
           config.httpLimits());
       forwarder.start();
       if (catchUp != null) {

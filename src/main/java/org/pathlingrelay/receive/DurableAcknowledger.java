@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -26,6 +27,9 @@ final class DurableAcknowledger {
   private static final Logger log = LoggerFactory.getLogger(DurableAcknowledger.class);
   /** HAPI's rest-hook client gives up after 10 s; answer before it does. */
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(8);
+  static final String TIMED_OUT = "The outbox did not commit in time";
+  static final String UNAVAILABLE = "The outbox cannot store changes right now";
+  static final String RETRY_AFTER_SECONDS = "5";
 
   private final OutboxWriter outbox;
   private final Duration timeout;
@@ -50,32 +54,48 @@ final class DurableAcknowledger {
   }
 
   List<Disposition> store(List<Change> changes) {
-    List<Disposition> dispositions = await(outbox.append(changes));
-    for (Disposition disposition : dispositions) {
-      received.get(disposition).increment();
-    }
-    return dispositions;
+    return await(storeLater(changes));
+  }
+
+  /** Completes once the changes are on disk; counted then, and a failure logged once. */
+  CompletableFuture<List<Disposition>> storeLater(List<Change> changes) {
+    return outbox.append(changes).whenComplete((dispositions, failure) -> {
+      if (failure != null) {
+        log.warn("Refusing a notification: {}", failure.getMessage());
+        return;
+      }
+      for (Disposition disposition : dispositions) {
+        received.get(disposition).increment();
+      }
+    });
   }
 
   /** True when the notification shows that events were missed (a catch-up will follow). */
   boolean subscriptionEvent(org.pathlingrelay.outbox.SubscriptionEvent event) {
-    return await(outbox.recordSubscriptionEvent(event));
+    return await(logged(outbox.recordSubscriptionEvent(event)));
   }
 
   void ping() {
-    await(outbox.recordPing());
+    await(logged(outbox.recordPing()));
     pings.increment();
   }
 
-  private <T> T await(java.util.concurrent.CompletableFuture<T> commit) {
+  private static <T> CompletableFuture<T> logged(CompletableFuture<T> commit) {
+    return commit.whenComplete((ignored, failure) -> {
+      if (failure != null) {
+        log.warn("Refusing a notification: {}", failure.getMessage());
+      }
+    });
+  }
+
+  private <T> T await(CompletableFuture<T> commit) {
     try {
       return commit.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       // The commit may still land; the sender's retry then counts as a duplicate, not a loss.
-      throw unavailable("The outbox did not commit in time");
+      throw unavailable(TIMED_OUT);
     } catch (ExecutionException e) {
-      log.warn("Refusing a notification: {}", e.getCause().getMessage());
-      throw unavailable("The outbox cannot store changes right now");
+      throw unavailable(UNAVAILABLE);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw unavailable("The relay is shutting down");
@@ -85,7 +105,7 @@ final class DurableAcknowledger {
   private static BaseServerResponseException unavailable(String message) {
     BaseServerResponseException exception =
         new UnclassifiedServerFailureException(503, message + "; please retry");
-    exception.addResponseHeader("Retry-After", "5");
+    exception.addResponseHeader("Retry-After", RETRY_AFTER_SECONDS);
     return exception;
   }
 }

@@ -15,12 +15,12 @@ import org.pathlingrelay.outbox.OutboxWriter;
 /**
  * Builds the FHIR endpoint that receives notifications: a HAPI {@link RestfulServer} that accepts
  * create, update and delete of every R4 resource type plus batch/transaction/history Bundles, and
- * the servlet filter that bounds request bodies. Mount both at {@code /fhir/*}.
+ * the servlet filters that hold answers until the commit and bound request bodies. Mount all at {@code /fhir/*}.
  */
 public final class Receiver {
 
   private final RestfulServer servlet;
-  private final Filter bodyLimit;
+  private final List<Filter> filters;
 
   /**
    * @param interceptors registered before the receiver's own, e.g. authentication
@@ -65,16 +65,20 @@ public final class Receiver {
     server.registerInterceptor(new RequestShapeInterceptor(maxBodyBytes));
     server.registerInterceptor(new Utf8BodyInterceptor());
     server.registerInterceptor(new PingInterceptor(fhirContext, acknowledger));
-    server.registerInterceptor(new RejectionLogger(meters));
+    RejectionLogger rejections = new RejectionLogger(meters);
+    server.registerInterceptor(rejections);
     this.servlet = server;
-    this.bodyLimit = new BodyLimitFilter(maxBodyBytes);
+    this.filters = List.of(
+        new AnswerAfterCommitFilter(fhirContext, DurableAcknowledger.DEFAULT_TIMEOUT, rejections),
+        new BodyLimitFilter(maxBodyBytes));
   }
 
   public RestfulServer servlet() {
     return servlet;
   }
 
-  public Filter bodyLimitFilter() {
-    return bodyLimit;
+  /** To mount in this order in front of {@link #servlet()}, for asynchronous requests too. */
+  public List<Filter> filters() {
+    return filters;
   }
 }

@@ -35,10 +35,8 @@ final class RejectionLogger {
     int status = exception.getStatusCode();
     String target = request.getMethod() + " " + request.getRequestURI();
     if (status == 503) {
-      // The relay's own "not stored, retry" answer (outbox full or unwritable, source unreadable):
-      // its cause is logged where it happened. A stack trace for every retried notification would
-      // flood the log, perhaps on the very disk that is full.
-      log.warn("Answered {} {}: {}", status, target, exception.getMessage());
+      logUnavailable(target, exception.getMessage());
+      return true;
     } else if (status >= 500) {
       log.warn("Answered {} {}: {}", status, target, exception.getMessage(), exception);
     } else {
@@ -46,6 +44,16 @@ final class RejectionLogger {
     }
     refusedByStatus.computeIfAbsent(status, this::refusedCounter).increment();
     return true;
+  }
+
+  /**
+   * The relay's own "not stored, retry" answer (outbox full or unwritable, source unreadable): its
+   * cause is logged where it happened. A stack trace for every retried notification would flood
+   * the log, perhaps on the very disk that is full.
+   */
+  void logUnavailable(String target, String message) {
+    log.warn("Answered 503 {}: {}", target, message);
+    refusedByStatus.computeIfAbsent(503, this::refusedCounter).increment();
   }
 
   private Counter refusedCounter(int status) {

@@ -10,7 +10,11 @@ import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.server.IResourceProvider;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
+import ca.uhn.fhir.rest.api.PreferReturnEnum;
+import ca.uhn.fhir.rest.api.server.IRestfulServer;
+import ca.uhn.fhir.rest.server.RestfulServerUtils;
 import java.util.List;
+import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.instance.model.api.IIdType;
 import org.hl7.fhir.r4.model.IdType;
@@ -53,14 +57,14 @@ final class ResourceNotificationProvider implements IResourceProvider {
     parser.requireValidId(id.getIdPart());
     Change change = parser.upsertParsed(type, id.getIdPart(), resource, request.loadRequestContents(),
         request.getHeader(Constants.HEADER_CONTENT_TYPE));
-    return outcome(change, acknowledger.store(List.of(change)).get(0));
+    return store(change, request);
   }
 
   // HAPI drops the id of a parsed resource on create; the raw body keeps it.
   @Create
   public MethodOutcome create(@ResourceParam String body, RequestDetails request) {
     Change change = parser.upsert(type, null, body, request.getHeader(Constants.HEADER_CONTENT_TYPE));
-    return outcome(change, acknowledger.store(List.of(change)).get(0));
+    return store(change, request);
   }
 
   @Delete
@@ -70,7 +74,29 @@ final class ResourceNotificationProvider implements IResourceProvider {
       throw new InvalidRequestException("A DELETE must name one resource as " + type + "/[id]");
     }
     Change change = parser.delete(type, id.getIdPart());
+    // HAPI always answers a delete with the OperationOutcome, so this one waits for what it says.
     return outcome(change, acknowledger.store(List.of(change)).get(0));
+  }
+
+  /**
+   * Hands an upsert to the outbox. HAPI answers one with a body (naming what the outbox did) only
+   * when the sender asks for it ({@code Prefer: return=OperationOutcome}); otherwise the request
+   * need not wait here for the commit: the filter holds the bodiless answer back until it lands.
+   */
+  private MethodOutcome store(Change change, RequestDetails request) {
+    Optional<DeferredAnswer> deferred = DeferredAnswer.of(request);
+    if (deferred.isPresent() && !wantsOutcome(request)) {
+      deferred.get().after(acknowledger.storeLater(List.of(change)));
+      return new MethodOutcome(new IdType(change.key().type(), change.key().id()));
+    }
+    return outcome(change, acknowledger.store(List.of(change)).get(0));
+  }
+
+  private static boolean wantsOutcome(RequestDetails request) {
+    String prefer = request.getHeader(Constants.HEADER_PREFER);
+    return prefer != null
+        && request.getServer() instanceof IRestfulServer<?> server
+        && RestfulServerUtils.parsePreferHeader(server, prefer).getReturn() == PreferReturnEnum.OPERATION_OUTCOME;
   }
 
   private static MethodOutcome outcome(Change change, Disposition disposition) {

@@ -140,6 +140,28 @@ class ReceiverTest {
   }
 
   @Test
+  void preferReturnOperationOutcome_isToldWhatTheOutboxDid() {
+    java.util.function.IntFunction<Answer> put = version -> source.send(
+        request("/Observation/told")
+            .header("Authorization", "Bearer " + SECRET)
+            .header("Content-Type", JSON)
+            .header("Prefer", "return=OperationOutcome")
+            .PUT(BodyPublishers.ofString(HapiNotifier.resource("Observation", "told", version))));
+
+    Answer stored = put.apply(3);
+    assertThat(stored.status()).isEqualTo(200);
+    assertThat(stored.body()).contains("OperationOutcome").contains("Observation/told upsert stored for forwarding");
+
+    Answer older = put.apply(2);
+    assertThat(older.status()).isEqualTo(200);
+    assertThat(older.body()).contains("Observation/told ignored: a newer or equal version is already held");
+    assertThat(pending("Observation"))
+        .filteredOn(p -> p.key().id().equals("told"))
+        .singleElement()
+        .satisfies(p -> assertThat(p.change().stamp().versionNumber()).isEqualTo(3L));
+  }
+
+  @Test
   void bundleOfEntries_becomesOneChangePerEntry_andIsAnsweredEntryForEntry() {
     String bundle =
         """

@@ -1,0 +1,115 @@
+package org.pathlingrelay.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.testing.FakePathling;
+import org.pathlingrelay.testing.RelayHarness;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An outbox that stops committing for a while (here another process holds its write lock; in
+ * life a stalled disk): senders must hear 503 with Retry-After before HAPI's own 10 s timeout,
+ * never a 200 for what is not on disk, and their retries must land once it commits again.
+ */
+class StalledOutboxTest {
+
+  @RegisterExtension static final FakePathling pathling = new FakePathling();
+
+  @TempDir Path dataDir;
+  private Relay relay;
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final ListAppender<ILoggingEvent> refusals = new ListAppender<>();
+  private final Logger rejectionLog =
+      (Logger) LoggerFactory.getLogger("org.pathlingrelay.receive.RejectionLogger");
+
+  @BeforeEach
+  void start() throws Exception {
+    refusals.start();
+    rejectionLog.addAppender(refusals);
+    relay = RelayHarness.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH));
+  }
+
+  @AfterEach
+  void stop() {
+    rejectionLog.detachAppender(refusals);
+    relay.close();
+  }
+
+  private CompletableFuture<HttpResponse<String>> notify(String id, int version) {
+    String body = "{\"resourceType\":\"Patient\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"" + version + "\"}}";
+    return http.sendAsync(
+        HttpRequest.newBuilder(URI.create(RelayHarness.fhirBase(relay) + "/Patient/" + id))
+            .header("Authorization", "Bearer " + RelayHarness.SECRET)
+            .header("Content-Type", "application/fhir+json; charset=UTF-8")
+            .timeout(Duration.ofSeconds(30))
+            .PUT(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aCommitThatDoesNotLandInTime_isAnswered503BeforeTheSendersTimeout_andTheRetryLands() throws Exception {
+    assertThat(notify("before", 1).get().statusCode()).isEqualTo(200);
+
+    List<HttpResponse<String>> answers = new ArrayList<>();
+    long started;
+    long answeredAfterMillis;
+    try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("relay.db"));
+        Statement lock = other.createStatement()) {
+      lock.execute("BEGIN IMMEDIATE");
+      started = System.nanoTime();
+      List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        waiting.add(notify("stalled" + i, 1));
+      }
+      for (CompletableFuture<HttpResponse<String>> answer : waiting) {
+        answers.add(answer.get());
+      }
+      answeredAfterMillis = (System.nanoTime() - started) / 1_000_000;
+      lock.execute("ROLLBACK");
+    }
+
+    assertThat(answers).as("no 200 while nothing could be committed").allSatisfy(answer -> {
+      assertThat(answer.statusCode()).isEqualTo(503);
+      assertThat(answer.headers().firstValue("Retry-After")).hasValue("5");
+      assertThat(answer.body()).contains("\"resourceType\":\"OperationOutcome\"").contains("did not commit in time");
+    });
+    assertThat(answeredAfterMillis).as("answered before HAPI's client gives up at 10 s").isLessThan(10_000);
+    assertThat(refusals.list).as("each refusal logged once")
+        .filteredOn(event -> event.getFormattedMessage().startsWith("Answered 503 PUT /fhir/Patient/stalled"))
+        .hasSize(5);
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(notify("stalled" + i, 1).get().statusCode()).as("the sender's retry").isEqualTo(200);
+    }
+    await("everything reaches Pathling once")
+        .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .until(() -> pathling.ids("Patient").size() == 6 && relay.outbox().stats().pending() == 0);
+    assertThat(pathling.ids("Patient"))
+        .containsExactlyInAnyOrder("before", "stalled0", "stalled1", "stalled2", "stalled3", "stalled4");
+    assertThat(pathling.duplicateIds()).isEmpty();
+  }
+}
