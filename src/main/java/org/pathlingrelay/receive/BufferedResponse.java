@@ -91,7 +91,9 @@ final class BufferedResponse extends HttpServletResponseWrapper {
 
   private void flushWriter() {
     if (writer != null) {
-      writer.flush();
+      // Flushes unless HAPI has closed it already, which it usually has; flush() would then build
+      // an IOException ("Stream closed") for the writer to swallow, on every request.
+      writer.checkError();
     }
   }
 }
