@@ -162,6 +162,30 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void aNewOutboxFile_has16KiBPages_andAnOlderOneKeepsItsOwn() throws Exception {
+    assertThat(pageSize(dir.resolve("relay.db"))).isEqualTo(16 * 1024);
+
+    Path older = dir.resolve("older.db");
+    try (java.sql.Connection connection = java.sql.DriverManager.getConnection("jdbc:sqlite:" + older);
+        java.sql.Statement statement = connection.createStatement()) {
+      statement.execute("PRAGMA journal_mode = WAL");
+      statement.execute("CREATE TABLE left_by_someone (x)");
+    }
+    try (SqliteOutbox reopened = SqliteOutbox.open(older, Clock.systemUTC())) {
+      assertThat(reopened.append(List.of(version(PATIENT, 1))).join()).containsExactly(Disposition.QUEUED);
+    }
+    assertThat(pageSize(older)).isEqualTo(4096);
+  }
+
+  private static long pageSize(Path file) throws Exception {
+    try (java.sql.Connection connection = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
+        java.sql.Statement statement = connection.createStatement();
+        java.sql.ResultSet result = statement.executeQuery("PRAGMA page_size")) {
+      return result.getLong(1);
+    }
+  }
+
+  @Test
   void pendingRows_surviveAReopen() throws Exception {
     for (int i = 0; i < 100; i++) {
       append(version(new ResourceKey("Observation", "o" + i), 1));
