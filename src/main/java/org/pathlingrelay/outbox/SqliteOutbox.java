@@ -104,13 +104,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   /** Pages of a new outbox file. SQLite's default is 4 KiB. */
   static final int PAGE_SIZE = 16 * 1024;
 
-  /**
-   * Creates the file with {@link #PAGE_SIZE} pages: fewer WAL frames per commit (two writes each),
-   * and most resources fit in one page instead of spilling into overflow pages. The size is fixed
-   * once the file is in WAL mode, so it must be set first; an existing outbox keeps its pages (a
-   * VACUUM outside WAL mode would change them). Two processes creating the file at once is
-   * harmless: the second one's page size is ignored.
-   */
+  /** Absent, or left empty by a process that stopped before writing to it. */
   private static boolean isNew(Path file) throws SQLException {
     try {
       return !Files.exists(file) || Files.size(file) == 0;
@@ -119,6 +113,13 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     }
   }
 
+  /**
+   * Creates the file with {@link #PAGE_SIZE} pages: fewer WAL frames per commit (two writes each),
+   * and most resources fit in one page instead of spilling into overflow pages. The size is fixed
+   * once the file is in WAL mode, so it must be set first; an existing outbox keeps its pages (a
+   * VACUUM outside WAL mode would change them). Two processes creating the file at once is
+   * harmless: the second one's page size is ignored.
+   */
   private static void create(String url) throws SQLException {
     try (Connection fresh = java.sql.DriverManager.getConnection(url);
         var statement = fresh.createStatement()) {

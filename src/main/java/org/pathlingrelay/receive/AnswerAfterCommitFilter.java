@@ -24,9 +24,8 @@ import org.hl7.fhir.r4.model.OperationOutcome.IssueType;
 /**
  * Lets a request thread go back to the pool while its change is committed, instead of blocking
  * on the commit: HAPI's answer is held in a {@link BufferedResponse} and sent only once the
- * outbox has the change on disk, or replaced by a 503 if it cannot get there in time. Blocked
- * threads cost a park, a wake-up and a context switch each, and capped how many notifications
- * could share one commit.
+ * outbox has the change on disk, or replaced by a 503 if it cannot get there in time. A blocked
+ * thread cost a park, a wake-up and a context switch per request.
  */
 final class AnswerAfterCommitFilter implements Filter {
 
@@ -44,82 +43,81 @@ final class AnswerAfterCommitFilter implements Filter {
   public void doFilter(ServletRequest servletRequest, ServletResponse servletResponse, FilterChain chain)
       throws IOException, ServletException {
     HttpServletRequest request = (HttpServletRequest) servletRequest;
-    HttpServletResponse response = (HttpServletResponse) servletResponse;
     DeferredAnswer deferred = new DeferredAnswer();
     DeferredAnswer.offer(request, deferred);
-    BufferedResponse buffered = new BufferedResponse(response);
-    chain.doFilter(request, buffered);
+    HeldAnswer held = new HeldAnswer(request, (HttpServletResponse) servletResponse);
+    chain.doFilter(request, held.buffered);
     Optional<CompletableFuture<?>> pending = deferred.commit();
     if (pending.isEmpty()) {
-      buffered.release();
-      return;
-    }
-    CompletableFuture<?> commit = pending.get();
-    if (commit.isDone()) {
-      answer(request, response, buffered, commit);
-      return;
-    }
-    AsyncContext async = request.startAsync(request, response);
-    async.setTimeout(timeout.toMillis());
-    AtomicBoolean answered = new AtomicBoolean();
-    async.addListener(new TimeoutAnswer(answered, request, response));
-    commit.whenComplete((ignored, failure) -> {
-      // On a pool thread: socket writes must not hold up the outbox writer, which completes this.
-      if (answered.compareAndSet(false, true)) {
-        async.start(() -> {
-          try {
-            answer(request, response, buffered, commit);
-          } catch (IOException e) {
-            // The sender went away; it retries what it did not see answered.
-          }
-          async.complete();
-        });
-      }
-    });
-  }
-
-  private void answer(HttpServletRequest request, HttpServletResponse response, BufferedResponse buffered,
-      CompletableFuture<?> commit) throws IOException {
-    if (commit.isCompletedExceptionally()) {
-      unavailable(request, response, DurableAcknowledger.UNAVAILABLE);
+      held.buffered.release();
+    } else if (pending.get().isDone()) {
+      held.answerAfter(pending.get());
     } else {
-      buffered.release();
+      held.answerLater(pending.get());
     }
   }
 
-  private void unavailable(HttpServletRequest request, HttpServletResponse response, String message)
-      throws IOException {
-    String text = message + "; please retry";
-    rejections.logUnavailable(request.getMethod() + " " + request.getRequestURI(), text);
-    OperationOutcome outcome = new OperationOutcome();
-    outcome.addIssue().setSeverity(IssueSeverity.ERROR).setCode(IssueType.TRANSIENT).setDiagnostics(text);
-    byte[] body = fhirContext.newJsonParser().encodeResourceToString(outcome).getBytes(StandardCharsets.UTF_8);
-    response.reset();
-    response.setStatus(503);
-    response.setHeader("Retry-After", DurableAcknowledger.RETRY_AFTER_SECONDS);
-    response.setContentType("application/fhir+json;charset=utf-8");
-    response.setContentLength(body.length);
-    response.getOutputStream().write(body);
-  }
-
-  /** The commit did not land in time: the sender hears 503 and retries, before its own timeout. */
-  private final class TimeoutAnswer implements AsyncListener {
-    private final AtomicBoolean answered;
+  /** One request's answer, sent once: after its commit, or as a 503 when the wait times out. */
+  private final class HeldAnswer implements AsyncListener {
     private final HttpServletRequest request;
     private final HttpServletResponse response;
+    private final BufferedResponse buffered;
+    private final AtomicBoolean answered = new AtomicBoolean();
 
-    TimeoutAnswer(AtomicBoolean answered, HttpServletRequest request, HttpServletResponse response) {
-      this.answered = answered;
+    HeldAnswer(HttpServletRequest request, HttpServletResponse response) {
       this.request = request;
       this.response = response;
+      this.buffered = new BufferedResponse(response);
     }
 
+    void answerLater(CompletableFuture<?> commit) {
+      AsyncContext async = request.startAsync(request, response);
+      async.setTimeout(timeout.toMillis());
+      async.addListener(this);
+      commit.whenComplete((ignored, failure) -> {
+        // On a pool thread: socket writes must not hold up the outbox writer, which completes this.
+        if (answered.compareAndSet(false, true)) {
+          async.start(() -> {
+            try {
+              answerAfter(commit);
+            } catch (IOException e) {
+              // The sender went away; it retries what it did not see answered.
+            }
+            async.complete();
+          });
+        }
+      });
+    }
+
+    void answerAfter(CompletableFuture<?> commit) throws IOException {
+      if (commit.isCompletedExceptionally()) {
+        unavailable(DurableAcknowledger.UNAVAILABLE);
+      } else {
+        buffered.release();
+      }
+    }
+
+    /** The commit did not land in time: the sender hears 503 and retries, before its own timeout. */
     @Override
     public void onTimeout(AsyncEvent event) throws IOException {
       if (answered.compareAndSet(false, true)) {
-        unavailable(request, response, DurableAcknowledger.TIMED_OUT);
+        unavailable(DurableAcknowledger.TIMED_OUT);
         event.getAsyncContext().complete();
       }
+    }
+
+    private void unavailable(String message) throws IOException {
+      String text = message + "; please retry";
+      rejections.logUnavailable(request.getMethod() + " " + request.getRequestURI(), text);
+      OperationOutcome outcome = new OperationOutcome();
+      outcome.addIssue().setSeverity(IssueSeverity.ERROR).setCode(IssueType.TRANSIENT).setDiagnostics(text);
+      byte[] body = fhirContext.newJsonParser().encodeResourceToString(outcome).getBytes(StandardCharsets.UTF_8);
+      response.reset();
+      response.setStatus(503);
+      response.setHeader("Retry-After", DurableAcknowledger.RETRY_AFTER_SECONDS);
+      response.setContentType("application/fhir+json;charset=utf-8");
+      response.setContentLength(body.length);
+      response.getOutputStream().write(body);
     }
 
     @Override

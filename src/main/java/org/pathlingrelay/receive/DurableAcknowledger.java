@@ -59,13 +59,9 @@ final class DurableAcknowledger {
 
   /** Completes once the changes are on disk; counted then, and a failure logged once. */
   CompletableFuture<List<Disposition>> storeLater(List<Change> changes) {
-    return outbox.append(changes).whenComplete((dispositions, failure) -> {
-      if (failure != null) {
-        log.warn("Refusing a notification: {}", failure.getMessage());
-        return;
-      }
-      for (Disposition disposition : dispositions) {
-        received.get(disposition).increment();
+    return logged(outbox.append(changes)).whenComplete((dispositions, failure) -> {
+      if (failure == null) {
+        dispositions.forEach(disposition -> received.get(disposition).increment());
       }
     });
   }

@@ -6,10 +6,6 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -26,6 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakePathling;
+import org.pathlingrelay.testing.HapiNotifier;
+import org.pathlingrelay.testing.HapiNotifier.Answer;
 import org.pathlingrelay.testing.RelayHarness;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +38,7 @@ class StalledOutboxTest {
 
   @TempDir Path dataDir;
   private Relay relay;
-  private final HttpClient http = HttpClient.newHttpClient();
+  private HapiNotifier source;
   private final ListAppender<ILoggingEvent> refusals = new ListAppender<>();
   private final Logger rejectionLog =
       (Logger) LoggerFactory.getLogger("org.pathlingrelay.receive.RejectionLogger");
@@ -50,6 +48,7 @@ class StalledOutboxTest {
     refusals.start();
     rejectionLog.addAppender(refusals);
     relay = RelayHarness.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH));
+    source = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
   }
 
   @AfterEach
@@ -58,34 +57,21 @@ class StalledOutboxTest {
     relay.close();
   }
 
-  private CompletableFuture<HttpResponse<String>> notify(String id, int version) {
-    String body = "{\"resourceType\":\"Patient\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"" + version + "\"}}";
-    return http.sendAsync(
-        HttpRequest.newBuilder(URI.create(RelayHarness.fhirBase(relay) + "/Patient/" + id))
-            .header("Authorization", "Bearer " + RelayHarness.SECRET)
-            .header("Content-Type", "application/fhir+json; charset=UTF-8")
-            .timeout(Duration.ofSeconds(30))
-            .PUT(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
   @Test
   void aCommitThatDoesNotLandInTime_isAnswered503BeforeTheSendersTimeout_andTheRetryLands() throws Exception {
-    assertThat(notify("before", 1).get().statusCode()).isEqualTo(200);
+    assertThat(source.put("Patient", "before", 1).status()).isEqualTo(200);
 
-    List<HttpResponse<String>> answers = new ArrayList<>();
-    long started;
+    List<Answer> answers = new ArrayList<>();
     long answeredAfterMillis;
     try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("relay.db"));
         Statement lock = other.createStatement()) {
       lock.execute("BEGIN IMMEDIATE");
-      started = System.nanoTime();
-      List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
+      long started = System.nanoTime();
+      List<CompletableFuture<Answer>> waiting = new ArrayList<>();
       for (int i = 0; i < 5; i++) {
-        waiting.add(notify("stalled" + i, 1));
+        waiting.add(source.putAsync("Patient", "stalled" + i, 1));
       }
-      for (CompletableFuture<HttpResponse<String>> answer : waiting) {
+      for (CompletableFuture<Answer> answer : waiting) {
         answers.add(answer.get());
       }
       answeredAfterMillis = (System.nanoTime() - started) / 1_000_000;
@@ -93,7 +79,7 @@ class StalledOutboxTest {
     }
 
     assertThat(answers).as("no 200 while nothing could be committed").allSatisfy(answer -> {
-      assertThat(answer.statusCode()).isEqualTo(503);
+      assertThat(answer.status()).isEqualTo(503);
       assertThat(answer.headers().firstValue("Retry-After")).hasValue("5");
       assertThat(answer.body()).contains("\"resourceType\":\"OperationOutcome\"").contains("did not commit in time");
     });
@@ -103,7 +89,7 @@ class StalledOutboxTest {
         .hasSize(5);
 
     for (int i = 0; i < 5; i++) {
-      assertThat(notify("stalled" + i, 1).get().statusCode()).as("the sender's retry").isEqualTo(200);
+      assertThat(source.put("Patient", "stalled" + i, 1).status()).as("the sender's retry").isEqualTo(200);
     }
     await("everything reaches Pathling once")
         .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Sends notifications to the relay exactly as HAPI FHIR JPA 8.8.0's rest-hook does (method, path,
@@ -23,6 +25,7 @@ public final class HapiNotifier {
   /** Where the captured HAPI wire traffic lives. */
   public static final Path WIRE = Path.of("src", "test", "fixtures", "hapi-8.8.0-wire");
 
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
   private static final Set<String> RESTRICTED = Set.of("content-length", "connection", "host");
 
   private final String relayBase;
@@ -36,7 +39,7 @@ public final class HapiNotifier {
   }
 
   /** The answer to one notification. */
-  public record Answer(int status, String body) {
+  public record Answer(int status, String body, HttpHeaders headers) {
     public boolean acknowledged() {
       return status >= 200 && status < 300;
     }
@@ -44,14 +47,24 @@ public final class HapiNotifier {
 
   /** {@code PUT [base]/Type/id} with If-Match, as HAPI sends a create or update. */
   public Answer put(String type, String id, long version, String json) {
-    return send(
-        HttpRequest.newBuilder(URI.create(relayBase + "/" + type + "/" + id))
+    return send(putRequest(type, id, version, json));
+  }
+
+  /** {@link #put(String, String, long)} without waiting for the answer, to have several in flight. */
+  public CompletableFuture<Answer> putAsync(String type, String id, long version) {
+    return http.sendAsync(putRequest(type, id, version, resource(type, id, version)).timeout(TIMEOUT).build(),
+            HttpResponse.BodyHandlers.ofString())
+        .thenApply(HapiNotifier::answer);
+  }
+
+  private HttpRequest.Builder putRequest(String type, String id, long version, String json) {
+    return HttpRequest.newBuilder(URI.create(relayBase + "/" + type + "/" + id))
             .header("If-Match", "W/\"" + version + "\"")
             .header("Content-Type", "application/fhir+json; charset=UTF-8")
             .header("Accept", "application/fhir+json;q=1.0, application/json+fhir;q=0.9")
             .header("User-Agent", "HAPI-FHIR/8.8.0 (FHIR Client; FHIR 4.0.1/R4; apache)")
             .header("Authorization", "Bearer " + secret)
-            .PUT(HttpRequest.BodyPublishers.ofString(json)));
+            .PUT(HttpRequest.BodyPublishers.ofString(json));
   }
 
   /** A resource with {@code meta.versionId}, shaped as HAPI sends it. */
@@ -97,15 +110,17 @@ public final class HapiNotifier {
 
   public Answer send(HttpRequest.Builder request) {
     try {
-      HttpResponse<String> response =
-          http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-      return new Answer(response.statusCode(), response.body());
+      return answer(http.send(request.timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString()));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
+  }
+
+  private static Answer answer(HttpResponse<String> response) {
+    return new Answer(response.statusCode(), response.body(), response.headers());
   }
 
   public HttpClient http() {
