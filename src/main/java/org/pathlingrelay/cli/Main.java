@@ -39,6 +39,14 @@ public final class Main {
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
     commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
+    commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
+      if (e instanceof OperatorMistake mistake) {
+        line.getErr().println("pathling-relay: " + mistake.getMessage());
+        line.getErr().flush();
+        return mistake.exitCode();
+      }
+      throw e;
+    });
     return commandLine;
   }
 }
