@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -115,12 +117,20 @@ class FairForwardingTest {
             && types.stream().allMatch(t -> sentPerType.get(t).get() > 2 * HOT_IDS));
   }
 
-  /** The first write that carried {@code reference}. */
-  private static Instant firstWriteOf(String reference) {
+  /** When the first write that carried {@code reference} was answered, once it is recorded. */
+  private static Optional<Instant> firstWriteOf(String reference) {
     return pathling.writes().stream()
         .filter(w -> w.succeeded() && w.references().contains(reference))
         .map(RecordedRequest::end)
-        .min(Instant::compareTo)
+        .min(Instant::compareTo);
+  }
+
+  /** Waits, at most {@code bound}, until {@code reference} was written to Pathling; returns when. */
+  private static Instant awaitWritten(String reference, String alias, Duration bound) {
+    return await(alias)
+        .atMost(bound)
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> firstWriteOf(reference), Optional::isPresent)
         .orElseThrow();
   }
 
@@ -159,12 +169,9 @@ class FairForwardingTest {
     Instant sent = Instant.now();
     assertThat(source.put("Patient", "x", 1).status()).isEqualTo(200);
     // The Observation turn in flight (a batch and a delete), then the Patient: a few request times.
-    await("Patient/x in Pathling while Observations keep coming")
-        .atMost(REQUEST_COST.multipliedBy(8))
-        .pollInterval(Duration.ofMillis(20))
-        .until(() -> pathling.current("Patient", "x").isPresent());
+    Instant arrived = awaitWritten("Patient/x",
+        "Patient/x in Pathling while Observations keep coming", REQUEST_COST.multipliedBy(8));
     assertThat(streamRunning()).isTrue();
-    Instant arrived = firstWriteOf("Patient/x");
     await("Observations forwarded again after the Patient")
         .atMost(REQUEST_COST.multipliedBy(8))
         .pollInterval(Duration.ofMillis(20))
@@ -192,12 +199,9 @@ class FairForwardingTest {
     Instant sent = Instant.now();
     assertThat(source.put("Patient", "x", 1).status()).isEqualTo(200);
     // Nine types, four slots: at most two turns of others, each up to two requests, before Patient.
-    await("Patient/x in Pathling while eight types keep streaming")
-        .atMost(REQUEST_COST.multipliedBy(12))
-        .pollInterval(Duration.ofMillis(20))
-        .until(() -> pathling.current("Patient", "x").isPresent());
+    Instant arrived = awaitWritten("Patient/x",
+        "Patient/x in Pathling while eight types keep streaming", REQUEST_COST.multipliedBy(12));
     assertThat(streamRunning()).isTrue();
-    Instant arrived = firstWriteOf("Patient/x");
     await("every busy type forwarded while the stream runs")
         .atMost(REQUEST_COST.multipliedBy(12))
         .pollInterval(Duration.ofMillis(20))
@@ -210,5 +214,34 @@ class FairForwardingTest {
 
     stopStream();
     assertDrainedToTheSourcesState(busy);
+  }
+
+  @Test
+  void onePathlingSlot_aBacklogOfDeletes_doesNotKeepTheSlotFromALoneChangeOfAnotherType()
+      throws Exception {
+    startRelay(1);
+    int deletes = 20;
+    for (int i = 0; i < deletes; i++) {
+      assertThat(source.put("Observation", "o" + i, 1).status()).isEqualTo(200);
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> pathling.ids("Observation").size() == deletes);
+    // A bulk import holding Observation lets its deletes pile up; each is a request of its own.
+    try (AutoCloseable held = relay.forwarder().hold(Set.of("Observation"))) {
+      for (int i = 0; i < deletes; i++) {
+        assertThat(source.delete("Observation", "o" + i).status()).isEqualTo(200);
+      }
+    }
+    Instant sent = Instant.now();
+    assertThat(source.put("Patient", "x", 1).status()).isEqualTo(200);
+    // One short Observation turn, then the Patient; not all twenty deletes first.
+    Instant arrived = awaitWritten("Patient/x",
+        "Patient/x in Pathling while Observation deletes are still queued", REQUEST_COST.multipliedBy(8));
+    assertThat(pathling.ids("Observation")).as("deletes still to go").isNotEmpty();
+    System.out.printf("one slot, %d deletes queued: Patient/x reached Pathling %d ms after it was sent%n",
+        deletes, Duration.between(sent, arrived).toMillis());
+
+    await("every delete arrives").atMost(Duration.ofSeconds(60))
+        .until(() -> pathling.ids("Observation").isEmpty());
+    assertThat(pathling.conflicts()).isZero();
   }
 }
