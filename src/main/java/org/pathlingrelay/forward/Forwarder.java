@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Collectors;
 import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.OutboxUnavailableException;
 import org.pathlingrelay.outbox.PendingChange;
@@ -28,14 +29,15 @@ import org.slf4j.LoggerFactory;
  * send; at most one request per type is in flight (Pathling fails overlapping writes to a type),
  * while different types go in parallel. While a request is in flight the type's changes pile up,
  * and the next request takes all of them up to the batch maximum: under load batches grow by
- * themselves, at rest a change waits at most the linger.
+ * themselves, at rest a change waits at most the linger. Which types go next is {@link
+ * TypeScheduler}'s decision (longest-waiting first); what a turn sends is {@link Turn}'s.
  */
 public final class Forwarder implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
   /** Bounds how often the backlog is scanned when commits arrive continuously. */
   private static final Duration MIN_SCAN_INTERVAL = Duration.ofMillis(20);
-  private static final Duration IDLE_RESCAN = Duration.ofSeconds(1);
+  private static final Duration IDLE_RESCAN = TypeScheduler.IDLE;
   /** Pathling unreachable this long is an error worth a human's attention (and a Sentry event). */
   private static final Duration LONG_OUTAGE = Duration.ofMinutes(5);
 
@@ -61,7 +63,7 @@ public final class Forwarder implements AutoCloseable {
   private final PathlingCalls calls;
   private final Settings settings;
   private final InstantSource clock;
-  private final FlushPolicy policy;
+  private final TypeScheduler scheduler;
   private final ForwardMetrics metrics;
   private final ExecutorService deliveries;
   private final Thread coordinator;
@@ -71,6 +73,8 @@ public final class Forwarder implements AutoCloseable {
   private final Map<String, Integer> held = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger holdingAll = new java.util.concurrent.atomic.AtomicInteger();
   private final Map<String, Instant> restingUntil = new ConcurrentHashMap<>();
+  /** When each type's last turn ended: it waits for its next turn from then. */
+  private final Map<String, Instant> turnEndedAt = new ConcurrentHashMap<>();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private boolean signalled;
@@ -90,7 +94,7 @@ public final class Forwarder implements AutoCloseable {
     this.calls = calls;
     this.settings = settings;
     this.clock = clock;
-    this.policy = FlushPolicy.bySize(settings.batchMax()).or(FlushPolicy.byLinger(settings.linger()));
+    this.scheduler = new TypeScheduler(settings.parallelTypes(), settings.batchMax(), settings.linger());
     this.metrics = new ForwardMetrics(clock, meters);
     this.deliveries =
         Executors.newFixedThreadPool(
@@ -207,35 +211,25 @@ public final class Forwarder implements AutoCloseable {
     if (!breakerPermits()) {
       return IDLE_RESCAN;
     }
-    Instant now = clock.instant();
-    Duration untilNext = IDLE_RESCAN;
     List<TypeBacklog> backlog = outbox.backlog(settings.batchMax());
-    for (TypeBacklog waiting : backlog) {
-      String type = waiting.type();
-      if (inFlight.contains(type) || holdingAll.get() > 0 || held.containsKey(type)) {
-        continue;
-      }
-      Instant rest = restingUntil.get(type);
-      if (rest != null && rest.isAfter(now)) {
-        untilNext = min(untilNext, Duration.between(now, rest));
-        continue;
-      }
-      if (inFlight.size() >= settings.parallelTypes()) {
-        break;
-      }
-      Duration age = Duration.between(waiting.oldestReceivedAt(), now);
-      if (policy.flush(waiting.pending(), age)) {
-        // Decided and marked in flight together with hold(), so a hold never misses a dispatch.
-        synchronized (held) {
-          if (holdingAll.get() == 0 && !held.containsKey(type)) {
-            dispatch(type);
-          }
+    Set<String> heldNow;
+    synchronized (held) {
+      heldNow = holdingAll.get() > 0
+          ? backlog.stream().map(TypeBacklog::type).collect(Collectors.toSet())
+          : Set.copyOf(held.keySet());
+    }
+    TypeScheduler.Decision decision = scheduler.decide(
+        backlog, Set.copyOf(inFlight), heldNow, Map.copyOf(restingUntil), Map.copyOf(turnEndedAt),
+        clock.instant());
+    for (String type : decision.send()) {
+      // Checked again and marked in flight together with hold(), so a hold never misses a dispatch.
+      synchronized (held) {
+        if (holdingAll.get() == 0 && !held.containsKey(type)) {
+          dispatch(type);
         }
-      } else {
-        untilNext = min(untilNext, settings.linger().minus(age));
       }
     }
-    return untilNext;
+    return decision.next();
   }
 
   private boolean breakerPermits() {
@@ -249,9 +243,10 @@ public final class Forwarder implements AutoCloseable {
   }
 
   private void deliver(String type) {
-    long started = System.nanoTime();
+    Instant started = clock.instant();
     try {
-      List<PendingChange> changes = outbox.oldest(type, settings.batchMax());
+      List<PendingChange> changes =
+          Turn.take(outbox.oldest(type, Turn.readLimit(settings.mode(), settings.batchMax())), settings.mode());
       if (changes.isEmpty()) {
         return;
       }
@@ -263,7 +258,7 @@ public final class Forwarder implements AutoCloseable {
           report.delivered(),
           type,
           report.requests(),
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+          Duration.between(started, clock.instant()).toMillis(),
           report.deadLettered() > 0 ? ", " + report.deadLettered() + " dead-lettered" : "");
     } catch (CallNotPermittedException e) {
       restingUntil.put(type, clock.instant().plusSeconds(1));
@@ -274,6 +269,8 @@ public final class Forwarder implements AutoCloseable {
       restingUntil.put(type, clock.instant().plus(settings.backOff()));
       log.error("Forwarding {} failed unexpectedly; will retry", type, e);
     } finally {
+      // Before leaving inFlight: a decision that sees the type free sees when its turn ended.
+      turnEndedAt.put(type, clock.instant());
       inFlight.remove(type);
       wake();
     }
@@ -281,7 +278,9 @@ public final class Forwarder implements AutoCloseable {
 
   /**
    * Waits for a signal or the timeout, but never rescans sooner than the minimum interval, so a
-   * stream of commits does not turn into a stream of backlog queries. False when stopping.
+   * stream of commits does not turn into a stream of backlog queries. False when stopping. Timed
+   * with System.nanoTime, not the injected clock: Condition.awaitNanos waits in monotonic time,
+   * and a wall clock can jump; the decisions themselves read the injected clock.
    */
   private boolean awaitChange(Duration timeout) {
     long now = System.nanoTime();
@@ -304,10 +303,6 @@ public final class Forwarder implements AutoCloseable {
       lock.unlock();
     }
     return running;
-  }
-
-  private static Duration min(Duration a, Duration b) {
-    return a.compareTo(b) <= 0 ? a : b;
   }
 
   @Override

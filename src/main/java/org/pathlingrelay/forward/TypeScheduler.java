@@ -1,0 +1,94 @@
+package org.pathlingrelay.forward;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.pathlingrelay.outbox.TypeBacklog;
+
+/**
+ * Decides which resource types get a request now: a pure function of the backlog, what is in
+ * flight, held or resting, when each type's last turn ended, and the time.
+ *
+ * <p>Fairness: of the types that are due, the one that has waited longest goes first. A type
+ * waits since its oldest pending change arrived or since its last turn ended, whichever is later:
+ * a busy type's backlog is old (a resource updated while in flight keeps its place in the outbox)
+ * but it has just been served, while a quiet type has waited since its change arrived. So a type
+ * that is due is passed over at most once by each other type, and waits at most about
+ * ⌈(types − 1) / parallel types⌉ turns (plus the linger), however busy the others are.
+ */
+final class TypeScheduler {
+
+  /** How long to wait with nothing to do before looking again anyway. */
+  static final Duration IDLE = Duration.ofSeconds(1);
+
+  /**
+   * The types to send now, longest-waiting first, and how long until a decision could send more
+   * if nothing else happens (a finished request or a commit wakes the forwarder sooner).
+   */
+  record Decision(List<String> send, Duration next) {}
+
+  private final int parallelTypes;
+  private final Duration linger;
+  private final FlushPolicy policy;
+
+  TypeScheduler(int parallelTypes, int batchMax, Duration linger) {
+    this.parallelTypes = parallelTypes;
+    this.linger = linger;
+    this.policy = FlushPolicy.bySize(batchMax).or(FlushPolicy.byLinger(linger));
+  }
+
+  /**
+   * @param backlog every type with something pending (counts may be capped at the batch maximum)
+   * @param held types another writer owns for now (a bulk import)
+   * @param restingUntil when types whose requests kept failing may be tried again
+   * @param turnEndedAt when each type's last request (or run of requests) ended
+   */
+  Decision decide(
+      List<TypeBacklog> backlog,
+      Set<String> inFlight,
+      Set<String> held,
+      Map<String, Instant> restingUntil,
+      Map<String, Instant> turnEndedAt,
+      Instant now) {
+    int free = parallelTypes - inFlight.size();
+    if (free <= 0) {
+      return new Decision(List.of(), IDLE);
+    }
+    Duration next = IDLE;
+    List<Waiting> due = new ArrayList<>();
+    for (TypeBacklog waiting : backlog) {
+      String type = waiting.type();
+      if (inFlight.contains(type) || held.contains(type)) {
+        continue;
+      }
+      Instant rest = restingUntil.get(type);
+      if (rest != null && rest.isAfter(now)) {
+        next = min(next, Duration.between(now, rest));
+        continue;
+      }
+      Duration age = Duration.between(waiting.oldestReceivedAt(), now);
+      if (policy.flush(waiting.pending(), age)) {
+        due.add(new Waiting(type, later(waiting.oldestReceivedAt(), turnEndedAt.get(type))));
+      } else {
+        next = min(next, linger.minus(age));
+      }
+    }
+    due.sort(Comparator.comparing(Waiting::since).thenComparing(Waiting::type));
+    List<String> send = due.stream().limit(free).map(Waiting::type).toList();
+    return new Decision(send, next);
+  }
+
+  private record Waiting(String type, Instant since) {}
+
+  private static Instant later(Instant a, Instant b) {
+    return b == null || a.isAfter(b) ? a : b;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+}
