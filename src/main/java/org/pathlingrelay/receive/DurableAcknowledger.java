@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -57,9 +58,9 @@ final class DurableAcknowledger {
     return await(storeLater(changes));
   }
 
-  /** Completes once the changes are on disk; counted then, and a failure logged once. */
+  /** Completes once the changes are on disk, and is counted then. */
   CompletableFuture<List<Disposition>> storeLater(List<Change> changes) {
-    return logged(outbox.append(changes)).whenComplete((dispositions, failure) -> {
+    return outbox.append(changes).whenComplete((dispositions, failure) -> {
       if (failure == null) {
         dispositions.forEach(disposition -> received.get(disposition).increment());
       }
@@ -68,20 +69,26 @@ final class DurableAcknowledger {
 
   /** True when the notification shows that events were missed (a catch-up will follow). */
   boolean subscriptionEvent(org.pathlingrelay.outbox.SubscriptionEvent event) {
-    return await(logged(outbox.recordSubscriptionEvent(event)));
+    return await(outbox.recordSubscriptionEvent(event));
   }
 
   void ping() {
-    await(logged(outbox.recordPing()));
+    await(outbox.recordPing());
     pings.increment();
   }
 
-  private static <T> CompletableFuture<T> logged(CompletableFuture<T> commit) {
-    return commit.whenComplete((ignored, failure) -> {
-      if (failure != null) {
-        log.warn("Refusing a notification: {}", failure.getMessage());
-      }
-    });
+  /**
+   * Why a commit failed, for the log line of the 503 (the {@link RejectionLogger} writes it: one
+   * line per refused request, not one here and one there).
+   */
+  static Optional<String> failureOf(CompletableFuture<?> commit) {
+    try {
+      commit.getNow(null);
+      return Optional.empty();
+    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      return Optional.ofNullable(cause.getMessage());
+    }
   }
 
   private <T> T await(CompletableFuture<T> commit) {
@@ -91,7 +98,9 @@ final class DurableAcknowledger {
       // The commit may still land; the sender's retry then counts as a duplicate, not a loss.
       throw unavailable(TIMED_OUT);
     } catch (ExecutionException e) {
-      throw unavailable(UNAVAILABLE);
+      BaseServerResponseException refused = unavailable(UNAVAILABLE);
+      refused.initCause(e.getCause());
+      throw refused;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw unavailable("The relay is shutting down");
