@@ -16,8 +16,6 @@ import java.util.concurrent.TimeoutException;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Disposition;
 import org.pathlingrelay.outbox.OutboxWriter;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Holds the request until its changes are on disk. If that cannot happen in time the sender gets a
@@ -25,7 +23,6 @@ import org.slf4j.LoggerFactory;
  */
 final class DurableAcknowledger {
 
-  private static final Logger log = LoggerFactory.getLogger(DurableAcknowledger.class);
   /** HAPI's rest-hook client gives up after 10 s; answer before it does. */
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(8);
   static final String TIMED_OUT = "The outbox did not commit in time";
