@@ -151,7 +151,7 @@ public final class Relay implements AutoCloseable {
       java.util.Optional<org.pathlingrelay.receive.SourceReader> sourceReader = catchUpSettings.map(
           settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceTokens()));
       Receiver receiver =
-          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader);
+          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader, clock);
       if (catchUpSettings.isPresent() && catchUpSettings.get().interval() != null) {
         CatchUpSettings settings = catchUpSettings.get();
         sourceClient = new BulkExportClient(
@@ -171,7 +171,10 @@ public final class Relay implements AutoCloseable {
       Forwarder status = forwarder;
       CatchUp catchUpStatus = catchUp;
       OpsServlet ops =
-          new OpsServlet(outbox::stats, outbox::writable, status::status,
+          new OpsServlet(outbox::stats,
+              new org.pathlingrelay.ops.OutboxReadiness(
+                  config.outboxFile().toAbsolutePath().getParent(), config.maxBodyBytes(), outbox::commitFailure)::check,
+              status::status,
               () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
               meters, clock);
       http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.filters(), ops, tls,

@@ -14,7 +14,6 @@ import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.pathlingrelay.backfill.CatchUp;
 import org.pathlingrelay.forward.ForwarderStatus;
@@ -22,15 +21,15 @@ import org.pathlingrelay.outbox.OutboxStats;
 import org.pathlingrelay.outbox.SubscriptionState;
 
 /**
- * The operator's endpoints: {@code /healthz} (the process answers), {@code /readyz} (the outbox
- * takes durable writes; Pathling's circuit state is reported but does not make the relay unready,
+ * The operator's endpoints: {@code /healthz} (the process answers), {@code /readyz} (a notification
+ * would be acknowledged now, see {@link OutboxReadiness}; Pathling's circuit state is reported but does not make the relay unready,
  * because accepting changes while Pathling is down is the relay's job), {@code /status} (JSON) and
  * {@code /metrics} (Prometheus).
  */
 public final class OpsServlet extends HttpServlet {
 
   private final transient Supplier<OutboxStats> outboxStats;
-  private final transient BooleanSupplier outboxWritable;
+  private final transient Supplier<OutboxReadiness.Verdict> readiness;
   private final transient Supplier<ForwarderStatus> forwarderStatus;
   private final transient Supplier<Optional<CatchUp.Status>> catchUpStatus;
   private final transient Supplier<java.util.List<SubscriptionState>> subscriptions;
@@ -41,14 +40,14 @@ public final class OpsServlet extends HttpServlet {
 
   public OpsServlet(
       Supplier<OutboxStats> outboxStats,
-      BooleanSupplier outboxWritable,
+      Supplier<OutboxReadiness.Verdict> readiness,
       Supplier<ForwarderStatus> forwarderStatus,
       Supplier<Optional<CatchUp.Status>> catchUpStatus,
       Supplier<java.util.List<SubscriptionState>> subscriptions,
       PrometheusMeterRegistry prometheus,
       InstantSource clock) {
     this.outboxStats = outboxStats;
-    this.outboxWritable = outboxWritable;
+    this.readiness = readiness;
     this.forwarderStatus = forwarderStatus;
     this.catchUpStatus = catchUpStatus;
     this.subscriptions = subscriptions;
@@ -74,12 +73,14 @@ public final class OpsServlet extends HttpServlet {
   }
 
   private void readiness(HttpServletResponse response) throws IOException {
-    boolean writable = outboxWritable.getAsBoolean();
+    OutboxReadiness.Verdict verdict = readiness.get();
     Map<String, Object> body = new LinkedHashMap<>();
-    body.put("status", writable ? "READY" : "NOT_READY");
-    body.put("outboxWritable", writable);
+    body.put("status", verdict.ready() ? "READY" : "NOT_READY");
+    body.put("outboxWritable", verdict.ready());
+    verdict.reason().ifPresent(reason -> body.put("reason", reason));
+    body.put("dataDirFreeBytes", verdict.freeBytes());
     body.put("pathlingCircuit", forwarderStatus.get().circuitState());
-    write(response, writable ? 200 : 503, body);
+    write(response, verdict.ready() ? 200 : 503, body);
   }
 
   private Map<String, Object> status() {

@@ -14,6 +14,11 @@ import org.pathlingrelay.outbox.OutboxStats;
 /**
  * Exposes the outbox's depth, age and dead letters. One scrape reads the outbox once: the gauges
  * share a snapshot that lives for a second.
+ *
+ * <p>Micrometer holds a gauge's or function counter's object weakly, and nobody else keeps this
+ * binder: once collected, the gauges read NaN and the counters freeze. The gauges therefore hold
+ * it strongly, which keeps it for the counters too (they have no such option) as long as the
+ * registry lives.
  */
 public final class OutboxMeterBinder implements MeterBinder {
 
@@ -30,13 +35,16 @@ public final class OutboxMeterBinder implements MeterBinder {
   public void bindTo(MeterRegistry registry) {
     Gauge.builder("relay.outbox.pending", this, b -> b.stats().pending())
         .description("Changes waiting to be forwarded")
+        .strongReference(true)
         .register(registry);
     Gauge.builder("relay.outbox.oldest.age", this, OutboxMeterBinder::oldestAgeSeconds)
         .description("Age of the oldest pending change")
         .baseUnit("seconds")
+        .strongReference(true)
         .register(registry);
     Gauge.builder("relay.outbox.dead.letters", this, b -> b.stats().deadLetters())
         .description("Changes Pathling refused, waiting for an operator")
+        .strongReference(true)
         .register(registry);
     FunctionCounter.builder("relay.outbox.stale.drops", this, b -> b.stats().staleDrops())
         .description("Changes dropped because a newer version was already held or forwarded")

@@ -51,7 +51,10 @@ final class GroupCommitter implements AutoCloseable {
   private final Runnable afterCommit;
   private final Thread thread;
   private volatile boolean running = true;
-  private volatile boolean lastCommitFailed;
+  /** Why the latest commit failed, null after one succeeded; only the writer thread writes these. */
+  private String failure;
+  private int failedCommits;
+  private long failingSince;
 
   /**
    * {@code afterCommit} runs on the writer thread once per committed group, after its callers have
@@ -80,11 +83,6 @@ final class GroupCommitter implements AutoCloseable {
           new OutboxUnavailableException("the outbox is overloaded; try again", null));
     }
     return result;
-  }
-
-  /** True when the most recent commit failed (disk full, read-only file, I/O error). */
-  boolean failing() {
-    return lastCommitFailed;
   }
 
   private void run() {
@@ -142,7 +140,7 @@ final class GroupCommitter implements AutoCloseable {
       }
       side.endGroup();
       execute("COMMIT");
-      lastCommitFailed = false;
+      succeeded();
     } catch (SQLException | RuntimeException e) {
       rollback();
       if (group.size() > 1) {
@@ -152,16 +150,40 @@ final class GroupCommitter implements AutoCloseable {
         }
         return;
       }
-      lastCommitFailed = true;
-      log.error("Outbox write failed: {}", e.getMessage());
+      failed(String.valueOf(e.getMessage()), now);
       group.get(0).result().completeExceptionally(
-          new OutboxUnavailableException("the outbox could not store the change", e));
+          new OutboxUnavailableException("the outbox could not store the change: " + e.getMessage(), e));
       return;
     }
     for (int i = 0; i < group.size(); i++) {
       group.get(i).complete(results.get(i));
     }
     afterCommit.run();
+  }
+
+  /**
+   * Logs when commits start failing, or fail differently, and when they succeed again; not every
+   * failed commit: on a full disk every notification fails alike, and one line each would flood
+   * the log (perhaps on that very disk). Whoever waited for the commit hears the cause.
+   */
+  private void failed(String cause, long now) {
+    failedCommits++;
+    if (failure == null) {
+      failingSince = now;
+    }
+    if (!cause.equals(failure)) {
+      log.error("Outbox commits are failing: {}; notifications are answered 503 until one succeeds", cause);
+    }
+    failure = cause;
+  }
+
+  private void succeeded() {
+    if (failure != null) {
+      log.info("Outbox commits succeed again, after {} failed since {}", failedCommits,
+          java.time.Instant.ofEpochMilli(failingSince));
+      failure = null;
+      failedCommits = 0;
+    }
   }
 
   private void rollback() {

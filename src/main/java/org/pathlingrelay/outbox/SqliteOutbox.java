@@ -419,8 +419,12 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     }
   }
 
-  /** Proves the file still takes a durable write by committing a tiny one. */
-  public boolean writable() {
+  /**
+   * Commits a tiny write to prove the file still takes durable writes; answers why it failed, or
+   * empty when it was stored. Whether a real notification fits is for the caller to judge too (a
+   * tiny write still fits on a nearly full disk).
+   */
+  public Optional<String> commitFailure() {
     try {
       committer
           .submit(
@@ -429,13 +433,18 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
                 return null;
               })
           .get();
-      return !committer.failing();
+      return Optional.empty();
     } catch (ExecutionException e) {
-      return false;
+      return Optional.of(String.valueOf(e.getCause().getMessage()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return false;
+      return Optional.of("interrupted");
     }
+  }
+
+  /** True when a tiny durable write commits (see {@link #commitFailure()}). */
+  public boolean writable() {
+    return commitFailure().isEmpty();
   }
 
   private static <T> T await(CompletableFuture<T> future) {

@@ -91,7 +91,7 @@ final class AnswerAfterCommitFilter implements Filter {
 
     void answerAfter(CompletableFuture<?> commit) throws IOException {
       if (commit.isCompletedExceptionally()) {
-        unavailable(DurableAcknowledger.UNAVAILABLE);
+        unavailable(DurableAcknowledger.UNAVAILABLE, DurableAcknowledger.failureOf(commit));
       } else {
         buffered.release();
       }
@@ -101,14 +101,14 @@ final class AnswerAfterCommitFilter implements Filter {
     @Override
     public void onTimeout(AsyncEvent event) throws IOException {
       if (answered.compareAndSet(false, true)) {
-        unavailable(DurableAcknowledger.TIMED_OUT);
+        unavailable(DurableAcknowledger.TIMED_OUT, Optional.empty());
         event.getAsyncContext().complete();
       }
     }
 
-    private void unavailable(String message) throws IOException {
+    private void unavailable(String message, Optional<String> cause) throws IOException {
       String text = message + "; please retry";
-      rejections.logUnavailable(request.getMethod() + " " + request.getRequestURI(), text);
+      rejections.logUnavailable(request.getMethod() + " " + request.getRequestURI(), text, cause);
       OperationOutcome outcome = new OperationOutcome();
       outcome.addIssue().setSeverity(IssueSeverity.ERROR).setCode(IssueType.TRANSIENT).setDiagnostics(text);
       byte[] body = fhirContext.newJsonParser().encodeResourceToString(outcome).getBytes(StandardCharsets.UTF_8);

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -15,8 +16,6 @@ import java.util.concurrent.TimeoutException;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Disposition;
 import org.pathlingrelay.outbox.OutboxWriter;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Holds the request until its changes are on disk. If that cannot happen in time the sender gets a
@@ -24,7 +23,6 @@ import org.slf4j.LoggerFactory;
  */
 final class DurableAcknowledger {
 
-  private static final Logger log = LoggerFactory.getLogger(DurableAcknowledger.class);
   /** HAPI's rest-hook client gives up after 10 s; answer before it does. */
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(8);
   static final String TIMED_OUT = "The outbox did not commit in time";
@@ -57,9 +55,9 @@ final class DurableAcknowledger {
     return await(storeLater(changes));
   }
 
-  /** Completes once the changes are on disk; counted then, and a failure logged once. */
+  /** Completes once the changes are on disk, and is counted then. */
   CompletableFuture<List<Disposition>> storeLater(List<Change> changes) {
-    return logged(outbox.append(changes)).whenComplete((dispositions, failure) -> {
+    return outbox.append(changes).whenComplete((dispositions, failure) -> {
       if (failure == null) {
         dispositions.forEach(disposition -> received.get(disposition).increment());
       }
@@ -68,20 +66,26 @@ final class DurableAcknowledger {
 
   /** True when the notification shows that events were missed (a catch-up will follow). */
   boolean subscriptionEvent(org.pathlingrelay.outbox.SubscriptionEvent event) {
-    return await(logged(outbox.recordSubscriptionEvent(event)));
+    return await(outbox.recordSubscriptionEvent(event));
   }
 
   void ping() {
-    await(logged(outbox.recordPing()));
+    await(outbox.recordPing());
     pings.increment();
   }
 
-  private static <T> CompletableFuture<T> logged(CompletableFuture<T> commit) {
-    return commit.whenComplete((ignored, failure) -> {
-      if (failure != null) {
-        log.warn("Refusing a notification: {}", failure.getMessage());
-      }
-    });
+  /**
+   * Why a commit failed, for the log line of the 503 (the {@link RejectionLogger} writes it: one
+   * line per refused request, not one here and one there).
+   */
+  static Optional<String> failureOf(CompletableFuture<?> commit) {
+    try {
+      commit.getNow(null);
+      return Optional.empty();
+    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      return Optional.ofNullable(cause.getMessage());
+    }
   }
 
   private <T> T await(CompletableFuture<T> commit) {
@@ -91,7 +95,9 @@ final class DurableAcknowledger {
       // The commit may still land; the sender's retry then counts as a duplicate, not a loss.
       throw unavailable(TIMED_OUT);
     } catch (ExecutionException e) {
-      throw unavailable(UNAVAILABLE);
+      BaseServerResponseException refused = unavailable(UNAVAILABLE);
+      refused.initCause(e.getCause());
+      throw refused;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw unavailable("The relay is shutting down");

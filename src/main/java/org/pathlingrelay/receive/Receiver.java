@@ -31,11 +31,13 @@ public final class Receiver {
       long maxBodyBytes,
       List<Object> interceptors,
       MeterRegistry meters) {
-    this(fhirContext, outbox, maxBodyBytes, interceptors, meters, java.util.Optional.empty());
+    this(fhirContext, outbox, maxBodyBytes, interceptors, meters, java.util.Optional.empty(),
+        java.time.InstantSource.system());
   }
 
   /**
    * @param source reads resources that id-only topic notifications only name
+   * @param clock times the summaries of repeated refusals in the log
    */
   public Receiver(
       FhirContext fhirContext,
@@ -43,7 +45,8 @@ public final class Receiver {
       long maxBodyBytes,
       List<Object> interceptors,
       MeterRegistry meters,
-      java.util.Optional<SourceReader> source) {
+      java.util.Optional<SourceReader> source,
+      java.time.InstantSource clock) {
     NotificationParser parser = new NotificationParser(fhirContext);
     DurableAcknowledger acknowledger =
         new DurableAcknowledger(outbox, DurableAcknowledger.DEFAULT_TIMEOUT, meters);
@@ -65,7 +68,7 @@ public final class Receiver {
     server.registerInterceptor(new RequestShapeInterceptor(maxBodyBytes));
     server.registerInterceptor(new Utf8BodyInterceptor());
     server.registerInterceptor(new PingInterceptor(fhirContext, acknowledger));
-    RejectionLogger rejections = new RejectionLogger(meters);
+    RejectionLogger rejections = new RejectionLogger(meters, clock);
     server.registerInterceptor(rejections);
     this.servlet = server;
     this.filters = List.of(

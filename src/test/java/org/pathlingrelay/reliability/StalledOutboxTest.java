@@ -84,9 +84,9 @@ class StalledOutboxTest {
       assertThat(answer.body()).contains("\"resourceType\":\"OperationOutcome\"").contains("did not commit in time");
     });
     assertThat(answeredAfterMillis).as("answered before HAPI's client gives up at 10 s").isLessThan(10_000);
-    assertThat(refusals.list).as("each refusal logged once")
+    assertThat(refusals.list).as("the first of a run of alike refusals logged, the others counted later")
         .filteredOn(event -> event.getFormattedMessage().startsWith("Answered 503 PUT /fhir/Patient/stalled"))
-        .hasSize(5);
+        .hasSize(1);
 
     for (int i = 0; i < 5; i++) {
       assertThat(source.put("Patient", "stalled" + i, 1).status()).as("the sender's retry").isEqualTo(200);
