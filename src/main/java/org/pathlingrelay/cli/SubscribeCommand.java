@@ -1,7 +1,10 @@
 package org.pathlingrelay.cli;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.client.api.IGenericClient;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +16,7 @@ import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.source.SourceResourceTypes;
 import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
 import org.pathlingrelay.source.SubscriptionTemplates;
@@ -30,6 +34,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = "Create or update the relay's Subscriptions on the source and wait until they are active.")
 final class SubscribeCommand implements Callable<Integer> {
+
+  /** Never subscribed by --all: a Subscription on Subscription changes would report the relay's own. */
+  private static final String SELF = "Subscription";
 
   @Spec CommandSpec spec;
   @Mixin CommonOptions common;
@@ -49,7 +56,7 @@ final class SubscribeCommand implements Callable<Integer> {
     @Option(names = "--types", split = ",", description = "Subscribe these types (default: --all).")
     List<String> types;
 
-    @Option(names = "--all", description = "Subscribe every type that has a template (the default).")
+    @Option(names = "--all", description = "Subscribe every type the source serves, as a backfill exports them (the default).")
     boolean all;
   }
 
@@ -75,8 +82,14 @@ final class SubscribeCommand implements Callable<Integer> {
           "subscribe needs --receiver-secret (or RELAY_SECRET): the source must send it to the relay");
     }
     FhirContext fhirContext = Relay.newFhirContext();
+    if (spec.commandLine().getParseResult().hasMatchedOption("--dir") && !Files.isDirectory(dir.resolve("rest-hook"))) {
+      throw new OperatorMistake("no templates in " + dir.resolve("rest-hook") + " (--dir): give the folder that holds rest-hook/",
+          picocli.CommandLine.ExitCode.USAGE);
+    }
     SubscriptionTemplates templates = SubscriptionTemplates.load(dir);
-    List<String> types = selection != null && selection.types != null ? selection.types : templates.types();
+    IGenericClient client = SourceClients.fhirClient(fhirContext, source);
+    boolean everything = selection == null || selection.types == null;
+    List<String> types = everything ? everyServedType(fhirContext, client, templates, out) : selection.types;
     List<Subscription> wanted = new ArrayList<>();
     for (String type : types) {
       if (!fhirContext.getResourceTypes().contains(type)) {
@@ -84,8 +97,7 @@ final class SubscribeCommand implements Callable<Integer> {
       }
       wanted.add(templates.fill(fhirContext, type, relayUrl, secret));
     }
-    SubscriptionRegistrar registrar = new SubscriptionRegistrar(
-        SourceClients.fhirClient(fhirContext, source), BulkExportClient.Pause.SLEEP, activationTimeout);
+    SubscriptionRegistrar registrar = new SubscriptionRegistrar(client, BulkExportClient.Pause.SLEEP, activationTimeout);
     List<Outcome> outcomes = registrar.subscribe(wanted, dryRun);
     print(out, outcomes);
     long failed = outcomes.stream().filter(Outcome::failed).count();
@@ -100,7 +112,8 @@ final class SubscribeCommand implements Callable<Integer> {
       out.println("Subscriptions are active; backfilling what existed before them.");
       out.flush();
       return BackfillRunner.run(common.dataDir, source, pathling,
-          watermark -> new BackfillPlan(ExportRequest.system(types, Optional.empty()), LoadMode.RELAY,
+          // --all exports what a plain backfill does: everything, not just the types subscribed.
+          watermark -> new BackfillPlan(ExportRequest.system(everything ? List.of() : types, Optional.empty()), LoadMode.RELAY,
               source.downloadConcurrency, false),
           out);
     } else {
@@ -109,6 +122,51 @@ final class SubscribeCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * What {@code --all} covers: every type the source serves (its CapabilityStatement), since a
+   * backfill exports them all; a type without a file of its own gets {@code _template.json}. Without
+   * a CapabilityStatement, the types that have a template, and a warning naming the gap.
+   */
+  private static List<String> everyServedType(FhirContext fhirContext, IGenericClient client, SubscriptionTemplates templates,
+      PrintWriter out) {
+    List<String> served;
+    try {
+      served = SourceResourceTypes.served(client);
+    } catch (BaseServerResponseException | ca.uhn.fhir.parser.DataFormatException e) {
+      served = List.of();
+      out.printf("warning: cannot read the source's CapabilityStatement (%s)%n", e.getMessage());
+    }
+    if (served.isEmpty()) {
+      out.printf("warning: subscribing only the %d types that have a template; any other type a backfill loads changes"
+          + " in Pathling only at the next catch-up (sync). Name them with --types.%n", templates.types().size());
+      out.flush();
+      return templates.types();
+    }
+    List<String> types = new ArrayList<>();
+    List<String> skipped = new ArrayList<>();
+    for (String type : served) {
+      if (type.equals(SELF)) {
+        skipped.add(type + " (the relay's own Subscriptions would notify it about themselves)");
+      } else if (!fhirContext.getResourceTypes().contains(type)) {
+        skipped.add(type + " (not an R4 resource type)");
+      } else {
+        types.add(type);
+      }
+    }
+    long own = types.stream().filter(templates::hasOwn).count();
+    out.printf("Subscribing the %d resource types the source serves (what a backfill exports): %d with a template of"
+        + " their own, %d with _template.json.%n", types.size(), own, types.size() - own);
+    if (!skipped.isEmpty()) {
+      out.println("Not subscribed: " + String.join(", ", skipped) + ".");
+    }
+    List<String> notServed = templates.types().stream().filter(t -> !types.contains(t) && !t.equals(SELF)).toList();
+    if (!notServed.isEmpty()) {
+      out.println("Templates for types the source does not serve, skipped: " + String.join(", ", notServed) + ".");
+    }
+    out.flush();
+    return types;
   }
 
   static void print(PrintWriter out, List<Outcome> outcomes) {

@@ -1,5 +1,6 @@
 package org.pathlingrelay.cli;
 
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -29,10 +30,16 @@ final class UnsubscribeCommand implements Callable<Integer> {
   public Integer call() {
     SubscriptionRegistrar registrar = new SubscriptionRegistrar(
         SourceClients.fhirClient(Relay.newFhirContext(), source), BulkExportClient.Pause.SLEEP, Duration.ZERO);
-    List<SubscriptionRegistrar.Outcome> removed = registrar.unsubscribe(dryRun);
-    SubscribeCommand.print(spec.commandLine().getOut(), removed);
-    spec.commandLine().getOut().println((dryRun ? "Would remove " : "Removed ") + removed.size() + " Subscription(s).");
-    spec.commandLine().getOut().flush();
-    return 0;
+    List<SubscriptionRegistrar.Outcome> outcomes = registrar.unsubscribe(dryRun);
+    PrintWriter out = spec.commandLine().getOut();
+    SubscribeCommand.print(out, outcomes);
+    long removed = outcomes.stream().filter(o -> !o.failed()).count();
+    long left = outcomes.size() - removed;
+    out.println((dryRun ? "Would remove " : "Removed ") + removed + " Subscription(s).");
+    if (left > 0) {
+      out.println(left + " of the relay's Subscription(s) are still on the source; see above.");
+    }
+    out.flush();
+    return left > 0 ? 1 : 0;
   }
 }

@@ -1,12 +1,17 @@
 package org.pathlingrelay.source;
 
+import ca.uhn.fhir.rest.api.CacheControlDirective;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
+import ca.uhn.fhir.rest.server.exceptions.ResourceGoneException;
+import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.hl7.fhir.r4.model.Bundle;
@@ -19,6 +24,11 @@ import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
  * Registers the relay's Subscriptions on the source, idempotently: the relay's own (tagged) ones
  * are matched by criteria and updated in place when the template or endpoint changed; then it waits
  * until the source has activated each one, and reports those it put in error.
+ *
+ * <p>Every search for the relay's own asks for a fresh answer ({@code Cache-Control: no-cache}):
+ * HAPI JPA answers a search repeated within 60 s from its cache, which would hide what the last
+ * run created. After creating, it searches again and keeps one per criteria, the one with the
+ * lowest id, so that two runs at once end with the same single Subscription.
  */
 public final class SubscriptionRegistrar {
 
@@ -43,6 +53,13 @@ public final class SubscriptionRegistrar {
     }
   }
 
+  private static final int UNSUBSCRIBE_ROUNDS = 3;
+  /** Server-assigned ids are numbers that grow: numeric ones first, by value; then the rest. */
+  private static final Comparator<Subscription> OLDEST_FIRST = Comparator
+      .comparing((Subscription s) -> !s.getIdElement().isIdPartValidLong())
+      .thenComparing(s -> s.getIdElement().isIdPartValidLong() ? s.getIdElement().getIdPartAsLong() : 0L)
+      .thenComparing(s -> s.getIdElement().getIdPart());
+
   private final IGenericClient client;
   private final BulkExportClient.Pause pause;
   private final Duration activationTimeout;
@@ -54,13 +71,12 @@ public final class SubscriptionRegistrar {
   }
 
   public List<Outcome> subscribe(List<Subscription> wanted, boolean dryRun) throws InterruptedException {
-    Map<String, List<Subscription>> existing = owned().stream()
-        .collect(Collectors.groupingBy(Subscription::getCriteria, HashMap::new, Collectors.toList()));
+    Map<String, List<Subscription>> existing = ownedByCriteria();
     List<Outcome> outcomes = new ArrayList<>();
     List<Subscription> toActivate = new ArrayList<>();
     for (Subscription subscription : wanted) {
       List<Subscription> same = existing.getOrDefault(subscription.getCriteria(), List.of());
-      // Two of ours for one criteria (an interrupted earlier run): keep the first, drop the rest.
+      // Two of ours for one criteria (an interrupted or concurrent run): keep the oldest, drop the rest.
       for (Subscription extra : same.stream().skip(1).toList()) {
         outcomes.add(remove(extra, dryRun));
       }
@@ -109,14 +125,70 @@ public final class SubscriptionRegistrar {
       toActivate.add(subscription);
       outcomes.add(new Outcome(subscription.getCriteria(), id, Action.UPDATED, "requested", Optional.empty()));
     }
+    if (!dryRun && outcomes.stream().anyMatch(o -> o.action() == Action.CREATED && !o.failed())) {
+      outcomes = verifyCreated(outcomes, toActivate);
+    }
     return awaitActivation(outcomes, toActivate);
   }
 
-  /** Removes the relay's own Subscriptions, and nothing else. */
+  /**
+   * Searches again for what was just created: a run at the same time may have created one for the
+   * same criteria. Keeps the one with the lowest id (both runs choose the same), removes the others,
+   * and reports a created one the search cannot find (a source that ignores no-cache).
+   */
+  private List<Outcome> verifyCreated(List<Outcome> outcomes, List<Subscription> toActivate) {
+    Map<String, List<Subscription>> now = ownedByCriteria();
+    List<Outcome> verified = new ArrayList<>();
+    for (Outcome outcome : outcomes) {
+      if (outcome.action() != Action.CREATED || outcome.failed()) {
+        verified.add(outcome);
+        continue;
+      }
+      List<Subscription> same = now.getOrDefault(outcome.criteria(), List.of());
+      if (same.stream().noneMatch(s -> s.getIdElement().getIdPart().equals(outcome.id()))) {
+        toActivate.removeIf(s -> s.getIdElement().getIdPart().equals(outcome.id()));
+        verified.add(new Outcome(outcome.criteria(), outcome.id(), Action.CREATED, "not found", Optional.of(
+            "created, but a fresh search for the relay's Subscriptions does not find it; a later subscribe may"
+                + " create another (the source must honour Cache-Control: no-cache)")));
+        continue;
+      }
+      Subscription kept = same.get(0);
+      String keptId = kept.getIdElement().getIdPart();
+      for (Subscription duplicate : same.stream().skip(1).toList()) {
+        verified.add(remove(duplicate, false));
+      }
+      if (keptId.equals(outcome.id())) {
+        verified.add(outcome);
+      } else {
+        // Another run created the same one first: ours was the duplicate.
+        toActivate.removeIf(s -> s.getIdElement().getIdPart().equals(outcome.id()));
+        toActivate.add(kept);
+        verified.add(new Outcome(outcome.criteria(), keptId, Action.UNCHANGED, kept.getStatus().toCode(), Optional.empty()));
+      }
+    }
+    return verified;
+  }
+
+  /**
+   * Removes the relay's own Subscriptions, and nothing else; then searches again, and removes what
+   * a concurrent {@code subscribe} created meanwhile. What is still there after that is reported.
+   */
   public List<Outcome> unsubscribe(boolean dryRun) {
     List<Outcome> outcomes = new ArrayList<>();
-    for (Subscription subscription : owned()) {
-      outcomes.add(remove(subscription, dryRun));
+    List<Subscription> found = owned();
+    for (int round = 0; round < UNSUBSCRIBE_ROUNDS && !found.isEmpty(); round++) {
+      for (Subscription subscription : found) {
+        outcomes.add(remove(subscription, dryRun));
+      }
+      if (dryRun) {
+        return outcomes;
+      }
+      found = owned();
+    }
+    for (Subscription left : found) {
+      outcomes.add(new Outcome(left.getCriteria(), left.getIdElement().getIdPart(), Action.REMOVED,
+          left.getStatus() == null ? "" : left.getStatus().toCode(),
+          Optional.of("still on the source after " + UNSUBSCRIBE_ROUNDS + " rounds of removal")));
     }
     return outcomes;
   }
@@ -140,7 +212,14 @@ public final class SubscriptionRegistrar {
         if (byId.get(id) != null) {
           continue;
         }
-        Subscription now = client.read().resource(Subscription.class).withId(id).execute();
+        Subscription now;
+        try {
+          now = client.read().resource(Subscription.class).withId(id).execute();
+        } catch (ResourceGoneException | ResourceNotFoundException e) {
+          byId.put(id, new Outcome("", id, null, "deleted", Optional.of(
+              "deleted on the source while waiting for it to turn active (another subscribe or unsubscribe?)")));
+          continue;
+        }
         if (now.getStatus() == SubscriptionStatus.ACTIVE) {
           byId.put(id, new Outcome(now.getCriteria(), id, null, "active", Optional.empty()));
         } else if (now.getStatus() == SubscriptionStatus.ERROR || now.getStatus() == SubscriptionStatus.OFF) {
@@ -175,11 +254,22 @@ public final class SubscriptionRegistrar {
     return "the source refused it (" + e.getStatusCode() + "): " + detail;
   }
 
-  /** All Subscriptions carrying the relay's tag, across pages. */
+  private Map<String, List<Subscription>> ownedByCriteria() {
+    Map<String, List<Subscription>> byCriteria = owned().stream()
+        .collect(Collectors.groupingBy(s -> Objects.toString(s.getCriteria(), ""), HashMap::new, Collectors.toList()));
+    byCriteria.values().forEach(same -> same.sort(OLDEST_FIRST));
+    return byCriteria;
+  }
+
+  /**
+   * All Subscriptions carrying the relay's tag, across pages, as they are now: no-cache, since HAPI
+   * JPA would otherwise answer from a search of up to a minute ago.
+   */
   private List<Subscription> owned() {
     List<Subscription> owned = new ArrayList<>();
     Bundle page = client.search().forResource(Subscription.class)
         .withTag(SubscriptionTemplates.TAG_SYSTEM, SubscriptionTemplates.TAG_CODE)
+        .cacheControl(new CacheControlDirective().setNoCache(true))
         .returnBundle(Bundle.class).execute();
     while (true) {
       for (Bundle.BundleEntryComponent entry : page.getEntry()) {

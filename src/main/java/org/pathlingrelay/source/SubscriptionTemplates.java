@@ -3,7 +3,7 @@ package org.pathlingrelay.source;
 import ca.uhn.fhir.context.FhirContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
+import java.net.JarURLConnection;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +29,7 @@ public final class SubscriptionTemplates {
   public static final String TAG_SYSTEM = "urn:pathling-relay";
   public static final String TAG_CODE = "managed";
   private static final String GENERIC = "_template.json";
+  private static final String PACKAGED = "subscriptions/rest-hook/";
 
   private final Map<String, String> byType;
   private final String generic;
@@ -44,18 +45,27 @@ public final class SubscriptionTemplates {
     if (Files.isDirectory(restHook)) {
       return read(restHook);
     }
-    URL packaged = SubscriptionTemplates.class.getClassLoader().getResource("subscriptions/rest-hook/" + GENERIC);
-    if (packaged == null) {
-      throw new IllegalStateException("no subscription templates in " + restHook + " nor in the jar");
+    return packaged();
+  }
+
+  /**
+   * The copy on the class path: a folder when run from the build's classes, entries of the jar
+   * when run from the packaged jar (where a jar: URI is opaque and has no folder to resolve).
+   */
+  public static SubscriptionTemplates packaged() {
+    URL generic = SubscriptionTemplates.class.getClassLoader().getResource(PACKAGED + GENERIC);
+    if (generic == null) {
+      throw new IllegalStateException("no subscription templates on the class path (" + PACKAGED + ")");
     }
     try {
-      URI folder = packaged.toURI().resolve(".");
-      if ("jar".equals(folder.getScheme())) {
-        try (FileSystem jar = FileSystems.newFileSystem(URI.create(folder.toString().replaceFirst("!.*$", "")), Map.of())) {
-          return read(jar.getPath("/subscriptions/rest-hook"));
+      if (generic.openConnection() instanceof JarURLConnection entry) {
+        // A file system of our own on the jar file: closing it cannot close one someone else opened.
+        Path jarFile = Path.of(entry.getJarFileURL().toURI());
+        try (FileSystem jar = FileSystems.newFileSystem(jarFile)) {
+          return read(jar.getPath("/" + PACKAGED));
         }
       }
-      return read(Path.of(folder));
+      return read(Path.of(generic.toURI()).getParent());
     } catch (URISyntaxException | IOException e) {
       throw new IllegalStateException("cannot read the packaged subscription templates: " + e.getMessage(), e);
     }
@@ -85,9 +95,14 @@ public final class SubscriptionTemplates {
     return new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(value));
   }
 
-  /** The types that have a template of their own (what {@code --all} subscribes). */
+  /** The types that have a template of their own. */
   public List<String> types() {
     return new ArrayList<>(byType.keySet());
+  }
+
+  /** Whether {@code type} has a file of its own (else {@code _template.json} is used). */
+  public boolean hasOwn(String type) {
+    return byType.containsKey(type);
   }
 
   /**

@@ -6,8 +6,16 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
+import org.hl7.fhir.r4.model.CapabilityStatement;
 import org.hl7.fhir.r4.model.Subscription;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -47,17 +55,21 @@ class SubscribeCommandTest {
     return source.subscriptionsTagged(SubscriptionTemplates.TAG_SYSTEM, SubscriptionTemplates.TAG_CODE);
   }
 
+  /** The types of the source's CapabilityStatement: what a backfill without --type exports. */
+  private static List<String> servedTypes() {
+    return source.newClient().capabilities().ofType(CapabilityStatement.class).execute().getRestFirstRep().getResource()
+        .stream().map(CapabilityStatement.CapabilityStatementRestResourceComponent::getType).toList();
+  }
+
   @Test
-  void subscribe_createsOnePerTemplate_waitsUntilActive_andFillsInEndpointAndSecret() throws Exception {
+  void subscribe_coversEveryTypeTheSourceServes_waitsUntilActive_andFillsInEndpointAndSecret() throws Exception {
     source.setActivationReads(2);
     Run run = subscribe();
 
     assertThat(run.exitCode()).as(run.out()).isZero();
-    long templates;
-    try (var files = Files.list(TEMPLATES.resolve("rest-hook"))) {
-      templates = files.filter(f -> !f.getFileName().toString().startsWith("_")).count();
-    }
-    assertThat(ours()).hasSize((int) templates);
+    List<String> expected = servedTypes().stream().filter(t -> !t.equals("Subscription")).map(t -> t + "?").toList();
+    assertThat(expected).hasSizeGreaterThan(100).contains("Patient?", "Specimen?", "Medication?");
+    assertThat(ours()).extracting(Subscription::getCriteria).containsExactlyInAnyOrderElementsOf(expected);
     assertThat(ours()).allSatisfy(subscription -> {
       assertThat(subscription.getStatus()).isEqualTo(Subscription.SubscriptionStatus.ACTIVE);
       assertThat(subscription.getChannel().getEndpoint()).isEqualTo("http://relay:8080/fhir");
@@ -66,12 +78,37 @@ class SubscribeCommandTest {
       assertThat(subscription.getChannel().getExtensionByUrl(
           "http://hapifhir.io/fhir/StructureDefinition/subscription-send-delete-messages")).isNotNull();
     });
+    long ownTemplates;
+    try (var files = Files.list(TEMPLATES.resolve("rest-hook"))) {
+      ownTemplates = files.filter(f -> !f.getFileName().toString().startsWith("_")).count();
+    }
     assertThat(run.out()).contains("Patient?").contains("active").doesNotContain(SECRET)
-        .contains("pathling-relay backfill");
+        .contains("pathling-relay backfill")
+        .contains(String.format("Subscribing the %d resource types the source serves (what a backfill exports): %d with a"
+            + " template of their own, %d with _template.json.", expected.size(), ownTemplates, expected.size() - ownTemplates))
+        .contains("Not subscribed: Subscription");
   }
 
   @Test
-  void subscribingTwice_leavesOnePerType_andChangesNothingTheSecondTime() throws Exception {
+  void subscribe_withTheAllFlag_isTheDefault() throws Exception {
+    Run run = subscribe("--all", "--dry-run");
+    assertThat(run.exitCode()).as(run.out()).isZero();
+    assertThat(run.out()).contains("Specimen?").contains("would create");
+  }
+
+  @Test
+  void subscribe_whenTheSourceHasNoCapabilityStatement_subscribesTheTemplatedTypes_andWarnsAboutTheRest() throws Exception {
+    source.failNext(1, 404);
+    Run run = subscribe();
+    assertThat(run.exitCode()).as(run.out()).isZero();
+    assertThat(run.out()).contains("warning: cannot read the source's CapabilityStatement")
+        .contains("any other type a backfill loads changes in Pathling only at the next catch-up");
+    assertThat(ours()).extracting(Subscription::getCriteria).contains("Patient?").doesNotContain("Specimen?");
+  }
+
+  /** The fake answers a repeated search from its cache for 60 s, as HAPI JPA: so these runs see stale searches. */
+  @Test
+  void subscribingTwiceWithinAMinute_leavesOnePerType_andChangesNothingTheSecondTime() throws Exception {
     assertThat(subscribe("--types", "Patient,Observation").exitCode()).isZero();
     int writes = source.creates() + source.updates();
     Run again = subscribe("--types", "Patient,Observation");
@@ -79,6 +116,37 @@ class SubscribeCommandTest {
     assertThat(ours()).hasSize(2);
     assertThat(source.creates() + source.updates()).isEqualTo(writes);
     assertThat(again.out()).contains("unchanged");
+  }
+
+  @Test
+  void subscribingTwiceAtTheSameTime_leavesOnePerType_bothReportingTheKeptOne() throws Exception {
+    source.setActivationAfter(Duration.ofMillis(300));
+    ExecutorService both = Executors.newFixedThreadPool(2);
+    try {
+      CountDownLatch start = new CountDownLatch(1);
+      Callable<Run> run = () -> {
+        start.await();
+        return subscribe("--types", "Patient,Observation,Condition");
+      };
+      Future<Run> first = both.submit(run);
+      Future<Run> second = both.submit(run);
+      start.countDown();
+      Run one = first.get(30, TimeUnit.SECONDS);
+      Run two = second.get(30, TimeUnit.SECONDS);
+
+      assertThat(one.exitCode()).as(one.out()).isZero();
+      assertThat(two.exitCode()).as(two.out()).isZero();
+      assertThat(ours()).extracting(Subscription::getCriteria)
+          .containsExactlyInAnyOrder("Patient?", "Observation?", "Condition?");
+      assertThat(ours()).allSatisfy(s -> assertThat(s.getStatus()).isEqualTo(Subscription.SubscriptionStatus.ACTIVE));
+      for (Subscription kept : ours()) {
+        String row = kept.getCriteria() + ".* " + kept.getIdElement().getIdPart() + "\\R";
+        assertThat(one.out()).as(one.out()).containsPattern(row);
+        assertThat(two.out()).as(two.out()).containsPattern(row);
+      }
+    } finally {
+      both.shutdownNow();
+    }
   }
 
   @Test
@@ -119,8 +187,9 @@ class SubscribeCommandTest {
     assertThat(source.subscriptions()).isEmpty();
   }
 
+  /** Right after subscribe: within the source's search cache window, so a cached search would find none. */
   @Test
-  void unsubscribe_removesOnlyTheRelaysOwn() throws Exception {
+  void unsubscribeRightAfterSubscribe_removesAllTheRelaysOwn_andNothingElse() throws Exception {
     Subscription foreign = new Subscription();
     foreign.setStatus(Subscription.SubscriptionStatus.ACTIVE);
     foreign.setCriteria("Patient?");
@@ -132,8 +201,29 @@ class SubscribeCommandTest {
     Run run = run("unsubscribe", "--source-url", source.baseUrl());
     assertThat(run.exitCode()).as(run.out()).isZero();
     assertThat(ours()).isEmpty();
+    assertThat(run.out()).contains("Removed 2 Subscription(s).");
     assertThat(source.subscriptions()).singleElement()
         .satisfies(s -> assertThat(s.getReason()).isEqualTo("someone else's"));
+  }
+
+  @Test
+  void subscribeAndUnsubscribeTwiceWithinAMinute_removeAllEachTime() throws Exception {
+    subscribe("--types", "Patient");
+    assertThat(run("unsubscribe", "--source-url", source.baseUrl()).exitCode()).isZero();
+    subscribe("--types", "Patient,Condition");
+    Run again = run("unsubscribe", "--source-url", source.baseUrl());
+    assertThat(again.exitCode()).as(again.out()).isZero();
+    assertThat(ours()).isEmpty();
+    assertThat(again.out()).contains("Removed 2 Subscription(s).");
+  }
+
+  @Test
+  void subscribe_withADirThatHasNoTemplates_isRefusedNamingTheOption(@TempDir Path empty) throws Exception {
+    Run run = run("subscribe", "--source-url", source.baseUrl(), "--relay-url", "http://relay:8080/fhir",
+        "--dir", empty.toString(), "--types", "Patient");
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out().strip()).doesNotContain("\n").contains("--dir").contains(empty.resolve("rest-hook").toString());
+    assertThat(source.subscriptions()).isEmpty();
   }
 
   @Test

@@ -15,6 +15,8 @@ import ca.uhn.fhir.rest.annotation.Read;
 import ca.uhn.fhir.rest.annotation.ResourceParam;
 import ca.uhn.fhir.rest.annotation.Search;
 import ca.uhn.fhir.rest.annotation.Update;
+import ca.uhn.fhir.rest.api.CacheControlDirective;
+import ca.uhn.fhir.rest.api.Constants;
 import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.IBundleProvider;
@@ -62,6 +64,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -69,6 +72,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -76,9 +80,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
+import org.hl7.fhir.instance.model.api.IBaseConformance;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.instance.model.api.IPrimitiveType;
 import org.hl7.fhir.r4.model.CanonicalType;
+import org.hl7.fhir.r4.model.CapabilityStatement;
 import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.Extension;
 import org.hl7.fhir.r4.model.IdType;
@@ -151,6 +157,16 @@ import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
  *       default, {@code _count} up to 200, {@code next} links ({@code _getpages}). Later pages show
  *       the resources as they are when the page is fetched. {@code _summary=count} works; {@code
  *       _sort} is not supported.
+ *   <li><b>Search results are cached, as HAPI JPA's {@code reuse_cached_search_results_millis}
+ *       (default 60 s).</b> A search repeated with the same parameters within that window of the
+ *       last search that ran is answered with that search's ids (the resources themselves as they
+ *       are now; deleted ones are left out), so a Subscription created since is not found. A
+ *       request with {@code Cache-Control: no-cache} runs the search afresh (and its result is
+ *       what later searches reuse); {@code no-store} also runs it afresh but keeps nothing. The
+ *       window is a knob: {@link #setSearchCacheWindow}.
+ *   <li>{@code GET metadata}: a CapabilityStatement listing every concrete R4 resource type, as
+ *       HAPI JPA's does (one JPA resource provider per type), although only {@code Subscription}
+ *       is stored here.
  * </ul>
  *
  * <h2>Validation (HAPI's SubscriptionValidatingInterceptor, at create and update)</h2>
@@ -254,6 +270,12 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
   private final ConcurrentLinkedQueue<RecordedRequest> requests = new ConcurrentLinkedQueue<>();
 
   private volatile Activation activation = Activation.DEFAULT;
+  /** HAPI JPA's default reuse_cached_search_results_millis. */
+  public static final Duration DEFAULT_SEARCH_CACHE_WINDOW = Duration.ofSeconds(60);
+  private volatile Duration searchCacheWindow = DEFAULT_SEARCH_CACHE_WINDOW;
+  /** The last search that ran, by normalised query; guarded by {@link #lock}. */
+  private final Map<String, CachedSearch> searchCache = new HashMap<>();
+  private final AtomicInteger cachedSearchAnswers = new AtomicInteger();
   private volatile Set<SubscriptionChannelType> supportedChannelTypes =
       EnumSet.of(SubscriptionChannelType.RESTHOOK);
   private final Map<String, String> failingCriteria = new ConcurrentHashMap<>();
@@ -270,6 +292,7 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
         .withPagingProvider(pagingProvider)
         .keepAliveBetweenTests();
     server.registerInterceptor(new FailureGate());
+    server.registerInterceptor(new EveryTypeInCapabilityStatement());
     server.registerProvider(new SubscriptionProvider());
   }
 
@@ -360,6 +383,18 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
     failures.failNext(count, status, retryAfter);
   }
 
+  /**
+   * How long a search's result is reused for the same query (default {@link
+   * #DEFAULT_SEARCH_CACHE_WINDOW}, as HAPI JPA); {@link Duration#ZERO} turns the cache off.
+   */
+  public void setSearchCacheWindow(Duration window) {
+    Objects.requireNonNull(window, "window");
+    if (window.isNegative()) {
+      throw new IllegalArgumentException("window must not be negative");
+    }
+    searchCacheWindow = window;
+  }
+
   /** Page sizes for searches (defaults {@value #DEFAULT_PAGE_SIZE} and {@value #MAX_PAGE_SIZE}). */
   public void setPageSizes(int defaultSize, int maxSize) {
     pagingProvider.setDefaultPageSize(defaultSize);
@@ -412,7 +447,10 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
     synchronized (lock) {
       store.clear();
       nextId = 1;
+      searchCache.clear();
     }
+    searchCacheWindow = DEFAULT_SEARCH_CACHE_WINDOW;
+    cachedSearchAnswers.set(0);
     creates.set(0);
     updates.set(0);
     deletes.set(0);
@@ -500,6 +538,11 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
   /** Activations that ended in {@code error} ({@link #failCriteria}). */
   public int activationFailures() {
     return activationFailures.get();
+  }
+
+  /** Searches answered from the search cache (stale by design). */
+  public int cachedSearchAnswers() {
+    return cachedSearchAnswers.get();
   }
 
   /** Every request that reached the server, in arrival order. */
@@ -648,7 +691,8 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
         @OptionalParam(name = "status") TokenAndListParam status,
         @OptionalParam(name = "type") TokenAndListParam type,
         @OptionalParam(name = "url") UriAndListParam url,
-        @OptionalParam(name = "criteria") StringAndListParam criteria) {
+        @OptionalParam(name = "criteria") StringAndListParam criteria,
+        RequestDetails details) {
       List<Predicate<Subscription>> filters = new ArrayList<>();
       addTokenFilter(filters, ids, (s, t) -> tokenCode(t, s.getIdElement().getIdPart()));
       addTokenFilter(filters, tags, (s, t) -> s.getMeta().getTag().stream()
@@ -669,18 +713,47 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
               .anyMatch(p -> stringMatches(p, s.getCriteria())));
         }
       }
+      String query = normalisedQuery(details);
+      CacheControlDirective cacheControl = new CacheControlDirective()
+          .parse(details.getHeaders(Constants.HEADER_CACHE_CONTROL));
       List<String> matched;
       synchronized (lock) {
-        settle(Instant.now());
+        Instant now = Instant.now();
+        settle(now);
+        CachedSearch cached = searchCache.get(query);
+        if (!cacheControl.isNoCache() && !cacheControl.isNoStore() && cached != null
+            && now.isBefore(cached.ranAt().plus(searchCacheWindow))) {
+          cachedSearchAnswers.incrementAndGet();
+          return new LiveBundleProvider(cached.ids());
+        }
         matched = store.values().stream()
             .filter(Stored::live)
             .filter(s -> filters.stream().allMatch(f -> f.test(s.current())))
             .map(s -> s.id)
             .toList();
+        if (!cacheControl.isNoStore()) {
+          searchCache.put(query, new CachedSearch(matched, now));
+        }
       }
       return new LiveBundleProvider(matched);
     }
   }
+
+  /** HAPI's search cache key: the type and the parameters, in a stable order. */
+  private static String normalisedQuery(RequestDetails details) {
+    Map<String, String[]> parameters = details.getParameters();
+    StringBuilder key = new StringBuilder(TYPE).append('?');
+    new TreeMap<>(parameters).forEach((name, values) -> {
+      String[] sorted = values.clone();
+      java.util.Arrays.sort(sorted);
+      for (String value : sorted) {
+        key.append(name).append('=').append(value).append('&');
+      }
+    });
+    return key.toString();
+  }
+
+  private record CachedSearch(List<String> ids, Instant ranAt) {}
 
   /** Search results as ids; each page shows the Subscriptions as they are when it is fetched. */
   private final class LiveBundleProvider implements IBundleProvider {
@@ -1183,6 +1256,26 @@ public final class FakeSubscriptionSource extends FakeFhirServer {
   }
 
   // ---------------------------------------------------------------- failure injection, recording
+
+  /** HAPI JPA has a resource provider for every type, so its CapabilityStatement lists them all. */
+  @Interceptor
+  public final class EveryTypeInCapabilityStatement {
+
+    @Hook(Pointcut.SERVER_CAPABILITY_STATEMENT_GENERATED)
+    public void listEveryType(IBaseConformance generated) {
+      CapabilityStatement statement = (CapabilityStatement) generated;
+      CapabilityStatement.CapabilityStatementRestComponent rest = statement.getRestFirstRep();
+      Set<String> listed = new TreeSet<>();
+      rest.getResource().forEach(r -> listed.add(r.getType()));
+      for (String type : resourceTypes) {
+        if (listed.add(type)) {
+          rest.addResource().setType(type)
+              .addInteraction(new CapabilityStatement.ResourceInteractionComponent()
+                  .setCode(CapabilityStatement.TypeRestfulInteraction.READ));
+        }
+      }
+    }
+  }
 
   /** Injects {@link #failNext} failures before HAPI handles a routed request. */
   @Interceptor

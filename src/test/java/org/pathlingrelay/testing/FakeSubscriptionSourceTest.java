@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.api.CacheControlDirective;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.SummaryEnum;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
@@ -29,6 +30,7 @@ import java.util.concurrent.Future;
 import java.util.function.Consumer;
 import org.hl7.fhir.r4.model.BooleanType;
 import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.CapabilityStatement;
 import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.StringType;
@@ -573,6 +575,80 @@ class FakeSubscriptionSourceTest {
       Bundle count = client.search().forResource(Subscription.class).summaryMode(SummaryEnum.COUNT)
           .returnBundle(Bundle.class).execute();
       assertThat(count.getTotal()).isEqualTo(25);
+    }
+  }
+
+  /** HAPI JPA's reuse_cached_search_results_millis: a repeated search is answered from its cache. */
+  @Nested
+  class SearchCache {
+
+    private Bundle fresh(String query) {
+      return client.search().byUrl("Subscription" + query)
+          .cacheControl(new CacheControlDirective().setNoCache(true)).returnBundle(Bundle.class).execute();
+    }
+
+    @Test
+    void aRepeatedSearchWithinTheWindow_answersWithTheEarlierResult_soANewOneIsNotFound() {
+      String first = create(relays("Patient"));
+      assertThat(ids(search("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).containsExactly(first);
+      create(relays("Observation"));
+
+      assertThat(ids(search("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).containsExactly(first);
+      assertThat(source.cachedSearchAnswers()).isEqualTo(1);
+      assertThat(ids(search("?_tag=" + RELAY_CODE))).as("another query is not cached").hasSize(2);
+    }
+
+    @Test
+    void anEmptyResult_isCachedToo_andDeletedOnesAreLeftOut() {
+      assertThat(ids(search("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).isEmpty();
+      String created = create(relays("Patient"));
+      assertThat(ids(search("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).isEmpty();
+
+      assertThat(ids(fresh("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).containsExactly(created);
+      client.delete().resourceById("Subscription", created).execute();
+      assertThat(ids(search("?_tag=" + RELAY_SYSTEM + "|" + RELAY_CODE))).isEmpty();
+    }
+
+    @Test
+    void noCache_runsTheSearchAfresh_andLaterSearchesReuseThatResult() {
+      assertThat(ids(search("?status=requested"))).isEmpty();
+      String created = create(relays("Patient"));
+
+      assertThat(ids(fresh("?status=requested"))).containsExactly(created);
+      create(relays("Observation"));
+      assertThat(ids(search("?status=requested"))).containsExactly(created);
+    }
+
+    @Test
+    void afterTheWindow_theSearchRunsAgain() {
+      source.setSearchCacheWindow(Duration.ofMillis(300));
+      assertThat(ids(search("?status=requested"))).isEmpty();
+      String created = create(relays("Patient"));
+
+      await().atMost(Duration.ofSeconds(5))
+          .untilAsserted(() -> assertThat(ids(search("?status=requested"))).containsExactly(created));
+    }
+
+    @Test
+    void aZeroWindow_turnsTheCacheOff() {
+      source.setSearchCacheWindow(Duration.ZERO);
+      assertThat(ids(search("?status=requested"))).isEmpty();
+      String created = create(relays("Patient"));
+      assertThat(ids(search("?status=requested"))).containsExactly(created);
+      assertThat(source.cachedSearchAnswers()).isZero();
+    }
+  }
+
+  @Nested
+  class Capabilities {
+
+    @Test
+    void listEveryR4ResourceType_asHapiJpaDoes() {
+      CapabilityStatement statement = client.capabilities().ofType(CapabilityStatement.class).execute();
+      List<String> types = statement.getRestFirstRep().getResource().stream()
+          .map(CapabilityStatement.CapabilityStatementRestResourceComponent::getType).toList();
+      assertThat(types).contains("Subscription", "Patient", "Specimen", "Observation").hasSizeGreaterThan(140)
+          .doesNotHaveDuplicates();
     }
   }
 
