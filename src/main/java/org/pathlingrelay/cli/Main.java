@@ -6,6 +6,8 @@ import picocli.CommandLine;
 /** Entry point of {@code pathling-relay}; the only place that exits the JVM. */
 public final class Main {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Main.class);
+
   private Main() {}
 
   public static void main(String[] args) {
@@ -39,13 +41,23 @@ public final class Main {
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
     commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
+    commandLine.setParameterExceptionHandler(new ShortUsageErrors(CommandHint.ofThisProcess()));
     commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
-      if (e instanceof OperatorMistake mistake) {
-        line.getErr().println("pathling-relay: " + mistake.getMessage());
+      CommandLine.Model.CommandSpec spec = line.getCommandSpec();
+      KnownFailures known = new KnownFailures(
+          name -> java.util.Optional.ofNullable(spec.findOption(name)).map(option -> option.getValue()));
+      java.util.Optional<OperatorMistake> mistake = known.explain(e);
+      if (mistake.isPresent()) {
+        line.getErr().println("pathling-relay: " + mistake.get().getMessage());
         line.getErr().flush();
-        return mistake.exitCode();
+        return mistake.get().exitCode();
       }
-      throw e;
+      // Not the operator's doing, so a bug: its stack trace goes to the log, once.
+      log.error("Stopped by an unexpected error; please report it with this stack trace", e);
+      line.getErr().println("pathling-relay: unexpected error: " + e.toString().lines().findFirst().orElse("")
+          + " (a bug: the stack trace is in the log)");
+      line.getErr().flush();
+      return CommandLine.ExitCode.SOFTWARE;
     });
     return commandLine;
   }

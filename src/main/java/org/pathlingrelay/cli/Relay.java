@@ -113,8 +113,9 @@ public final class Relay implements AutoCloseable {
 
     ForwarderLock lock =
         ForwarderLock.tryAcquire(config.dataDir())
-            .orElseThrow(() -> new IllegalStateException(
-                "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()));
+            .orElseThrow(() -> new OperatorMistake(
+                "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()
+                    + "; stop it, or give this one its own --data-dir (RELAY_DATA_DIR)"));
     SqliteOutbox outbox;
     try {
       outbox = SqliteOutbox.open(config.outboxFile(), clock);

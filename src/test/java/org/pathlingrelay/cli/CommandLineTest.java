@@ -755,7 +755,7 @@ class CommandLineTest {
     assertThat(neither.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
     assertThat(neither.err()).contains("--all").contains("Type/id");
     assertThat(both.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
-    assertThat(both.err()).contains("Patient/x").contains("(--all | Type/id)");
+    assertThat(both.err()).contains("Patient/x").contains("dead-letters retry --help");
     assertThat(deadLetters(dataDir)).hasSize(1);
   }
 
