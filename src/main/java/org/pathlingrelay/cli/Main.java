@@ -22,17 +22,35 @@ public final class Main {
       System.err.println("pathling-relay: " + e.getMessage());
       return CommandLine.ExitCode.USAGE;
     }
+    CommandLine commandLine = commandLine(defaults);
+    java.util.Optional<String> unknownKey = defaults.unknownKey(longOptionNames(commandLine));
+    if (unknownKey.isPresent()) {
+      System.err.println("pathling-relay: " + unknownKey.get());
+      return CommandLine.ExitCode.USAGE;
+    }
     String dsn = environment.get("SENTRY_DSN");
     if (dsn == null || dsn.isBlank()) {
-      return commandLine(defaults).execute(args);
+      return commandLine.execute(args);
     }
     try (org.pathlingrelay.ops.ErrorReporting reporting = org.pathlingrelay.ops.ErrorReporting.install(
         dsn,
         java.util.Optional.ofNullable(environment.get("SENTRY_ENVIRONMENT")),
         java.util.Optional.ofNullable(environment.get("SENTRY_RELEASE")),
         options -> {})) {
-      return commandLine(defaults).execute(args);
+      return commandLine.execute(args);
     }
+  }
+
+  /** Every command's long option names without their dashes: the keys a config file may use. */
+  static java.util.Set<String> longOptionNames(CommandLine root) {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(root));
+    while (!commands.isEmpty()) {
+      CommandLine command = commands.pop();
+      command.getCommandSpec().options().forEach(option -> EnvironmentDefaults.keys(option).forEach(names::add));
+      commands.addAll(command.getSubcommands().values());
+    }
+    return names;
   }
 
   static CommandLine commandLine(EnvironmentDefaults defaults) {

@@ -372,6 +372,53 @@ class CommandLineTest {
     assertThat(run.err()).contains("must be a YAML mapping");
   }
 
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+    "pathling_url, pathling-url",
+    "pathlingUrl,  pathling-url",
+    "pathling-ulr, pathling-url",
+    "--port,       port"
+  })
+  void configFileKeyThatIsNoOption_isRefused_namingTheNearestOption(String key, String nearest)
+      throws IOException {
+    Path file = yaml(key + ": http://elsewhere:8080/fhir\n");
+
+    Run run = runMain(NO_ENV, "serve", "--no-auth", "--bind", "127.0.0.1", "--port", "0",
+        "--data-dir", dir.resolve("data").toString(), "--config", file.toString());
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err().strip())
+        .isEqualTo("pathling-relay: unknown key '" + key + "' in relay.yaml; did you mean '" + nearest + "'?");
+    assertThat(dir.resolve("data")).doesNotExist();
+  }
+
+  @Test
+  void configFileKeyFarFromEveryOption_isRefused_sayingWhatKeysAre() {
+    Path file;
+    try {
+      file = yaml("port: 9000\nbogus: 1\n");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+
+    Run run = runMain(NO_ENV, "dead-letters", "list", "--config", file.toString());
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err()).contains("unknown key 'bogus' in relay.yaml").contains("long option names");
+  }
+
+  @Test
+  void configFileKeyOfAnotherCommand_isAccepted_soOneFileServesThemAll() throws Exception {
+    Path dataDir = dir.resolve("shared");
+    seedDeadLetter(dataDir, new ResourceKey("Patient", "x"), 400, "refused");
+    Path file = yaml("data-dir: " + dataDir + "\nsource-url: http://hapi/fhir\nport: 9000\nload: pnp\n");
+
+    Run run = runMain(NO_ENV, "dead-letters", "list", "--config", file.toString());
+
+    assertThat(run.exitCode()).isZero();
+    assertThat(run.out()).contains("Patient/x");
+  }
+
   // ---------------------------------------------------------------------------------------------
   // 2. several receiver secrets, for rotation
 
