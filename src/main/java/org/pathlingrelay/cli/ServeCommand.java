@@ -18,6 +18,8 @@ import picocli.CommandLine.Spec;
     description = "Receive rest-hook notifications and forward them to Pathling.")
 final class ServeCommand implements Callable<Integer> {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeCommand.class);
+
   @Spec CommandSpec spec;
   @Mixin CommonOptions common;
   @Mixin PathlingOptions pathling;
@@ -149,6 +151,7 @@ final class ServeCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     Relay relay = Relay.start(config, catchUp, pathling.tokens(), tls, Clock.systemUTC());
+    log.info("Changes Pathling refuses become dead letters; to list them: {}", DeadLettersCommand.listHint(common));
     Thread hook = new Thread(relay::close, "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     relay.awaitStop();

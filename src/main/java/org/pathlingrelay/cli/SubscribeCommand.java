@@ -105,7 +105,9 @@ final class SubscribeCommand implements Callable<Integer> {
           out);
     } else {
       out.println("Subscriptions are active. Changes made before now are never delivered by them: run");
-      out.println("  pathling-relay backfill --source-url " + source.sourceUrl + "   (or subscribe again with --backfill)");
+      out.println("  " + CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", source.sourceUrl,
+          "--pathling-url", pathling.pathlingUrl, "--data-dir", common.dataDir.toString()));
+      out.println("(or subscribe again with --backfill)");
     }
     out.flush();
     return 0;

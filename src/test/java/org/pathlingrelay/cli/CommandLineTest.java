@@ -772,7 +772,10 @@ class CommandLineTest {
     Run run = execute(NO_ENV, "dead-letters", "retry", "--data-dir", dataDir.toString(), "Patient/nobody");
 
     assertThat(run.exitCode()).isEqualTo(1);
-    assertThat(run.out()).contains("Moved 0 dead letter(s)");
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err().lines().toList()).singleElement().asString()
+        .startsWith("pathling-relay: no dead letter Patient/nobody in " + dataDir.resolve("relay.db") + "; ")
+        .endsWith(" dead-letters list --data-dir " + dataDir);
     List<DeadLetter> remaining = deadLetters(dataDir);
     assertThat(remaining).extracting(letter -> letter.change().key())
         .containsExactly(new ResourceKey("Patient", "x"));
