@@ -59,6 +59,23 @@ public final class Main {
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
     commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
+    commandLine.registerConverter(org.pathlingrelay.forward.ForwardMode.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.forward.ForwardMode.class));
+    commandLine.registerConverter(org.pathlingrelay.backfill.LoadMode.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.backfill.LoadMode.class));
+    commandLine.registerConverter(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class));
+    // Wide enough that examples and URLs in descriptions stay on one line.
+    commandLine.setUsageHelpWidth(110);
+    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(commandLine));
+    while (!commands.isEmpty()) {
+      CommandLine command = commands.pop();
+      command.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_OPTION_LIST,
+          new SectionedOptionList());
+      // "[OPTIONS]": the sections below list them, by concern; 60 names in the synopsis hide the command.
+      command.getCommandSpec().usageMessage().abbreviateSynopsis(true).commandListHeading("%nCommands:%n");
+      commands.addAll(command.getSubcommands().values());
+    }
     commandLine.setParameterExceptionHandler(new ShortUsageErrors(CommandHint.ofThisProcess()));
     commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
       CommandLine.Model.CommandSpec spec = line.getCommandSpec();

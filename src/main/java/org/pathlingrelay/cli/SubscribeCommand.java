@@ -46,8 +46,14 @@ final class SubscribeCommand implements Callable<Integer> {
   Selection selection;
 
   static final class Selection {
-    @Option(names = "--types", split = ",", description = "Subscribe these types (default: --all).")
+    @Option(names = "--type", split = ",", description = "Subscribe these types (default: --all).")
     List<String> types;
+
+    /** The old spelling, kept working but out of the help: one spelling per idea. */
+    @Option(names = "--types", split = ",", hidden = true)
+    void typesAlias(List<String> types) {
+      this.types = types;
+    }
 
     @Option(names = "--all", description = "Subscribe every type that has a template (the default).")
     boolean all;

@@ -525,7 +525,7 @@ class CommandLineTest {
     Run run = serve(NO_ENV, "--no-auth", "--forward-mode", "sideways");
 
     assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
-    assertThat(run.err()).contains("--forward-mode").contains("sideways").contains("BATCH").contains("UPDATE");
+    assertThat(run.err()).contains("--forward-mode").contains("sideways").contains("expected one of batch, update");
   }
 
   @Test
@@ -899,6 +899,60 @@ class CommandLineTest {
 
     assertThat(run.exitCode()).isZero();
     assertThat(run.out()).contains("serve").contains("dead-letters");
+  }
+
+  @Test
+  void topLevelHelp_leavesTheDevelopersBenchOut_butBenchStillRuns() throws IOException {
+    Run help = execute(NO_ENV, "--help");
+    Run benchHelp = execute(NO_ENV, "bench", "--help");
+
+    assertThat(help.out()).doesNotContain("bench");
+    assertThat(benchHelp.exitCode()).isZero();
+    assertThat(benchHelp.out()).contains("Default: target/bench-results.md");
+  }
+
+  @Test
+  void unsubscribeHelp_showsOnlyWhatUnsubscribeUses() throws IOException {
+    Run run = execute(NO_ENV, "unsubscribe", "--help");
+
+    assertThat(run.exitCode()).isZero();
+    assertThat(run.out())
+        .contains("--source-url", "--source-token", "--dry-run")
+        .doesNotContain("--download-concurrency", "--pathling-url", "--load");
+  }
+
+  @Test
+  void serveHelp_groupsItsOptionsUnderHeadings_andKeepsTheSynopsisShort() throws IOException {
+    String help = execute(NO_ENV, "serve", "--help").out();
+
+    assertThat(help).startsWith("Usage: pathling-relay serve [OPTIONS]" + System.lineSeparator());
+    assertThat(help.lines().filter(line -> line.endsWith(":")).toList())
+        .containsSubsequence("Options:", "Data dir and config file:", "Pathling:",
+            "Pathling authentication (OAuth2 / SMART Backend Services):", "Catch-up from the source:",
+            "Source authentication (OAuth2 / SMART Backend Services):", "TLS:");
+    String tls = help.substring(help.indexOf("TLS:"));
+    assertThat(tls).contains("--tls-cert", "--tls-client-ca").doesNotContain("--pathling-url");
+    String pathling = help.substring(help.indexOf("Pathling:"), help.indexOf("Pathling authentication"));
+    assertThat(pathling).contains("--pathling-url", "--forward-mode", "--linger").doesNotContain("--port");
+  }
+
+  @Test
+  void backfillHelp_namesTheTypeOption_once() throws IOException {
+    String help = execute(NO_ENV, "backfill", "--help").out();
+    String subscribeHelp = execute(NO_ENV, "subscribe", "--help").out();
+
+    assertThat(help).contains("--type=").doesNotContain("--types");
+    assertThat(subscribeHelp).contains("--type=").doesNotContain("--types");
+  }
+
+  @Test
+  void typesSpelling_stillWorks_onBackfillAndSync() throws IOException {
+    CommandLine commandLine = Main.commandLine(EnvironmentDefaults.from(new String[0], NO_ENV));
+    BackfillCommand backfill = (BackfillCommand) commandLine
+        .parseArgs("backfill", "--source-url", "http://s/fhir", "--types", "Patient,Observation")
+        .subcommand().commandSpec().userObject();
+
+    assertThat(backfill.types).containsExactly("Patient", "Observation");
   }
 
   @Test

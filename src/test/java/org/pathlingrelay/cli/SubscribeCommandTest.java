@@ -67,7 +67,7 @@ class SubscribeCommandTest {
           "http://hapifhir.io/fhir/StructureDefinition/subscription-send-delete-messages")).isNotNull();
     });
     assertThat(run.out()).contains("Patient?").contains("active").doesNotContain(SECRET)
-        .contains("pathling-relay backfill");
+        .contains(" backfill --source-url ");
   }
 
   @Test
