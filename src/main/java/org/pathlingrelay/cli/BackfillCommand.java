@@ -28,6 +28,12 @@ final class BackfillCommand implements Callable<Integer> {
   @Option(names = "--type", split = ",", description = "Resource types to export (default: all the source offers).")
   List<String> types;
 
+  /** {@code subscribe}'s old spelling, accepted here too: one spelling per idea, both work. */
+  @Option(names = "--types", split = ",", hidden = true)
+  void typesAlias(List<String> types) {
+    this.types = types;
+  }
+
   @Option(names = "--since", description = "Only resources changed since this FHIR instant, e.g. 2025-01-01T00:00:00Z.")
   Instant since;
 

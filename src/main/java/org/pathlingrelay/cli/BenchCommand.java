@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
+    hidden = true, // a developer's tool: kept out of the user's command list
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
@@ -41,7 +42,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--rounds", defaultValue = "3", description = "Measured rounds per figure (medians). Default: ${DEFAULT-VALUE}")
   int rounds;
 
-  @Option(names = "--out", defaultValue = "bench-results.md", description = "Markdown file for the table. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--out", defaultValue = "target/bench-results.md",
+      description = "Markdown file for the table (the repository's bench-results.md is updated by hand). Default: ${DEFAULT-VALUE}")
   Path out;
 
   @Option(names = "--corpus", defaultValue = "src/test/fixtures/synthea-10",

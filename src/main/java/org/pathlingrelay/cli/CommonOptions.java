@@ -4,7 +4,12 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** Options every command that opens the data dir shares. */
-final class CommonOptions {
+final class CommonOptions implements HelpSection {
+
+  @Override
+  public String heading() {
+    return "Data dir and config file";
+  }
 
   @Option(
       names = "--data-dir",

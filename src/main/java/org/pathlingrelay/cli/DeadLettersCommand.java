@@ -35,6 +35,12 @@ final class DeadLettersCommand {
     return SqliteOutbox.open(file, Clock.systemUTC());
   }
 
+  /** A command that lists the dead letters of this data dir, as this process was launched. */
+  static String listHint(CommonOptions common) {
+    return CommandHint.ofThisProcess().command(
+        List.of("dead-letters", "list"), "--data-dir", common.dataDir.toString());
+  }
+
   @Command(name = "list", mixinStandardHelpOptions = true, description = "Show dead letters, oldest failure first.")
   static final class ListCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -105,10 +111,17 @@ final class DeadLettersCommand {
       }
       try (SqliteOutbox outbox = openExisting(spec, common)) {
         int moved = outbox.retry(key);
+        if (moved == 0 && key.isPresent()) {
+          PrintWriter err = spec.commandLine().getErr();
+          err.println("pathling-relay: no dead letter " + key.get() + " in " + common.dataDir.resolve("relay.db")
+              + "; the ones there: " + listHint(common));
+          err.flush();
+          return 1;
+        }
         spec.commandLine().getOut().println(
             "Moved " + moved + " dead letter(s) back into the queue; a running relay forwards them shortly.");
         spec.commandLine().getOut().flush();
-        return moved == 0 && key.isPresent() ? 1 : 0;
+        return 0;
       }
     }
   }

@@ -82,10 +82,42 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
 
   private final Map<String, String> environment;
   private final Map<String, String> file;
+  private final Optional<Path> fileName;
 
-  private EnvironmentDefaults(Map<String, String> environment, Map<String, String> file) {
+  private EnvironmentDefaults(Map<String, String> environment, Map<String, String> file, Optional<Path> fileName) {
     this.environment = environment;
     this.file = file;
+    this.fileName = fileName;
+  }
+
+  /**
+   * The first key of the config file that no command has as an option, explained with the
+   * nearest option name. A key of another command is accepted: one file can serve them all.
+   */
+  Optional<String> unknownKey(java.util.Set<String> optionNames) {
+    return file.keySet().stream()
+        .filter(key -> !optionNames.contains(key))
+        .sorted()
+        .findFirst()
+        .map(key -> "unknown key '" + key + "' in " + fileName.map(Path::getFileName).orElse(Path.of("the config file"))
+            + nearest(key, optionNames)
+                .map(option -> "; did you mean '" + option + "'?")
+                .orElse("; keys are the long option names without the dashes, e.g. 'pathling-url'"));
+  }
+
+  /** The option a key was probably meant as: same words spelt otherwise, or a typo away. */
+  private static Optional<String> nearest(String key, java.util.Set<String> optionNames) {
+    String kebab = key.replaceAll("([a-z0-9])([A-Z])", "$1-$2").replace('_', '-').toLowerCase(java.util.Locale.ROOT)
+        .replaceFirst("^-+", "");
+    if (optionNames.contains(kebab)) {
+      return Optional.of(kebab);
+    }
+    // A typo or two in a long name, one in a short one; beyond that a guess would mislead.
+    org.apache.commons.text.similarity.LevenshteinDistance distance =
+        new org.apache.commons.text.similarity.LevenshteinDistance(Math.min(3, kebab.length() / 4 + 1));
+    return optionNames.stream()
+        .filter(name -> distance.apply(kebab, name) >= 0)
+        .min(java.util.Comparator.comparingInt((String name) -> distance.apply(kebab, name)).thenComparing(name -> name));
   }
 
   /** Reads the config file named by {@code --config} in {@code args}, or by RELAY_CONFIG. */
@@ -99,7 +131,7 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
     if (configFile.isPresent()) {
       file = readYaml(Path.of(configFile.get()));
     }
-    return new EnvironmentDefaults(Map.copyOf(environment), file);
+    return new EnvironmentDefaults(Map.copyOf(environment), file, configFile.map(Path::of));
   }
 
   private static Optional<String> configArgument(String[] args) {
@@ -156,19 +188,33 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
     return node.asText();
   }
 
+  /** The config file keys (and names in {@link #ENV_NAMES}) of an option: its long names without dashes. */
+  static java.util.List<String> keys(OptionSpec option) {
+    return java.util.Arrays.stream(option.names())
+        .filter(name -> name.startsWith("--"))
+        .map(name -> name.substring(2))
+        .toList();
+  }
+
   @Override
   public String defaultValue(ArgSpec argSpec) {
     if (!(argSpec instanceof OptionSpec option)) {
       return null;
     }
-    String name = option.longestName().replaceFirst("^-+", "");
-    String envName = ENV_NAMES.get(name);
-    if (envName != null) {
-      String fromEnv = environment.get(envName);
-      if (fromEnv != null && !fromEnv.isEmpty()) {
-        return fromEnv;
+    for (String name : keys(option)) {
+      String envName = ENV_NAMES.get(name);
+      if (envName != null) {
+        String fromEnv = environment.get(envName);
+        if (fromEnv != null && !fromEnv.isEmpty()) {
+          return fromEnv;
+        }
       }
     }
-    return file.get(name);
+    for (String name : keys(option)) {
+      if (file.containsKey(name)) {
+        return file.get(name);
+      }
+    }
+    return null;
   }
 }

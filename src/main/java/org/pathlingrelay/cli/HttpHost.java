@@ -81,8 +81,36 @@ final class HttpHost implements AutoCloseable {
     server.setErrorHandler(new OutcomeErrorHandler());
     server.setHandler(new KnownMethods(new ConcurrencyLimit(context, "/fhir", limits.maxConcurrentRequests())));
     server.setStopTimeout(5_000);
-    server.start();
+    try {
+      server.start();
+    } catch (java.io.IOException e) {
+      if (!(e.getCause() instanceof java.net.BindException cause)) {
+        throw e;
+      }
+      stopQuietly(server);
+      throw new OperatorMistake(bindMistake(cause, bind, port));
+    }
     return new HttpHost(server, connector);
+  }
+
+  /** Jetty's own message names neither the option nor the cause in words a user knows. */
+  private static String bindMistake(java.net.BindException e, String bind, int port) {
+    String reason = String.valueOf(e.getMessage());
+    if (reason.contains("in use")) {
+      return "port " + port + " is in use (--port / RELAY_PORT)";
+    }
+    if (reason.contains("ermission")) {
+      return "port " + port + ": permission denied; ports below 1024 need privileges (--port / RELAY_PORT)";
+    }
+    return "cannot listen on " + bind + ":" + port + ": " + reason + " (--bind / RELAY_BIND, --port / RELAY_PORT)";
+  }
+
+  private static void stopQuietly(Server server) {
+    try {
+      server.stop();
+    } catch (Exception ignored) {
+      // it never started; its threads are what matters, and stop() ends them
+    }
   }
 
   int port() {

@@ -10,7 +10,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 
 /** How a backfill gets its data into Pathling. */
-final class LoadOptions {
+final class LoadOptions implements HelpSection {
+
+  @Override
+  public String heading() {
+    return "Loading into Pathling";
+  }
 
   @Option(names = "--load", defaultValue = "relay", description = "relay (through the outbox), import (Pathling's $import of staged files) or pnp (Pathling's $import-pnp). Env RELAY_LOAD. Default: ${DEFAULT-VALUE}")
   LoadMode load;

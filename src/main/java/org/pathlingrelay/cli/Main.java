@@ -6,6 +6,8 @@ import picocli.CommandLine;
 /** Entry point of {@code pathling-relay}; the only place that exits the JVM. */
 public final class Main {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Main.class);
+
   private Main() {}
 
   public static void main(String[] args) {
@@ -20,17 +22,35 @@ public final class Main {
       System.err.println("pathling-relay: " + e.getMessage());
       return CommandLine.ExitCode.USAGE;
     }
+    CommandLine commandLine = commandLine(defaults);
+    java.util.Optional<String> unknownKey = defaults.unknownKey(longOptionNames(commandLine));
+    if (unknownKey.isPresent()) {
+      System.err.println("pathling-relay: " + unknownKey.get());
+      return CommandLine.ExitCode.USAGE;
+    }
     String dsn = environment.get("SENTRY_DSN");
     if (dsn == null || dsn.isBlank()) {
-      return commandLine(defaults).execute(args);
+      return commandLine.execute(args);
     }
     try (org.pathlingrelay.ops.ErrorReporting reporting = org.pathlingrelay.ops.ErrorReporting.install(
         dsn,
         java.util.Optional.ofNullable(environment.get("SENTRY_ENVIRONMENT")),
         java.util.Optional.ofNullable(environment.get("SENTRY_RELEASE")),
         options -> {})) {
-      return commandLine(defaults).execute(args);
+      return commandLine.execute(args);
     }
+  }
+
+  /** Every command's long option names without their dashes: the keys a config file may use. */
+  static java.util.Set<String> longOptionNames(CommandLine root) {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(root));
+    while (!commands.isEmpty()) {
+      CommandLine command = commands.pop();
+      command.getCommandSpec().options().forEach(option -> EnvironmentDefaults.keys(option).forEach(names::add));
+      commands.addAll(command.getSubcommands().values());
+    }
+    return names;
   }
 
   static CommandLine commandLine(EnvironmentDefaults defaults) {
@@ -39,13 +59,40 @@ public final class Main {
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
     commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
+    commandLine.registerConverter(org.pathlingrelay.forward.ForwardMode.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.forward.ForwardMode.class));
+    commandLine.registerConverter(org.pathlingrelay.backfill.LoadMode.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.backfill.LoadMode.class));
+    commandLine.registerConverter(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class,
+        new LowerCaseEnumConverter<>(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class));
+    // Wide enough that examples and URLs in descriptions stay on one line.
+    commandLine.setUsageHelpWidth(110);
+    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(commandLine));
+    while (!commands.isEmpty()) {
+      CommandLine command = commands.pop();
+      command.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_OPTION_LIST,
+          new SectionedOptionList());
+      // "[OPTIONS]": the sections below list them, by concern; 60 names in the synopsis hide the command.
+      command.getCommandSpec().usageMessage().abbreviateSynopsis(true).commandListHeading("%nCommands:%n");
+      commands.addAll(command.getSubcommands().values());
+    }
+    commandLine.setParameterExceptionHandler(new ShortUsageErrors(CommandHint.ofThisProcess()));
     commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
-      if (e instanceof OperatorMistake mistake) {
-        line.getErr().println("pathling-relay: " + mistake.getMessage());
+      CommandLine.Model.CommandSpec spec = line.getCommandSpec();
+      KnownFailures known = new KnownFailures(
+          name -> java.util.Optional.ofNullable(spec.findOption(name)).map(option -> option.getValue()));
+      java.util.Optional<OperatorMistake> mistake = known.explain(e);
+      if (mistake.isPresent()) {
+        line.getErr().println("pathling-relay: " + mistake.get().getMessage());
         line.getErr().flush();
-        return mistake.exitCode();
+        return mistake.get().exitCode();
       }
-      throw e;
+      // Not the operator's doing, so a bug: its stack trace goes to the log, once.
+      log.error("Stopped by an unexpected error; please report it with this stack trace", e);
+      line.getErr().println("pathling-relay: unexpected error: " + e.toString().lines().findFirst().orElse("")
+          + " (a bug: the stack trace is in the log)");
+      line.getErr().flush();
+      return CommandLine.ExitCode.SOFTWARE;
     });
     return commandLine;
   }

@@ -6,7 +6,12 @@ import org.pathlingrelay.auth.ClientAuthentication;
 import picocli.CommandLine.Option;
 
 /** OAuth2 / SMART Backend Services credentials for Pathling (names follow Pathling's pnp settings). */
-final class PathlingAuthOptions {
+final class PathlingAuthOptions implements HelpSection {
+
+  @Override
+  public String heading() {
+    return "Pathling authentication (OAuth2 / SMART Backend Services)";
+  }
 
   @Option(names = "--pathling-client-id", description = "OAuth2 client id for Pathling. Env PATHLING_CLIENT_ID.")
   String clientId;

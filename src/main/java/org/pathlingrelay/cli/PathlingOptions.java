@@ -6,7 +6,12 @@ import org.pathlingrelay.forward.ForwardMode;
 import picocli.CommandLine.Option;
 
 /** How to reach Pathling and how to forward to it; shared by every command that forwards. */
-final class PathlingOptions {
+final class PathlingOptions implements HelpSection {
+
+  @Override
+  public String heading() {
+    return "Pathling";
+  }
 
   @Option(names = "--pathling-url", defaultValue = "http://localhost:8081/fhir", description = "Pathling's FHIR base URL. Env PATHLING_URL. Default: ${DEFAULT-VALUE}")
   String pathlingUrl;

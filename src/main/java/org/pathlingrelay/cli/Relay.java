@@ -49,10 +49,12 @@ public final class Relay implements AutoCloseable {
   private final HttpHost http;
   private final CatchUp catchUp;
   private final BulkExportClient sourceClient;
+  private final java.nio.file.Path outboxFile;
 
   private Relay(
       ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
-      BulkExportClient sourceClient) {
+      BulkExportClient sourceClient, java.nio.file.Path outboxFile) {
+    this.outboxFile = outboxFile;
     this.catchUp = catchUp;
     this.sourceClient = sourceClient;
     this.lock = lock;
@@ -113,8 +115,9 @@ public final class Relay implements AutoCloseable {
 
     ForwarderLock lock =
         ForwarderLock.tryAcquire(config.dataDir())
-            .orElseThrow(() -> new IllegalStateException(
-                "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()));
+            .orElseThrow(() -> new OperatorMistake(
+                "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()
+                    + "; stop it, or give this one its own --data-dir (RELAY_DATA_DIR)"));
     SqliteOutbox outbox;
     try {
       outbox = SqliteOutbox.open(config.outboxFile(), clock);
@@ -194,7 +197,7 @@ public final class Relay implements AutoCloseable {
       if (config.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient);
+      return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient, config.outboxFile());
     } catch (Exception e) {
       closeQuietly(catchUp);
       closeQuietly(sourceClient);
@@ -281,8 +284,26 @@ public final class Relay implements AutoCloseable {
     closeQuietly(catchUp);
     closeQuietly(sourceClient);
     closeQuietly(forwarder);
+    logWhatIsKept();
     closeQuietly(outbox);
     closeQuietly(lock);
+  }
+
+  /** On the way out (SIGTERM too), say what the next start will pick up, so a stop is not silent. */
+  private void logWhatIsKept() {
+    try {
+      org.pathlingrelay.outbox.OutboxStats stats = outbox.stats();
+      String deadLetters = stats.deadLetters() == 0 ? ""
+          : "; " + stats.deadLetters() + " dead letter(s) kept there for dead-letters list/retry";
+      if (stats.pending() == 0) {
+        log.info("Stopped: every change received was forwarded; nothing pending in {}{}", outboxFile, deadLetters);
+      } else {
+        log.info("Stopped: {} change(s) pending in {} will be forwarded at the next start{}",
+            stats.pending(), outboxFile, deadLetters);
+      }
+    } catch (RuntimeException e) {
+      log.warn("Stopped; could not count what is pending in {}: {}", outboxFile, e.getMessage());
+    }
   }
 
   private static void closeQuietly(AutoCloseable closeable) {

@@ -18,6 +18,8 @@ import picocli.CommandLine.Spec;
     description = "Receive rest-hook notifications and forward them to Pathling.")
 final class ServeCommand implements Callable<Integer> {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeCommand.class);
+
   @Spec CommandSpec spec;
   @Mixin CommonOptions common;
   @Mixin PathlingOptions pathling;
@@ -46,47 +48,66 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-concurrent-requests", defaultValue = "100", description = "Notifications handled at once; above it the answer is 503 with Retry-After. Env RELAY_MAX_CONCURRENT_REQUESTS. Default: ${DEFAULT-VALUE}")
   int maxConcurrentRequests;
 
-  @Option(names = "--source-url", description = "The source's FHIR base URL, for catch-up. Env SOURCE_URL.")
-  String sourceUrl;
-
-  @Mixin SourceAuthOptions sourceAuth;
-
-  @Option(names = "--catch-up-interval", description = "Run sync on this schedule (e.g. PT1H), and after pings. Needs --source-url. Env RELAY_CATCH_UP_INTERVAL.")
-  java.time.Duration catchUpInterval;
-
-  @Option(names = "--download-concurrency", defaultValue = "4", description = "Export files downloaded at once during catch-up. Env RELAY_DOWNLOAD_CONCURRENCY. Default: ${DEFAULT-VALUE}")
-  int downloadConcurrency;
-
   @Option(names = "--receiver-secret-file", description = "File of receiver secrets, one per line (keeps them out of process listings). Env RELAY_SECRET_FILE.")
   java.nio.file.Path receiverSecretFile;
 
-  @Option(names = "--tls-cert", description = "PEM certificate chain: serve HTTPS. Env RELAY_TLS_CERT.")
-  java.nio.file.Path tlsCert;
+  @Mixin CatchUpOptions catchUpOptions;
+  @Mixin TlsOptions tlsOptions;
 
-  @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert. Env RELAY_TLS_KEY.")
-  java.nio.file.Path tlsKey;
+  /** Catch-up from the source inside the server. */
+  static final class CatchUpOptions implements HelpSection {
+    @Option(names = "--source-url", description = "The source's FHIR base URL, for catch-up. Env SOURCE_URL.")
+    String sourceUrl;
 
-  @Option(names = "--tls-keystore", description = "PKCS#12 (or .jks) keystore instead of --tls-cert/--tls-key. Env RELAY_TLS_KEYSTORE.")
-  java.nio.file.Path tlsKeystore;
+    @Mixin SourceAuthOptions sourceAuth;
 
-  @Option(names = "--tls-keystore-password-file", description = "File holding the keystore password. Env RELAY_TLS_KEYSTORE_PASSWORD_FILE.")
-  java.nio.file.Path tlsKeystorePasswordFile;
+    @Option(names = "--catch-up-interval", description = "Run sync on this schedule (e.g. PT1H), and after pings. Needs --source-url. Env RELAY_CATCH_UP_INTERVAL.")
+    java.time.Duration catchUpInterval;
 
-  @Option(names = "--tls-client-ca", description = "PEM CA certificates: require client certificates signed by them. Env RELAY_TLS_CLIENT_CA.")
-  java.nio.file.Path tlsClientCa;
+    @Option(names = "--download-concurrency", defaultValue = "4", description = "Export files downloaded at once during catch-up. Env RELAY_DOWNLOAD_CONCURRENCY. Default: ${DEFAULT-VALUE}")
+    int downloadConcurrency;
+
+    @Override
+    public String heading() {
+      return "Catch-up from the source";
+    }
+  }
+
+  /** HTTPS on the receiver. */
+  static final class TlsOptions implements HelpSection {
+    @Option(names = "--tls-cert", description = "PEM certificate chain: serve HTTPS. Env RELAY_TLS_CERT.")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert. Env RELAY_TLS_KEY.")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--tls-keystore", description = "PKCS#12 (or .jks) keystore instead of --tls-cert/--tls-key. Env RELAY_TLS_KEYSTORE.")
+    java.nio.file.Path tlsKeystore;
+
+    @Option(names = "--tls-keystore-password-file", description = "File holding the keystore password. Env RELAY_TLS_KEYSTORE_PASSWORD_FILE.")
+    java.nio.file.Path tlsKeystorePasswordFile;
+
+    @Option(names = "--tls-client-ca", description = "PEM CA certificates: require client certificates signed by them. Env RELAY_TLS_CLIENT_CA.")
+    java.nio.file.Path tlsClientCa;
+
+    @Override
+    public String heading() {
+      return "TLS";
+    }
+  }
 
   private java.util.Optional<TlsSettings> tls() throws java.io.IOException {
-    java.util.Optional<java.nio.file.Path> clientCa = java.util.Optional.ofNullable(tlsClientCa);
-    if (tlsKeystore != null) {
-      char[] password = tlsKeystorePasswordFile == null ? new char[0]
-          : java.nio.file.Files.readString(tlsKeystorePasswordFile).trim().toCharArray();
-      return java.util.Optional.of(TlsSettings.fromKeyStore(tlsKeystore, password, clientCa));
+    java.util.Optional<java.nio.file.Path> clientCa = java.util.Optional.ofNullable(tlsOptions.tlsClientCa);
+    if (tlsOptions.tlsKeystore != null) {
+      char[] password = tlsOptions.tlsKeystorePasswordFile == null ? new char[0]
+          : java.nio.file.Files.readString(tlsOptions.tlsKeystorePasswordFile).trim().toCharArray();
+      return java.util.Optional.of(TlsSettings.fromKeyStore(tlsOptions.tlsKeystore, password, clientCa));
     }
-    if ((tlsCert == null) != (tlsKey == null)) {
+    if ((tlsOptions.tlsCert == null) != (tlsOptions.tlsKey == null)) {
       throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
     }
-    if (tlsCert != null) {
-      return java.util.Optional.of(TlsSettings.fromPem(tlsCert, tlsKey, clientCa));
+    if (tlsOptions.tlsCert != null) {
+      return java.util.Optional.of(TlsSettings.fromPem(tlsOptions.tlsCert, tlsOptions.tlsKey, clientCa));
     }
     if (clientCa.isPresent()) {
       throw new ParameterException(spec.commandLine(), "--tls-client-ca needs --tls-cert/--tls-key or --tls-keystore");
@@ -131,16 +152,16 @@ final class ServeCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     java.util.Optional<Relay.CatchUpSettings> catchUp = java.util.Optional.empty();
-    if (catchUpInterval != null && (sourceUrl == null || sourceUrl.isBlank())) {
+    if (catchUpOptions.catchUpInterval != null && (catchUpOptions.sourceUrl == null || catchUpOptions.sourceUrl.isBlank())) {
       throw new ParameterException(spec.commandLine(), "--catch-up-interval needs --source-url (or SOURCE_URL)");
     }
-    if (catchUpInterval != null && (catchUpInterval.isNegative() || catchUpInterval.isZero())) {
+    if (catchUpOptions.catchUpInterval != null && (catchUpOptions.catchUpInterval.isNegative() || catchUpOptions.catchUpInterval.isZero())) {
       throw new ParameterException(spec.commandLine(), "--catch-up-interval must be positive");
     }
-    if (sourceUrl != null && !sourceUrl.isBlank()) {
+    if (catchUpOptions.sourceUrl != null && !catchUpOptions.sourceUrl.isBlank()) {
       catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
-          sourceUrl, sourceAuth.options().tokens(sourceUrl, Clock.systemUTC()), catchUpInterval,
-          downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));
+          catchUpOptions.sourceUrl, catchUpOptions.sourceAuth.options().tokens(catchUpOptions.sourceUrl, Clock.systemUTC()), catchUpOptions.catchUpInterval,
+          catchUpOptions.downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));
     }
     java.util.Optional<TlsSettings> tls;
     try {
@@ -149,6 +170,7 @@ final class ServeCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     Relay relay = Relay.start(config, catchUp, pathling.tokens(), tls, Clock.systemUTC());
+    log.info("Changes Pathling refuses become dead letters; to list them: {}", DeadLettersCommand.listHint(common));
     Thread hook = new Thread(relay::close, "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     relay.awaitStop();

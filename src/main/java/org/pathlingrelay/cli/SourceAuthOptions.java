@@ -6,7 +6,12 @@ import org.pathlingrelay.auth.ClientAuthentication;
 import picocli.CommandLine.Option;
 
 /** OAuth2 / SMART Backend Services credentials for the source server. */
-final class SourceAuthOptions {
+final class SourceAuthOptions implements HelpSection {
+
+  @Override
+  public String heading() {
+    return "Source authentication (OAuth2 / SMART Backend Services)";
+  }
 
   @Option(names = "--source-client-id", description = "OAuth2 client id for the source. Env SOURCE_CLIENT_ID.")
   String clientId;

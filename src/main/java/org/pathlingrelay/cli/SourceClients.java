@@ -12,7 +12,7 @@ final class SourceClients {
 
   private SourceClients() {}
 
-  static IGenericClient fhirClient(FhirContext fhirContext, SourceOptions source) {
+  static IGenericClient fhirClient(FhirContext fhirContext, SourceAccess source) {
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
     IGenericClient client = factory.newGenericClient(source.sourceUrl);

@@ -53,8 +53,14 @@ final class SubscribeCommand implements Callable<Integer> {
   Selection selection;
 
   static final class Selection {
-    @Option(names = "--types", split = ",", description = "Subscribe these types (default: --all).")
+    @Option(names = "--type", split = ",", description = "Subscribe these types (default: --all).")
     List<String> types;
+
+    /** The old spelling, kept working but out of the help: one spelling per idea. */
+    @Option(names = "--types", split = ",", hidden = true)
+    void typesAlias(List<String> types) {
+      this.types = types;
+    }
 
     @Option(names = "--all", description = "Subscribe every type the source serves, as a backfill exports them (the default).")
     boolean all;
@@ -118,7 +124,9 @@ final class SubscribeCommand implements Callable<Integer> {
           out);
     } else {
       out.println("Subscriptions are active. Changes made before now are never delivered by them: run");
-      out.println("  pathling-relay backfill --source-url " + source.sourceUrl + "   (or subscribe again with --backfill)");
+      out.println("  " + CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", source.sourceUrl,
+          "--pathling-url", pathling.pathlingUrl, "--data-dir", common.dataDir.toString()));
+      out.println("(or subscribe again with --backfill)");
     }
     out.flush();
     return 0;

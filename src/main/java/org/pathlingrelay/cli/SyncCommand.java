@@ -27,6 +27,12 @@ final class SyncCommand implements Callable<Integer> {
   @Option(names = "--type", split = ",", description = "Resource types to export (default: all).")
   List<String> types;
 
+  /** {@code subscribe}'s old spelling, accepted here too: one spelling per idea, both work. */
+  @Option(names = "--types", split = ",", hidden = true)
+  void typesAlias(List<String> types) {
+    this.types = types;
+  }
+
   @Mixin LoadOptions loading;
 
   @Override

@@ -21,7 +21,7 @@ final class UnsubscribeCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
   @Mixin CommonOptions common;
-  @Mixin SourceOptions source;
+  @Mixin SourceAccess source;
 
   @Option(names = "--dry-run", description = "Print what would be removed, remove nothing.")
   boolean dryRun;

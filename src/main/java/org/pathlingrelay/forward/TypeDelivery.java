@@ -114,7 +114,7 @@ final class TypeDelivery {
   private void deadLetter(PendingChange change, RejectedWriteException e) {
     // An error, for the operator (and Sentry): the reason stays in the dead-letter table, since
     // Pathling's answer may quote the resource.
-    log.error("Pathling refused {} with {}; moved to dead letters (see: pathling-relay dead-letters list)",
+    log.error("Pathling refused {} with {}; moved to dead letters (the command that lists them is logged at start-up)",
         change.key(), e.status());
     outbox.deadLetter(change, e.status(), e.outcome());
     deadLettered++;

@@ -372,6 +372,53 @@ class CommandLineTest {
     assertThat(run.err()).contains("must be a YAML mapping");
   }
 
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+    "pathling_url, pathling-url",
+    "pathlingUrl,  pathling-url",
+    "pathling-ulr, pathling-url",
+    "--port,       port"
+  })
+  void configFileKeyThatIsNoOption_isRefused_namingTheNearestOption(String key, String nearest)
+      throws IOException {
+    Path file = yaml(key + ": http://elsewhere:8080/fhir\n");
+
+    Run run = runMain(NO_ENV, "serve", "--no-auth", "--bind", "127.0.0.1", "--port", "0",
+        "--data-dir", dir.resolve("data").toString(), "--config", file.toString());
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err().strip())
+        .isEqualTo("pathling-relay: unknown key '" + key + "' in relay.yaml; did you mean '" + nearest + "'?");
+    assertThat(dir.resolve("data")).doesNotExist();
+  }
+
+  @Test
+  void configFileKeyFarFromEveryOption_isRefused_sayingWhatKeysAre() {
+    Path file;
+    try {
+      file = yaml("port: 9000\nbogus: 1\n");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+
+    Run run = runMain(NO_ENV, "dead-letters", "list", "--config", file.toString());
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err()).contains("unknown key 'bogus' in relay.yaml").contains("long option names");
+  }
+
+  @Test
+  void configFileKeyOfAnotherCommand_isAccepted_soOneFileServesThemAll() throws Exception {
+    Path dataDir = dir.resolve("shared");
+    seedDeadLetter(dataDir, new ResourceKey("Patient", "x"), 400, "refused");
+    Path file = yaml("data-dir: " + dataDir + "\nsource-url: http://hapi/fhir\nport: 9000\nload: pnp\n");
+
+    Run run = runMain(NO_ENV, "dead-letters", "list", "--config", file.toString());
+
+    assertThat(run.exitCode()).isZero();
+    assertThat(run.out()).contains("Patient/x");
+  }
+
   // ---------------------------------------------------------------------------------------------
   // 2. several receiver secrets, for rotation
 
@@ -478,7 +525,7 @@ class CommandLineTest {
     Run run = serve(NO_ENV, "--no-auth", "--forward-mode", "sideways");
 
     assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
-    assertThat(run.err()).contains("--forward-mode").contains("sideways").contains("BATCH").contains("UPDATE");
+    assertThat(run.err()).contains("--forward-mode").contains("sideways").contains("expected one of batch, update");
   }
 
   @Test
@@ -725,7 +772,10 @@ class CommandLineTest {
     Run run = execute(NO_ENV, "dead-letters", "retry", "--data-dir", dataDir.toString(), "Patient/nobody");
 
     assertThat(run.exitCode()).isEqualTo(1);
-    assertThat(run.out()).contains("Moved 0 dead letter(s)");
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err().lines().toList()).singleElement().asString()
+        .startsWith("pathling-relay: no dead letter Patient/nobody in " + dataDir.resolve("relay.db") + "; ")
+        .endsWith(" dead-letters list --data-dir " + dataDir);
     List<DeadLetter> remaining = deadLetters(dataDir);
     assertThat(remaining).extracting(letter -> letter.change().key())
         .containsExactly(new ResourceKey("Patient", "x"));
@@ -755,7 +805,7 @@ class CommandLineTest {
     assertThat(neither.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
     assertThat(neither.err()).contains("--all").contains("Type/id");
     assertThat(both.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
-    assertThat(both.err()).contains("Patient/x").contains("(--all | Type/id)");
+    assertThat(both.err()).contains("Patient/x").contains("dead-letters retry --help");
     assertThat(deadLetters(dataDir)).hasSize(1);
   }
 
@@ -849,6 +899,60 @@ class CommandLineTest {
 
     assertThat(run.exitCode()).isZero();
     assertThat(run.out()).contains("serve").contains("dead-letters");
+  }
+
+  @Test
+  void topLevelHelp_leavesTheDevelopersBenchOut_butBenchStillRuns() throws IOException {
+    Run help = execute(NO_ENV, "--help");
+    Run benchHelp = execute(NO_ENV, "bench", "--help");
+
+    assertThat(help.out()).doesNotContain("bench");
+    assertThat(benchHelp.exitCode()).isZero();
+    assertThat(benchHelp.out()).contains("Default: target/bench-results.md");
+  }
+
+  @Test
+  void unsubscribeHelp_showsOnlyWhatUnsubscribeUses() throws IOException {
+    Run run = execute(NO_ENV, "unsubscribe", "--help");
+
+    assertThat(run.exitCode()).isZero();
+    assertThat(run.out())
+        .contains("--source-url", "--source-token", "--dry-run")
+        .doesNotContain("--download-concurrency", "--pathling-url", "--load");
+  }
+
+  @Test
+  void serveHelp_groupsItsOptionsUnderHeadings_andKeepsTheSynopsisShort() throws IOException {
+    String help = execute(NO_ENV, "serve", "--help").out();
+
+    assertThat(help).startsWith("Usage: pathling-relay serve [OPTIONS]" + System.lineSeparator());
+    assertThat(help.lines().filter(line -> line.endsWith(":")).toList())
+        .containsSubsequence("Options:", "Data dir and config file:", "Pathling:",
+            "Pathling authentication (OAuth2 / SMART Backend Services):", "Catch-up from the source:",
+            "Source authentication (OAuth2 / SMART Backend Services):", "TLS:");
+    String tls = help.substring(help.indexOf("TLS:"));
+    assertThat(tls).contains("--tls-cert", "--tls-client-ca").doesNotContain("--pathling-url");
+    String pathling = help.substring(help.indexOf("Pathling:"), help.indexOf("Pathling authentication"));
+    assertThat(pathling).contains("--pathling-url", "--forward-mode", "--linger").doesNotContain("--port");
+  }
+
+  @Test
+  void backfillHelp_namesTheTypeOption_once() throws IOException {
+    String help = execute(NO_ENV, "backfill", "--help").out();
+    String subscribeHelp = execute(NO_ENV, "subscribe", "--help").out();
+
+    assertThat(help).contains("--type=").doesNotContain("--types");
+    assertThat(subscribeHelp).contains("--type=").doesNotContain("--types");
+  }
+
+  @Test
+  void typesSpelling_stillWorks_onBackfillAndSync() throws IOException {
+    CommandLine commandLine = Main.commandLine(EnvironmentDefaults.from(new String[0], NO_ENV));
+    BackfillCommand backfill = (BackfillCommand) commandLine
+        .parseArgs("backfill", "--source-url", "http://s/fhir", "--types", "Patient,Observation")
+        .subcommand().commandSpec().userObject();
+
+    assertThat(backfill.types).containsExactly("Patient", "Observation");
   }
 
   @Test

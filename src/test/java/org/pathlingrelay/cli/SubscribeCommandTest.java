@@ -83,7 +83,7 @@ class SubscribeCommandTest {
       ownTemplates = files.filter(f -> !f.getFileName().toString().startsWith("_")).count();
     }
     assertThat(run.out()).contains("Patient?").contains("active").doesNotContain(SECRET)
-        .contains("pathling-relay backfill")
+        .contains(" backfill --source-url ")
         .contains(String.format("Subscribing the %d resource types the source serves (what a backfill exports): %d with a"
             + " template of their own, %d with _template.json.", expected.size(), ownTemplates, expected.size() - ownTemplates))
         .contains("Not subscribed: Subscription");
