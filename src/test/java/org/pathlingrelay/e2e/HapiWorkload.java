@@ -1,5 +1,6 @@
 package org.pathlingrelay.e2e;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import ca.uhn.fhir.rest.client.api.IGenericClient;
@@ -10,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -24,6 +26,7 @@ import org.hl7.fhir.r4.model.Observation;
 import org.hl7.fhir.r4.model.Patient;
 import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.Subscription;
+import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiJpaServer;
 
 /**
@@ -194,5 +197,24 @@ final class HapiWorkload {
     IBaseResource resource =
         client().read().resource(type).withId(id).execute();
     return resource.getMeta().getVersionId();
+  }
+
+  /** Waits until Pathling holds every live resource at HAPI's last version and none deleted. */
+  void awaitHeldBy(FakePathling pathling, Duration atMost) {
+    await("Pathling matches HAPI")
+        .atMost(atMost)
+        .pollInterval(Duration.ofMillis(250))
+        .untilAsserted(() -> {
+          for (Truth truth : truth()) {
+            Optional<String> held =
+                pathling.current(truth.type(), truth.id()).map(r -> r.getMeta().getVersionId());
+            if (truth.deleted()) {
+              assertThat(held).as("%s/%s deleted", truth.type(), truth.id()).isEmpty();
+            } else {
+              assertThat(held).as("%s/%s", truth.type(), truth.id()).contains(truth.version());
+            }
+          }
+        });
+    assertThat(pathling.duplicateIds()).as("ids held twice").isEmpty();
   }
 }

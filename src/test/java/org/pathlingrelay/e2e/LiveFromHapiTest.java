@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.instance.model.api.IIdType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -69,25 +67,7 @@ class LiveFromHapiTest {
     }
   }
 
-  /** Pathling holds every live resource at HAPI's last version and none of the deleted ones. */
-  static void awaitPathlingMatches(HapiWorkload workload) {
-    await("Pathling matches HAPI")
-        .atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(250))
-        .untilAsserted(() -> {
-          for (HapiWorkload.Truth truth : workload.truth()) {
-            Optional<String> held =
-                pathling.current(truth.type(), truth.id()).map(LiveFromHapiTest::versionOf);
-            if (truth.deleted()) {
-              assertThat(held).as("%s/%s deleted", truth.type(), truth.id()).isEmpty();
-            } else {
-              assertThat(held).as("%s/%s", truth.type(), truth.id()).contains(truth.version());
-            }
-          }
-        });
-  }
-
-  static String versionOf(IBaseResource resource) {
-    return resource.getMeta().getVersionId();
+  private static void awaitPathlingMatches(HapiWorkload workload) {
+    workload.awaitHeldBy(pathling, Duration.ofSeconds(120));
   }
 }
