@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Subscription;
 import org.junit.jupiter.api.AfterEach;
@@ -67,9 +66,17 @@ class HapiSubscribeIT {
         .cacheControl(new CacheControlDirective().setNoCache(true))
         .returnBundle(Bundle.class)
         .execute();
-    return page.getEntry().stream()
-        .map(e -> (Subscription) e.getResource())
-        .collect(Collectors.toMap(s -> s.getIdElement().getIdPart(), s -> s));
+    Map<String, Subscription> found = new java.util.HashMap<>();
+    while (true) {
+      for (Bundle.BundleEntryComponent entry : page.getEntry()) {
+        Subscription s = (Subscription) entry.getResource();
+        found.put(s.getIdElement().getIdPart(), s);
+      }
+      if (page.getLink(Bundle.LINK_NEXT) == null) {
+        return found;
+      }
+      page = client.loadPage().next(page).execute();
+    }
   }
 
   @AfterEach
