@@ -61,7 +61,7 @@ final class BackfillCommand implements Callable<Integer> {
         new ExportRequest(level, group, types == null ? List.of() : types, Optional.ofNullable(since),
             typeFilters == null ? List.of() : typeFilters);
     BackfillPlan plan = loading.plan(spec, request, source.downloadConcurrency, false);
-    return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, loading.stagingAreas(),
+    return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, loading.stagingAreas(), loading.forwardStallTimeout(spec),
         spec.commandLine().getOut());
   }
 }

@@ -38,6 +38,7 @@ final class SyncCommand implements Callable<Integer> {
         watermark -> loading.plan(
             spec, ExportRequest.system(types == null ? List.of() : types, watermark), source.downloadConcurrency, true),
         loading.stagingAreas(),
+        loading.forwardStallTimeout(spec),
         spec.commandLine().getOut());
   }
 }

@@ -59,6 +59,37 @@ class BackfillCommandTest {
   }
 
   @Test
+  void backfill_toAnUnreachablePathling_givesUpAfterTheStallTimeout_sayingWhy_andARerunDeliversEverything()
+      throws Exception {
+    source.setRetryAfter("1");
+    String nowhere = "http://127.0.0.1:" + closedPort() + "/fhir";
+    Run stalled = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", nowhere,
+        "--data-dir", dataDir.toString(), "--linger", "50ms", "--forward-stall-timeout", "3s");
+
+    assertThat(stalled.exitCode()).as(stalled.out()).isEqualTo(5);
+    assertThat(stalled.out())
+        .contains("gave up: no change reached Pathling for 3s")
+        .contains("Pathling at " + nowhere + " is not taking changes")
+        .contains("Connection refused")
+        .contains("7160 change(s) are kept in the outbox")
+        .contains("--forward-stall-timeout");
+    assertThat(pathling.totalRows()).isZero();
+
+    Run rerun = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--linger", "50ms");
+    assertThat(rerun.exitCode()).as(rerun.out()).isZero();
+    assertThat(pathling.totalRows()).isEqualTo(7_160);
+    assertThat(source.kickOffs()).as("the rerun resumed, it did not export again").hasSize(1);
+    assertThat(rerun.out()).contains("7160 change(s) forwarded").contains("resumed");
+  }
+
+  private static int closedPort() throws java.io.IOException {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  @Test
   void backfill_needsASourceUrl() throws Exception {
     Run run = run("backfill", "--data-dir", dataDir.toString());
     assertThat(run.exitCode()).isEqualTo(2);
