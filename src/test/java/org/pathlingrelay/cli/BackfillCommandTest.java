@@ -83,6 +83,28 @@ class BackfillCommandTest {
     assertThat(rerun.out()).contains("7160 change(s) forwarded").contains("resumed");
   }
 
+  @Test
+  void backfill_whosePatientsPathlingRefuses_exitsNonZero_andPrintsADeadLettersCommandThatWorks() throws Exception {
+    source.setRetryAfter("1");
+    pathling.rejectWhen(resource -> resource instanceof org.hl7.fhir.r4.model.Patient);
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--linger", "50ms", "--type", "Patient");
+
+    int patients = source.resourceCounts().get("Patient");
+    assertThat(run.exitCode()).as(run.out()).isEqualTo(4);
+    assertThat(run.out())
+        .doesNotContain("everything queued has been delivered")
+        .contains(patients + " change(s) forwarded, of which Pathling refused " + patients);
+    String hint = run.out().lines().filter(line -> line.contains(" dead-letters list ")).findFirst().orElseThrow();
+    assertThat(hint).startsWith("  java ");
+
+    // Follow the hint as printed: the words after the launcher.
+    String[] pasted = hint.substring(hint.indexOf("dead-letters list")).trim().split("\\s+");
+    Run list = run(pasted);
+    assertThat(list.exitCode()).as(list.out()).isZero();
+    assertThat(list.out().lines().filter(line -> line.startsWith("Patient/"))).hasSize(patients);
+  }
+
   private static int closedPort() throws java.io.IOException {
     try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
       return socket.getLocalPort();
