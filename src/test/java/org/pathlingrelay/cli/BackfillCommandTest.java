@@ -112,6 +112,55 @@ class BackfillCommandTest {
   }
 
   @Test
+  void backfill_withAMisspeltType_isRefused_namingTheNearestType_beforeExporting() throws Exception {
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "Patient,Patinet");
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out()).contains("--type Patinet is not a FHIR R4 resource type; did you mean Patient?");
+    assertThat(source.kickOffs()).isEmpty();
+  }
+
+  @Test
+  void sync_withAMisspeltType_isRefused_namingTheNearestType() throws Exception {
+    Run run = run("sync", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "observation");
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out()).contains("--type observation is not a FHIR R4 resource type; did you mean Observation?");
+    assertThat(source.kickOffs()).isEmpty();
+  }
+
+  @Test
+  void backfill_sinceAPlainDate_isRefused_showingTheFullInstantToWrite() throws Exception {
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--data-dir", dataDir.toString(),
+        "--since", "2025-01-01");
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out()).contains("'2025-01-01' is not a full FHIR instant").contains("2025-01-01T00:00:00Z");
+    Run noZone = run("backfill", "--source-url", source.baseUrl(), "--data-dir", dataDir.toString(),
+        "--since", "2025-01-01T00:00:00");
+    assertThat(noZone.exitCode()).as("which zone? the source would guess").isEqualTo(2);
+    assertThat(noZone.out()).contains("'2025-01-01T00:00:00' is not a full FHIR instant");
+    assertThat(source.kickOffs()).isEmpty();
+  }
+
+  @Test
+  void backfill_sinceAnInstantInTheFuture_isRefused() throws Exception {
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--data-dir", dataDir.toString(),
+        "--since", "2999-01-01T00:00:00Z");
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.out()).contains("--since 2999-01-01T00:00:00Z is in the future");
+    assertThat(source.kickOffs()).isEmpty();
+  }
+
+  @Test
+  void backfill_sinceAnInstantWithAnOffset_isPassedToTheSourceAsThatInstant() throws Exception {
+    source.setRetryAfter("1");
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "Patient", "--since", "2025-01-01T10:00:00+10:00");
+    assertThat(run.exitCode()).as(run.out()).isZero();
+    assertThat(source.kickOffs().get(0).param("_since")).singleElement().asString().startsWith("2025-01-01T00:00:00");
+  }
+
+  @Test
   void backfill_needsASourceUrl() throws Exception {
     Run run = run("backfill", "--data-dir", dataDir.toString());
     assertThat(run.exitCode()).isEqualTo(2);
