@@ -105,6 +105,53 @@ class BackfillCommandTest {
     assertThat(list.out().lines().filter(line -> line.startsWith("Patient/"))).hasSize(patients);
   }
 
+  /** Runs the command on its own thread, as the shutdown hook's Ctrl-C does: interrupting it. */
+  private java.util.concurrent.CompletableFuture<Run> runStoppable(Thread[] runner, String... args) {
+    java.util.concurrent.CompletableFuture<Run> done = new java.util.concurrent.CompletableFuture<>();
+    runner[0] = new Thread(() -> {
+      try {
+        done.complete(run(args));
+      } catch (Throwable e) {
+        done.completeExceptionally(e);
+      }
+    }, "backfill-under-test");
+    runner[0].start();
+    return done;
+  }
+
+  @Test
+  void backfill_stoppedWhileForwarding_saysWhatIsKept_andExits130() throws Exception {
+    source.setRetryAfter("1");
+    Thread[] runner = new Thread[1];
+    var done = runStoppable(runner, "backfill", "--source-url", source.baseUrl(),
+        "--pathling-url", "http://127.0.0.1:" + closedPort() + "/fhir", "--data-dir", dataDir.toString());
+    Path journal = dataDir.resolve("backfill.json");
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
+        java.nio.file.Files.isRegularFile(journal)
+            && java.nio.file.Files.readString(journal).matches("(?s).*\"queuedUpToSeq\"\\s*:\\s*\\d+.*"));
+    runner[0].interrupt();
+
+    Run stopped = done.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(stopped.exitCode()).as(stopped.out()).isEqualTo(130);
+    assertThat(stopped.out()).contains("Stopped. Everything exported is queued; 7160 change(s) not yet forwarded"
+        + " are kept in the outbox. Run the same command again to forward them.");
+  }
+
+  @Test
+  void backfill_stoppedWhileTheExportRuns_saysTheExportWasCancelled() throws Exception {
+    source.setRetryAfter("1");
+    source.setPollsUntilComplete(1_000);
+    Thread[] runner = new Thread[1];
+    var done = runStoppable(runner, "backfill", "--source-url", source.baseUrl(),
+        "--pathling-url", pathling.baseUrl(), "--data-dir", dataDir.toString());
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> source.kickOffs().size() == 1);
+    runner[0].interrupt();
+
+    Run stopped = done.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(stopped.exitCode()).as(stopped.out()).isEqualTo(130);
+    assertThat(stopped.out()).contains("Stopped. Nothing of this run is kept: the export was cancelled on the source");
+  }
+
   private static int closedPort() throws java.io.IOException {
     try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
       return socket.getLocalPort();
