@@ -49,6 +49,7 @@ public final class Backfill {
   private final BulkExportClient source;
   private final OutboxWriter writer;
   private final OutboxReader reader;
+  private final Path dataDir;
   private final Journal journal;
   private final LineParser lines;
   private final BulkExportClient.Pause pause;
@@ -102,6 +103,7 @@ public final class Backfill {
     this.source = source;
     this.writer = writer;
     this.reader = reader;
+    this.dataDir = dataDir;
     this.journal = new Journal(dataDir);
     this.lines = new LineParser(resourceTypes);
     this.pause = pause;
@@ -137,6 +139,7 @@ public final class Backfill {
 
   /** The transaction time of the last complete run: where the next {@code sync} starts. */
   public Optional<Instant> watermark() {
+    journal.reload();
     return journal.watermark();
   }
 
@@ -172,7 +175,15 @@ public final class Backfill {
     return "The export at " + run.statusUrl() + " is kept. Run the same command again to resume polling it.";
   }
 
+  /** @throws RunLock.BackfillBusyException when another run holds the data dir */
   public BackfillReport run(BackfillPlan plan) throws InterruptedException {
+    try (RunLock locked = RunLock.acquire(dataDir)) {
+      journal.reload();
+      return runLocked(plan);
+    }
+  }
+
+  private BackfillReport runLocked(BackfillPlan plan) throws InterruptedException {
     if (plan.load() != LoadMode.RELAY && importer.isEmpty()) {
       throw new IllegalStateException("--load " + plan.load().name().toLowerCase() + " needs Pathling's URL");
     }

@@ -63,6 +63,11 @@ final class Journal {
     }
   }
 
+  /** Reads the file again: another process (a backfill beside a serve) may have completed a run. */
+  synchronized void reload() {
+    state = read();
+  }
+
   synchronized Optional<Run> run() {
     return state.run();
   }
