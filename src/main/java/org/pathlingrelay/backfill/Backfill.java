@@ -49,6 +49,7 @@ public final class Backfill {
   private final BulkExportClient source;
   private final OutboxWriter writer;
   private final OutboxReader reader;
+  private final Path dataDir;
   private final Journal journal;
   private final LineParser lines;
   private final BulkExportClient.Pause pause;
@@ -56,6 +57,7 @@ public final class Backfill {
   private final StagingAreas stagingAreas;
   private final ForwardingHold hold;
   private final BackfillProgress progress;
+  private final DeliveryWatch watch;
 
   public Backfill(
       BulkExportClient source,
@@ -67,12 +69,6 @@ public final class Backfill {
     this(source, writer, reader, dataDir, resourceTypes, pause, null, ForwardingHold.NONE, BackfillProgress.log());
   }
 
-  /**
-   * With Pathling's bulk loads ({@code --load import} and {@code pnp}).
-   *
-   * @param pathling where {@code $import} and {@code $import-pnp} go
-   * @param hold pauses this process's forwarding of the types being imported
-   */
   public Backfill(
       BulkExportClient source,
       OutboxWriter writer,
@@ -83,9 +79,31 @@ public final class Backfill {
       PathlingLoads pathling,
       ForwardingHold hold,
       BackfillProgress progress) {
+    this(source, writer, reader, dataDir, resourceTypes, pause, pathling, hold, progress, DeliveryWatch.unbounded());
+  }
+
+  /**
+   * With Pathling's bulk loads ({@code --load import} and {@code pnp}).
+   *
+   * @param pathling where {@code $import} and {@code $import-pnp} go
+   * @param hold pauses this process's forwarding of the types being imported
+   * @param watch how long to wait for forwarding that delivers nothing, and what is known of why
+   */
+  public Backfill(
+      BulkExportClient source,
+      OutboxWriter writer,
+      OutboxReader reader,
+      Path dataDir,
+      Set<String> resourceTypes,
+      BulkExportClient.Pause pause,
+      PathlingLoads pathling,
+      ForwardingHold hold,
+      BackfillProgress progress,
+      DeliveryWatch watch) {
     this.source = source;
     this.writer = writer;
     this.reader = reader;
+    this.dataDir = dataDir;
     this.journal = new Journal(dataDir);
     this.lines = new LineParser(resourceTypes);
     this.pause = pause;
@@ -93,6 +111,7 @@ public final class Backfill {
     this.stagingAreas = pathling == null ? StagingAreas.localOnly() : pathling.staging;
     this.hold = hold;
     this.progress = progress;
+    this.watch = watch;
   }
 
   /** How to reach Pathling's bulk loads. */
@@ -120,10 +139,51 @@ public final class Backfill {
 
   /** The transaction time of the last complete run: where the next {@code sync} starts. */
   public Optional<Instant> watermark() {
+    journal.reload();
     return journal.watermark();
   }
 
+  /**
+   * After a stop: what is finished, and what the same command, run again, picks up. Read from the
+   * journal, which is exactly what the next run resumes from.
+   */
+  public String standing() {
+    Optional<Journal.Run> current = journal.run();
+    if (current.isEmpty()) {
+      return "Nothing of this run is kept: the export was cancelled on the source, and the next run starts a new one.";
+    }
+    Journal.Run run = current.get();
+    if (run.queuedUpToSeq() != null) {
+      return "Everything exported is queued; " + reader.pendingUpTo(run.queuedUpToSeq())
+          + " change(s) not yet forwarded are kept in the outbox. Run the same command again to forward them.";
+    }
+    if (run.importJobUrl() != null) {
+      return "Pathling's import job " + run.importJobUrl()
+          + " was left running. Run the same command again to wait for it.";
+    }
+    if (run.manifest() != null) {
+      List<ExportFile> files = new ArrayList<>(run.manifest().output());
+      files.addAll(run.manifest().deleted());
+      long done = files.stream().filter(file -> run.filesDone().contains(file.url().toString())).count();
+      long lines = files.stream()
+          .filter(file -> !run.filesDone().contains(file.url().toString()))
+          .mapToLong(file -> run.linesDone().getOrDefault(file.url().toString(), 0L))
+          .sum();
+      return done + " of " + files.size() + " export file(s) are fully queued (and " + lines
+          + " line(s) of the others). Run the same command again to resume the downloads.";
+    }
+    return "The export at " + run.statusUrl() + " is kept. Run the same command again to resume polling it.";
+  }
+
+  /** @throws RunLock.BackfillBusyException when another run holds the data dir */
   public BackfillReport run(BackfillPlan plan) throws InterruptedException {
+    try (RunLock locked = RunLock.acquire(dataDir)) {
+      journal.reload();
+      return runLocked(plan);
+    }
+  }
+
+  private BackfillReport runLocked(BackfillPlan plan) throws InterruptedException {
     if (plan.load() != LoadMode.RELAY && importer.isEmpty()) {
       throw new IllegalStateException("--load " + plan.load().name().toLowerCase() + " needs Pathling's URL");
     }
@@ -162,7 +222,7 @@ public final class Backfill {
       URI statusUrl = URI.create(previous.get().statusUrl());
       log.info("Resuming the backfill whose export is at {}", statusUrl);
       try {
-        return export(plan, held, statusUrl, started);
+        return export(plan, held, statusUrl, started, true);
       } catch (SourceException e) {
         if (!exportGone(e)) {
           throw e;
@@ -179,7 +239,7 @@ public final class Backfill {
     URI statusUrl = source.kickOff(plan.request());
     journal.start(fingerprint, statusUrl.toString());
     log.info("Export started; polling {}", statusUrl);
-    return export(plan, held, statusUrl, started);
+    return export(plan, held, statusUrl, started, false);
   }
 
   /** A 404 or 410 from the source about the export: its job or files no longer exist there. */
@@ -192,7 +252,7 @@ public final class Backfill {
     return false;
   }
 
-  private BackfillReport export(BackfillPlan plan, AutoCloseable held, URI statusUrl, long started)
+  private BackfillReport export(BackfillPlan plan, AutoCloseable held, URI statusUrl, long started, boolean resumed)
       throws InterruptedException {
     ExportManifest manifest = journal.run().map(Journal.Run::manifest).orElse(null);
     if (manifest == null) {
@@ -221,7 +281,7 @@ public final class Backfill {
       journal.queued(queuedUpTo);
     }
     release(held);
-    awaitDelivery(queuedUpTo);
+    long forwarded = new DeliveryWait(reader, pause, progress, watch).await(queuedUpTo);
     plan.staging().filter(staging -> !staging.keep()).ifPresent(staging -> deleteStaged(staging, statusUrl));
     journal.complete(Optional.of(manifest.transactionTime()));
     // The source may delete its files once we are done with them.
@@ -231,7 +291,7 @@ public final class Backfill {
     new TreeMap<>(tallies).forEach((type, tally) -> counts.add(tally.snapshot(type)));
     return new BackfillReport(
         manifest.transactionTime(), counts, sourceErrors, true,
-        Duration.ofNanos(System.nanoTime() - started));
+        Duration.ofNanos(System.nanoTime() - started), forwarded, resumed, Optional.empty(), 0);
   }
 
   private void load(
@@ -355,7 +415,8 @@ public final class Backfill {
       return;
     }
     List<Disposition> dispositions = writer.append(chunk).join();
-    progress.queued(chunk.size());
+    long taken = dispositions.stream().filter(d -> d != Disposition.STALE).count();
+    progress.queued(taken);
     for (int i = 0; i < chunk.size(); i++) {
       TypeTally tally = tallies.computeIfAbsent(chunk.get(i).key().type(), t -> new TypeTally());
       if (dispositions.get(i) == Disposition.STALE) {
@@ -501,55 +562,36 @@ public final class Backfill {
     Optional<Journal.Run> previous = journal.run().filter(run -> run.fingerprint().equals(fingerprint));
     AutoCloseable held = hold.hold(Set.copyOf(plan.request().types()));
     try {
-      Instant kickedOffAt = Instant.now();
+      // The watermark is the instant before the kick-off: Pathling's export from the source reads
+      // a snapshot at least that new. The $job result's transactionTime is when Pathling ran the
+      // import, minutes later: a change made in between would be in neither this load nor the next sync.
+      Instant kickedOffAt;
       URI job;
       if (previous.isPresent() && previous.get().importJobUrl() != null) {
         job = URI.create(previous.get().importJobUrl());
+        kickedOffAt = previous.get().kickedOffAt();
         log.info("Resuming the wait for Pathling's $import-pnp job at {}", job);
       } else {
+        kickedOffAt = watch.clock().instant();
         job = client.kickOffPnp(source.baseUrl(), plan.saveMode(), plan.request().types(), plan.request().since());
-        journal.start(fingerprint, job.toString());
+        journal.start(fingerprint, job.toString(), kickedOffAt);
         journal.importStarted(job.toString(), 1);
         log.info("Pathling $import-pnp from {} started; polling {}", source.baseUrl(), job);
       }
-      org.hl7.fhir.r4.model.Parameters result;
       try {
-        result = client.awaitJob(job, text -> log.info("Pathling import in progress: {}", text));
+        client.awaitJob(job, text -> log.info("Pathling import in progress: {}", text));
       } catch (PathlingImportClient.ImportFailedException e) {
         journal.abandon();
         throw e;
       }
-      Instant watermark = transactionTime(result).orElse(kickedOffAt);
-      journal.complete(Optional.of(watermark));
-      return new BackfillReport(watermark, List.of(), List.of(), true, Duration.ofNanos(System.nanoTime() - started));
+      // A journal written before the kick-off time was kept has no safe watermark: keep the old one.
+      journal.complete(Optional.ofNullable(kickedOffAt));
+      Instant watermark = journal.watermark().orElse(null);
+      return new BackfillReport(watermark, List.of(), List.of(), true, Duration.ofNanos(System.nanoTime() - started),
+          0, previous.isPresent(), Optional.of(plan.request().types()), 0);
     } finally {
       release(held);
     }
-  }
-
-  private static Optional<Instant> transactionTime(org.hl7.fhir.r4.model.Parameters result) {
-    return result.getParameter().stream()
-        .filter(p -> "transactionTime".equals(p.getName()) && p.hasValue())
-        .map(p -> p.getValue().primitiveValue())
-        .findFirst()
-        .flatMap(text -> {
-          try {
-            return Optional.of(org.pathlingrelay.source.FhirInstants.parse(text));
-          } catch (RuntimeException e) {
-            return Optional.empty();
-          }
-        });
-  }
-
-  /** Waits until everything this run queued (or a newer version of it) has left the outbox. */
-  private void awaitDelivery(long upToSeq) throws InterruptedException {
-    long pending;
-    while ((pending = reader.pendingUpTo(upToSeq)) > 0) {
-      progress.forwarding(pending);
-      pause.pause(Duration.ofMillis(200));
-    }
-    progress.forwarding(0);
-    progress.finished();
   }
 
   private void cancelQuietly(String statusUrl) {

@@ -21,6 +21,9 @@ public interface BackfillProgress {
   /** Called repeatedly while waiting for Pathling to take what was queued. */
   default void forwarding(long pending) {}
 
+  /** Nothing gets through to Pathling; {@code problem} says why (it is logged as well). */
+  default void forwardingStalled(String problem) {}
+
   default void finished() {}
 
   static BackfillProgress log() {
@@ -60,9 +63,13 @@ public interface BackfillProgress {
       maybeLog();
     }
 
+    private volatile long lastLoggedPending = -1;
+
+    /** Only while the count moves: a stall is reported, with its cause, by the wait itself. */
     @Override
     public void forwarding(long pending) {
-      if (due()) {
+      if (pending != lastLoggedPending && due()) {
+        lastLoggedPending = pending;
         log.info("Backfill: {} change(s) still to be forwarded to Pathling", pending);
       }
     }

@@ -34,7 +34,8 @@ final class Journal {
       Set<String> filesDone,
       Long queuedUpToSeq,
       String importJobUrl,
-      Integer importAttempt) {}
+      Integer importAttempt,
+      Instant kickedOffAt) {}
 
   record State(Optional<Run> run, Optional<Instant> watermark) {}
 
@@ -62,6 +63,11 @@ final class Journal {
     }
   }
 
+  /** Reads the file again: another process (a backfill beside a serve) may have completed a run. */
+  synchronized void reload() {
+    state = read();
+  }
+
   synchronized Optional<Run> run() {
     return state.run();
   }
@@ -71,12 +77,17 @@ final class Journal {
   }
 
   synchronized void start(String fingerprint, String statusUrl) {
-    write(new State(Optional.of(new Run(fingerprint, statusUrl, null, Map.of(), Set.of(), null, null, null)), state.watermark()));
+    start(fingerprint, statusUrl, null);
+  }
+
+  /** @param kickedOffAt just before the job was asked for: what it loads is at least as new */
+  synchronized void start(String fingerprint, String statusUrl, Instant kickedOffAt) {
+    write(new State(Optional.of(new Run(fingerprint, statusUrl, null, Map.of(), Set.of(), null, null, null, kickedOffAt)), state.watermark()));
   }
 
   synchronized void manifest(ExportManifest manifest) {
     Run run = state.run().orElseThrow();
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), manifest, run.linesDone(), run.filesDone(), null, null, null)), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), manifest, run.linesDone(), run.filesDone(), null, null, null, run.kickedOffAt())), state.watermark()));
   }
 
   synchronized long linesDone(String url) {
@@ -95,18 +106,18 @@ final class Journal {
     if (complete) {
       done.add(url);
     }
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), lines2, done, run.queuedUpToSeq(), run.importJobUrl(), run.importAttempt())), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), lines2, done, run.queuedUpToSeq(), run.importJobUrl(), run.importAttempt(), run.kickedOffAt())), state.watermark()));
   }
 
   synchronized void queued(long upToSeq) {
     Run run = state.run().orElseThrow();
-    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(), run.filesDone(), upToSeq, run.importJobUrl(), run.importAttempt())), state.watermark()));
+    write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(), run.filesDone(), upToSeq, run.importJobUrl(), run.importAttempt(), run.kickedOffAt())), state.watermark()));
   }
 
   synchronized void importStarted(String jobUrl, int attempt) {
     Run run = state.run().orElseThrow();
     write(new State(Optional.of(new Run(run.fingerprint(), run.statusUrl(), run.manifest(), run.linesDone(),
-        run.filesDone(), run.queuedUpToSeq(), jobUrl, attempt)), state.watermark()));
+        run.filesDone(), run.queuedUpToSeq(), jobUrl, attempt, run.kickedOffAt())), state.watermark()));
   }
 
   /** The run is complete: forget it, and move the watermark to the export's transaction time. */

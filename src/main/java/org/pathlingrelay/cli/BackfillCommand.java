@@ -64,10 +64,11 @@ final class BackfillCommand implements Callable<Integer> {
       level = ExportRequest.Level.PATIENT;
     }
     ExportRequest request =
-        new ExportRequest(level, group, types == null ? List.of() : types, Optional.ofNullable(since),
+        new ExportRequest(level, group, ResourceTypeNames.checked(spec, types),
+            ResourceTypeNames.checkedSince(spec, since, java.time.Clock.systemUTC()),
             typeFilters == null ? List.of() : typeFilters);
     BackfillPlan plan = loading.plan(spec, request, source.downloadConcurrency, false);
-    return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, loading.stagingAreas(),
+    return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, loading.stagingAreas(), loading.forwardStallTimeout(spec),
         spec.commandLine().getOut());
   }
 }

@@ -5,10 +5,15 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import org.pathlingrelay.backfill.Backfill;
 import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.BackfillReport;
+import org.pathlingrelay.backfill.DeliveryWatch;
+import org.pathlingrelay.backfill.ForwardingStalledException;
+import org.pathlingrelay.backfill.ForwardingTrouble;
 import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.forward.Forwarder;
@@ -35,19 +40,27 @@ final class BackfillRunner {
     BackfillPlan plan(Optional<java.time.Instant> watermark);
   }
 
+  /** Exit codes besides 0 (done) and picocli's 1 and 2. */
+  static final int SOURCE_ERRORS = 3;
+  static final int DEAD_LETTERS = 4;
+  static final int GAVE_UP_WAITING = 5;
+  static final int STOPPED = 130;
+
   static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker, PrintWriter out)
       throws Exception {
-    return run(dataDir, source, pathling, planMaker, org.pathlingrelay.backfill.StagingAreas.localOnly(), out);
+    return run(dataDir, source, pathling, planMaker, org.pathlingrelay.backfill.StagingAreas.localOnly(),
+        LoadOptions.DEFAULT_STALL_TIMEOUT, out);
   }
 
+  /** @param stallTimeout give up when nothing reaches Pathling for this long */
   static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
-      org.pathlingrelay.backfill.StagingAreas stagingAreas, PrintWriter out)
+      org.pathlingrelay.backfill.StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out)
       throws Exception {
     java.util.concurrent.CountDownLatch cleanedUp = new java.util.concurrent.CountDownLatch(1);
     try {
-      return run(dataDir, source, pathling, planMaker, stagingAreas, out, cleanedUp);
+      return run(dataDir, source, pathling, planMaker, stagingAreas, stallTimeout, out, cleanedUp);
     } finally {
       cleanedUp.countDown();
     }
@@ -55,7 +68,8 @@ final class BackfillRunner {
 
   private static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
-      org.pathlingrelay.backfill.StagingAreas stagingAreas, PrintWriter out, java.util.concurrent.CountDownLatch cleanedUp)
+      org.pathlingrelay.backfill.StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out,
+      java.util.concurrent.CountDownLatch cleanedUp)
       throws Exception {
     Clock clock = Clock.systemUTC();
     FhirContext fhirContext = Relay.newFhirContext();
@@ -67,6 +81,9 @@ final class BackfillRunner {
                 source.sourceUrl, source.tokens(), BulkExportClient.Settings.DEFAULTS,
                 source.downloadConcurrency, BulkExportClient.Pause.SLEEP)) {
       Forwarder forwarder = null;
+      ForwardingTrouble trouble = lock.isPresent()
+          ? ForwardingTrouble.pathlingAt(pathling.baseUrl(), clock)
+          : ForwardingTrouble.otherProcess(dataDir.toString(), clock);
       if (lock.isPresent()) {
         forwarder =
             Relay.newForwarder(
@@ -76,7 +93,8 @@ final class BackfillRunner {
                     pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout, pathling.forwardMode,
                     pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS),
                 clock,
-                new SimpleMeterRegistry());
+                new SimpleMeterRegistry(),
+                trouble);
         forwarder.start();
       } else {
         log.info("A relay is already forwarding from {}; this backfill only queues changes for it", dataDir);
@@ -90,7 +108,8 @@ final class BackfillRunner {
                     java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP,
                     stagingAreas),
                 hold,
-                TerminalProgress.forConsole());
+                TerminalProgress.forConsole(),
+                new DeliveryWatch(stallTimeout, trouble, clock));
         BackfillPlan plan = planMaker.plan(backfill.watermark());
         // Ctrl-C: interrupt the run, so that an export still being prepared is cancelled on the
         // source (DELETE of its status URL) and the journal is left consistent for a resume.
@@ -114,9 +133,28 @@ final class BackfillRunner {
                   + " forwarding from " + dataDir + " first, or use --load relay");
         }
         try {
+          long deadLettersBefore = outbox.stats().deadLetters();
           BackfillReport report = backfill.run(plan);
+          report = report.withDeadLettered(Math.max(0, outbox.stats().deadLetters() - deadLettersBefore));
           report.print(out);
-          return report.sourceErrors().isEmpty() ? 0 : 3;
+          if (report.deadLettered() > 0) {
+            CommandHint hint = CommandHint.ofThisProcess();
+            out.println("See what Pathling refused, and why:");
+            out.println("  " + hint.command(List.of("dead-letters", "list"), "--data-dir", dataDir.toString()));
+            out.println("and once fixed, send it again:");
+            out.println("  " + hint.command(List.of("dead-letters", "retry", "--all"), "--data-dir", dataDir.toString()));
+            out.flush();
+            return DEAD_LETTERS;
+          }
+          return report.sourceErrors().isEmpty() ? 0 : SOURCE_ERRORS;
+        } catch (ForwardingStalledException e) {
+          throw new OperatorMistake("gave up: " + e.getMessage() + ". " + e.pending() + " change(s) are kept in the"
+              + " outbox in " + dataDir + ": run the same command again to resume (wait longer with"
+              + " --forward-stall-timeout / RELAY_FORWARD_STALL_TIMEOUT)", GAVE_UP_WAITING);
+        } catch (InterruptedException e) {
+          out.println("Stopped. " + backfill.standing());
+          out.flush();
+          return STOPPED;
         } catch (RuntimeException e) {
           log.error("The backfill failed: {}", e.getMessage());
           throw e;

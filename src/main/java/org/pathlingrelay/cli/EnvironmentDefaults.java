@@ -49,6 +49,7 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
           Map.entry("staging-dir", "RELAY_STAGING_DIR"),
           Map.entry("staging-url", "RELAY_STAGING_URL"),
           Map.entry("save-mode", "RELAY_SAVE_MODE"),
+          Map.entry("forward-stall-timeout", "RELAY_FORWARD_STALL_TIMEOUT"),
           Map.entry("relay-url", "RELAY_URL"),
           Map.entry("keep-staged", "RELAY_KEEP_STAGED"),
           Map.entry("s3-endpoint", "RELAY_S3_ENDPOINT"),

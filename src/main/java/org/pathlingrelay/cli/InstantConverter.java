@@ -1,28 +1,30 @@
 package org.pathlingrelay.cli;
 
+import ca.uhn.fhir.parser.DataFormatException;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeParseException;
+import org.hl7.fhir.r4.model.InstantType;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** FHIR instants ({@code 2025-01-01T00:00:00Z}, {@code ...+10:00}) or a plain date, taken as UTC midnight. */
+/**
+ * Full FHIR instants only ({@code 2025-01-01T00:00:00Z}, {@code ...+10:00}): what a source takes as
+ * {@code _since}. A plain date is refused rather than guessed at (which midnight?).
+ */
 final class InstantConverter implements ITypeConverter<Instant> {
 
   @Override
   public Instant convert(String value) {
     String text = value.trim();
     try {
-      return OffsetDateTime.parse(text).toInstant();
-    } catch (DateTimeParseException notInstant) {
-      try {
-        return LocalDate.parse(text).atStartOfDay().toInstant(ZoneOffset.UTC);
-      } catch (DateTimeParseException notDate) {
-        throw new TypeConversionException(
-            "'" + value + "' is not an instant (try 2025-01-01T00:00:00Z or 2025-01-01)");
+      InstantType instant = new InstantType(text);
+      if (instant.getValue() != null && instant.getTimeZone() != null && text.contains("T")) {
+        return instant.getValue().toInstant();
       }
+    } catch (DataFormatException | IllegalArgumentException notInstant) {
+      // fall through to the message
     }
+    throw new TypeConversionException(
+        "'" + value + "' is not a full FHIR instant: give date, time and zone, e.g. "
+            + (text.matches("\\d{4}-\\d{2}-\\d{2}") ? text : "2025-01-01") + "T00:00:00Z");
   }
 }

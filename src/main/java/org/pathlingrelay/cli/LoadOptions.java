@@ -41,6 +41,11 @@ final class LoadOptions implements HelpSection {
   @Option(names = "--save-mode", defaultValue = "merge", description = "merge or overwrite (import and pnp). Env RELAY_SAVE_MODE. Default: ${DEFAULT-VALUE}")
   String saveMode;
 
+  static final java.time.Duration DEFAULT_STALL_TIMEOUT = java.time.Duration.ofMinutes(5);
+
+  @Option(names = "--forward-stall-timeout", defaultValue = "5m", description = "Give up (exit 5, keeping the queue for a rerun) when no change reaches Pathling for this long. Env RELAY_FORWARD_STALL_TIMEOUT. Default: ${DEFAULT-VALUE}")
+  java.time.Duration forwardStallTimeout;
+
   /** S3 for an s3:// staging URL, built only when needed: credentials and region from the SDK's chain. */
   org.pathlingrelay.backfill.StagingAreas stagingAreas() {
     return org.pathlingrelay.backfill.StagingAreas.withS3(() -> {
@@ -55,6 +60,13 @@ final class LoadOptions implements HelpSection {
       }
       return builder.build();
     });
+  }
+
+  java.time.Duration forwardStallTimeout(CommandSpec spec) {
+    if (forwardStallTimeout.isNegative() || forwardStallTimeout.isZero()) {
+      throw new ParameterException(spec.commandLine(), "--forward-stall-timeout must be positive");
+    }
+    return forwardStallTimeout;
   }
 
   BackfillPlan plan(CommandSpec spec, ExportRequest request, int downloadConcurrency, boolean sync) {

@@ -227,12 +227,24 @@ public final class Relay implements AutoCloseable {
       ForwardingSettings settings,
       InstantSource clock,
       io.micrometer.core.instrument.MeterRegistry meters) {
+    return newForwarder(fhirContext, outbox, settings, clock, meters, failure -> {});
+  }
+
+  /** @param pathlingFailures told of each failed call to Pathling (a backfill says why it waits) */
+  static Forwarder newForwarder(
+      FhirContext fhirContext,
+      SqliteOutbox outbox,
+      ForwardingSettings settings,
+      InstantSource clock,
+      io.micrometer.core.instrument.MeterRegistry meters,
+      java.util.function.Consumer<Throwable> pathlingFailures) {
     PathlingWriter pathling =
         new HapiPathlingWriter(
             fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
     RetryRegistry retries = RetryRegistry.ofDefaults();
     CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
     PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
+    calls.onFailure(pathlingFailures);
     TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
     TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
     Forwarder forwarder =

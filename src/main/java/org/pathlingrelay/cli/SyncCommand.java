@@ -37,13 +37,15 @@ final class SyncCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    List<String> checkedTypes = ResourceTypeNames.checked(spec, types);
     return BackfillRunner.run(
         common.dataDir,
         source,
         pathling,
         watermark -> loading.plan(
-            spec, ExportRequest.system(types == null ? List.of() : types, watermark), source.downloadConcurrency, true),
+            spec, ExportRequest.system(checkedTypes, watermark), source.downloadConcurrency, true),
         loading.stagingAreas(),
+        loading.forwardStallTimeout(spec),
         spec.commandLine().getOut());
   }
 }

@@ -64,6 +64,14 @@ public final class PathlingCalls {
     Retry.decorateRunnable(retry, CircuitBreaker.decorateRunnable(breaker, request)).run();
   }
 
+  /**
+   * Calls {@code listener} with each failure that counts against Pathling's health (a refused
+   * connection, a timeout, a 5xx), as it happens: a backfill waiting on the forwarder says why.
+   */
+  public void onFailure(java.util.function.Consumer<Throwable> listener) {
+    breaker.getEventPublisher().onError(event -> listener.accept(event.getThrowable()));
+  }
+
   public CircuitBreaker breaker() {
     return breaker;
   }

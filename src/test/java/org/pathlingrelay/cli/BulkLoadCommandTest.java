@@ -116,6 +116,27 @@ class BulkLoadCommandTest {
     assertThat(pathling.pnpRequests().get(1).since()).as("sync passes the watermark as _since").isNotNull();
   }
 
+  @Test
+  void pnpLoad_watermark_isTheInstantBeforeTheKickOff_notWhenPathlingRanTheImport() throws Exception {
+    pathling.onPnp(request -> syntheaLines(List.of("Patient")));
+    pathling.setImportDuration(Duration.ofSeconds(2));
+    java.time.Instant beforeRun = java.time.Instant.now();
+    Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--load", "pnp", "--type", "Patient");
+    assertThat(run.exitCode()).as(run.out()).isZero();
+    java.time.Instant kickOff = pathling.jobs().get(0).created();
+    assertThat(pathling.jobs().get(0).finished()).isAfter(kickOff.plusMillis(1_900));
+
+    Run sync = run("sync", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--load", "pnp", "--type", "Patient");
+    assertThat(sync.exitCode()).as(sync.out()).isZero();
+    java.time.Instant since = pathling.pnpRequests().get(1).since();
+    // A change made while Pathling was importing is newer than the watermark: the sync picks it up.
+    assertThat(since).isBetween(beforeRun.minusMillis(1), kickOff);
+    assertThat(run.out()).as("the summary says what Pathling loaded, not 'total 0'")
+        .contains("Pathling loaded Patient itself ($import-pnp)").doesNotContain("total");
+  }
+
   private static Map<String, List<String>> syntheaLines(List<String> types) {
     Map<String, List<String>> lines = new HashMap<>();
     for (String type : types) {
