@@ -175,7 +175,7 @@ public final class Backfill {
     return "The export at " + run.statusUrl() + " is kept. Run the same command again to resume polling it.";
   }
 
-  /** @throws RunLock.BackfillBusyException when another run holds the data dir */
+  /** @throws BackfillBusyException when another run holds the data dir */
   public BackfillReport run(BackfillPlan plan) throws InterruptedException {
     try (RunLock locked = RunLock.acquire(dataDir)) {
       journal.reload();

@@ -55,11 +55,4 @@ final class RunLock implements AutoCloseable {
       // the lock goes with the channel, and the channel with the process
     }
   }
-
-  /** Another run holds the data dir. */
-  public static final class BackfillBusyException extends RuntimeException {
-    BackfillBusyException(String message) {
-      super(message, null, false, false);
-    }
-  }
 }

@@ -44,6 +44,7 @@ final class BackfillRunner {
   static final int SOURCE_ERRORS = 3;
   static final int DEAD_LETTERS = 4;
   static final int GAVE_UP_WAITING = 5;
+  static final int BUSY = 6;
   static final int STOPPED = 130;
 
   static int run(
@@ -110,7 +111,13 @@ final class BackfillRunner {
                 hold,
                 TerminalProgress.forConsole(),
                 new DeliveryWatch(stallTimeout, trouble, clock));
-        BackfillPlan plan = planMaker.plan(backfill.watermark());
+        Optional<java.time.Instant> watermark = backfill.watermark();
+        BackfillPlan plan = planMaker.plan(watermark);
+        if (plan.sync() && watermark.isEmpty()) {
+          out.println("No watermark in " + dataDir + ": no backfill or sync has completed there, so this sync"
+              + " exports everything, as a backfill does.");
+          out.flush();
+        }
         // Ctrl-C: interrupt the run, so that an export still being prepared is cancelled on the
         // source (DELETE of its status URL) and the journal is left consistent for a resume.
         Thread runner = Thread.currentThread();
@@ -151,6 +158,8 @@ final class BackfillRunner {
           throw new OperatorMistake("gave up: " + e.getMessage() + ". " + e.pending() + " change(s) are kept in the"
               + " outbox in " + dataDir + ": run the same command again to resume (wait longer with"
               + " --forward-stall-timeout / RELAY_FORWARD_STALL_TIMEOUT)", GAVE_UP_WAITING);
+        } catch (org.pathlingrelay.backfill.BackfillBusyException e) {
+          throw new OperatorMistake(e.getMessage(), BUSY);
         } catch (InterruptedException e) {
           out.println("Stopped. " + backfill.standing());
           out.flush();

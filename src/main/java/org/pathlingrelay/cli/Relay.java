@@ -169,7 +169,9 @@ public final class Relay implements AutoCloseable {
             settings.interval(),
             settings.pingDebounce(),
             () -> outbox.stats().pings(),
-            java.time.Clock.systemUTC());
+            clock,
+            CommandHint.ofThisProcess().command(java.util.List.of("backfill"), "--source-url", settings.sourceUrl(),
+                "--pathling-url", config.pathlingUrl(), "--data-dir", config.dataDir().toString()));
       }
       Forwarder status = forwarder;
       CatchUp catchUpStatus = catchUp;

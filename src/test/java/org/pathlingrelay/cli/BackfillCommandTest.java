@@ -213,4 +213,45 @@ class BackfillCommandTest {
     assertThat(run.exitCode()).isEqualTo(2);
     assertThat(run.out()).contains("--source-url");
   }
+
+  @Test
+  void sync_withoutAWatermark_saysItExportsEverything() throws Exception {
+    source.setRetryAfter("1");
+    Run sync = run("sync", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "Patient", "--linger", "50ms");
+    assertThat(sync.exitCode()).as(sync.out()).isZero();
+    assertThat(sync.out()).contains("No watermark in " + dataDir).contains("exports everything, as a backfill does");
+    assertThat(source.kickOffs()).hasSize(1);
+    assertThat(source.kickOffs().get(0).param("_since")).isEmpty();
+
+    Run again = run("sync", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--type", "Patient", "--linger", "50ms");
+    assertThat(again.out()).doesNotContain("No watermark");
+    assertThat(source.kickOffs().get(1).param("_since")).hasSize(1);
+  }
+
+  @Test
+  void aSecondBackfillOnTheSameDataDir_isRefusedInOneLine_whileTheFirstRuns_whichEndsAlone() throws Exception {
+    source.setRetryAfter("1");
+    source.setMinJobDuration(java.time.Duration.ofSeconds(6));
+    java.util.concurrent.CompletableFuture<Run> first = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+            "--data-dir", dataDir.toString(), "--linger", "50ms");
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !source.kickOffs().isEmpty());
+
+    Run second = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+        "--data-dir", dataDir.toString(), "--linger", "50ms");
+
+    assertThat(second.exitCode()).as(second.out()).isEqualTo(6);
+    assertThat(second.out().strip().lines()).as(second.out()).hasSize(1)
+        .allSatisfy(line -> assertThat(line).contains("another backfill, sync or catch-up is running on"));
+    assertThat(first.get(60, java.util.concurrent.TimeUnit.SECONDS).exitCode()).isZero();
+    assertThat(source.kickOffs()).hasSize(1);
+    assertThat(pathling.totalRows()).isEqualTo(7_160);
+  }
 }
