@@ -100,6 +100,7 @@ final class BackfillRunner {
       } else {
         log.info("A relay is already forwarding from {}; this backfill only queues changes for it", dataDir);
       }
+      org.pathlingrelay.backfill.BackfillProgress progress = TerminalProgress.forConsole();
       try {
         Forwarder ownForwarder = forwarder;
         ForwardingHold hold = ownForwarder == null ? ForwardingHold.NONE : ownForwarder::hold;
@@ -109,7 +110,7 @@ final class BackfillRunner {
                     java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP,
                     stagingAreas),
                 hold,
-                TerminalProgress.forConsole(),
+                progress,
                 new DeliveryWatch(stallTimeout, trouble, clock));
         Optional<java.time.Instant> watermark = backfill.watermark();
         BackfillPlan plan = planMaker.plan(watermark);
@@ -175,6 +176,7 @@ final class BackfillRunner {
           }
         }
       } finally {
+        progress.finished();
         if (forwarder != null) {
           forwarder.close();
         }
