@@ -24,7 +24,7 @@ final class ServeCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin PathlingOptions pathling;
 
-  @Option(names = "--port", defaultValue = "8080", description = "Port to listen on. Env RELAY_PORT. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--port", defaultValue = "8082", description = "Port to listen on. Env RELAY_PORT. Default: ${DEFAULT-VALUE}")
   int port;
 
   @Option(names = "--bind", defaultValue = "0.0.0.0", description = "Address to listen on. Env RELAY_BIND. Default: ${DEFAULT-VALUE}")

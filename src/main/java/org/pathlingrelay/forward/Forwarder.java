@@ -40,6 +40,8 @@ public final class Forwarder implements AutoCloseable {
   private static final Duration IDLE_RESCAN = TypeScheduler.IDLE;
   /** Pathling unreachable this long is an error worth a human's attention (and a Sentry event). */
   private static final Duration LONG_OUTAGE = Duration.ofMinutes(5);
+  /** While Pathling fails, the log says so this often: at once, then as a reminder. */
+  private static final Duration OUTAGE_REMINDER = Duration.ofMinutes(1);
 
   /**
    * @param parallelTypes how many types may be in flight at once
@@ -81,6 +83,8 @@ public final class Forwarder implements AutoCloseable {
   private volatile boolean running;
   private volatile Instant unhealthySince;
   private volatile boolean outageReported;
+  private volatile Instant outageRemindedAt;
+  private volatile String lastFailure = "no answer";
 
   public Forwarder(
       OutboxReader outbox,
@@ -106,6 +110,7 @@ public final class Forwarder implements AutoCloseable {
             });
     this.coordinator = new Thread(this::coordinate, "forward-coordinator");
     coordinator.setDaemon(true);
+    calls.breaker().getEventPublisher().onError(event -> lastFailure = String.valueOf(event.getThrowable().getMessage()));
     calls.breaker().getEventPublisher().onStateTransition(event -> {
       if (event.getStateTransition().getToState() == CircuitBreaker.State.CLOSED) {
         if (outageReported) {
@@ -113,6 +118,7 @@ public final class Forwarder implements AutoCloseable {
         }
         unhealthySince = null;
         outageReported = false;
+        outageRemindedAt = null;
       } else if (unhealthySince == null) {
         unhealthySince = clock.instant();
       }
@@ -202,12 +208,7 @@ public final class Forwarder implements AutoCloseable {
 
   /** Sends every type that is due; returns how long until the next one may be. */
   private Duration dispatchDue() {
-    Instant since = unhealthySince;
-    if (since != null && !outageReported && Duration.between(since, clock.instant()).compareTo(LONG_OUTAGE) > 0) {
-      outageReported = true;
-      log.error("Pathling has been failing since {} (circuit {}); changes are kept in the outbox until it recovers",
-          since, calls.breaker().getState());
-    }
+    reportOutage(clock.instant());
     if (!breakerPermits()) {
       return IDLE_RESCAN;
     }
@@ -230,6 +231,24 @@ public final class Forwarder implements AutoCloseable {
       }
     }
     return decision.next();
+  }
+
+  /** Says at once, then once a minute, that Pathling fails and why; after a long outage, an error. */
+  private void reportOutage(Instant now) {
+    Instant since = unhealthySince;
+    if (since == null) {
+      return;
+    }
+    if (!outageReported && Duration.between(since, now).compareTo(LONG_OUTAGE) > 0) {
+      outageReported = true;
+      outageRemindedAt = now;
+      log.error("Pathling has been failing since {} (circuit {}): {}; changes are kept in the outbox until it"
+          + " recovers", since, calls.breaker().getState(), lastFailure);
+    } else if (outageRemindedAt == null || !now.isBefore(outageRemindedAt.plus(OUTAGE_REMINDER))) {
+      outageRemindedAt = now;
+      log.warn("Pathling is not taking changes (failing since {}, circuit {}): {}; changes are kept in the"
+          + " outbox and sent when it answers", since, calls.breaker().getState(), lastFailure);
+    }
   }
 
   private boolean breakerPermits() {
