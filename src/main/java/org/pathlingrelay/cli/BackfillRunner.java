@@ -136,9 +136,9 @@ final class BackfillRunner {
         if (plan.load() != LoadMode.RELAY && ownForwarder == null) {
           // Pathling fails overlapping writes, and the other process would forward live changes
           // during the import: refuse rather than race.
-          throw new IllegalStateException(
-              "--load " + plan.load().name().toLowerCase() + " writes to Pathling directly; stop the relay"
-                  + " forwarding from " + dataDir + " first, or use --load relay");
+          throw new OperatorMistake(
+              "--load " + plan.load().name().toLowerCase() + " writes to Pathling directly, and a relay is"
+                  + " forwarding from " + dataDir + ": stop it first, or use --load relay", BUSY);
         }
         try {
           long deadLettersBefore = outbox.stats().deadLetters();

@@ -254,4 +254,19 @@ class BackfillCommandTest {
     assertThat(source.kickOffs()).hasSize(1);
     assertThat(pathling.totalRows()).isEqualTo(7_160);
   }
+
+  @Test
+  void aPnpLoad_besideARelayForwardingFromTheDataDir_isRefusedInOneLine_beforeAnyExport() throws Exception {
+    try (org.pathlingrelay.cli.Relay relay = org.pathlingrelay.testing.RelayHarness.start(
+        org.pathlingrelay.testing.RelayHarness.config(dataDir, pathling.baseUrl(), org.pathlingrelay.forward.ForwardMode.BATCH))) {
+      Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
+          "--data-dir", dataDir.toString(), "--load", "pnp");
+
+      assertThat(run.exitCode()).as(run.out()).isEqualTo(6);
+      assertThat(run.out().strip().lines()).as(run.out()).singleElement().asString()
+          .contains("--load pnp writes to Pathling directly").contains("use --load relay");
+      assertThat(source.kickOffs()).isEmpty();
+      assertThat(pathling.requests()).noneMatch(r -> r.path().contains("$import"));
+    }
+  }
 }
