@@ -195,7 +195,7 @@ public final class Relay implements AutoCloseable {
           http.port(),
           config.pathlingUrl(),
           config.forwardMode().name().toLowerCase(),
-          config.outboxFile().toAbsolutePath());
+          config.outboxFile().toAbsolutePath().normalize());
       if (config.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
