@@ -88,8 +88,8 @@ class BulkLoadCommandTest {
     try (var relay = Relay.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH), Clock.systemUTC())) {
       Run run = run("backfill", "--source-url", source.baseUrl(), "--pathling-url", pathling.baseUrl(),
           "--data-dir", dataDir.toString(), "--load", "import", "--staging-dir", staging.toString());
-      assertThat(run.exitCode()).isNotZero();
-      assertThat(run.out()).contains("stop the relay");
+      assertThat(run.exitCode()).isEqualTo(6);
+      assertThat(run.out()).contains("a relay is forwarding from", "stop it first, or use --load relay");
       assertThat(source.kickOffs()).isEmpty();
     }
   }

@@ -157,7 +157,7 @@ class CommandLineTest {
   static Stream<Contract> contract() {
     return Stream.of(
         new Contract("--port", "RELAY_PORT", s -> s.port,
-            8080, "9000", 9000, "9100", 9100, "9200", 9200),
+            8082, "9000", 9000, "9100", 9100, "9200", 9200),
         new Contract("--bind", "RELAY_BIND", s -> s.bind,
             "0.0.0.0", "10.0.0.1", "10.0.0.1", "127.0.0.1", "127.0.0.1", "192.168.1.5", "192.168.1.5"),
         new Contract("--data-dir", "RELAY_DATA_DIR", s -> s.common.dataDir,
@@ -319,7 +319,7 @@ class CommandLineTest {
 
     ServeCommand serve = parseServe(NO_ENV, "--config", file.toString());
 
-    assertThat(serve.port).isEqualTo(8080);
+    assertThat(serve.port).isEqualTo(8082);
     assertThat(serve.pathling.pathlingUrl).isEqualTo("http://localhost:8081/fhir");
     assertThat(serve.receiverSecrets).isNull();
   }
@@ -888,7 +888,7 @@ class CommandLineTest {
             "--pathling-timeout", "--receiver-secret", "--no-auth", "--forward-mode", "--batch-max",
             "--linger", "--max-body", "--parallel-types")
         .contains("RELAY_PORT", "RELAY_SECRET", "PATHLING_URL", "RELAY_CONFIG")
-        .contains("Default: 8080", "Default: 0.0.0.0", "Default: ./data",
+        .contains("Default: 8082", "Default: 0.0.0.0", "Default: ./data",
             "Default: http://localhost:8081/fhir", "Default: batch", "Default: 5000",
             "Default: 200ms", "Default: 16MiB");
   }
