@@ -2,14 +2,15 @@ package org.pathlingrelay.cli;
 
 import java.net.UnknownHostException;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.pathlingrelay.hosting.CannotListenException;
 import org.pathlingrelay.source.SourceException;
 import org.sqlite.SQLiteErrorCode;
 import org.sqlite.SQLiteException;
@@ -38,6 +39,9 @@ final class KnownFailures {
       if (cause instanceof OperatorMistake mistake) {
         return Optional.of(mistake);
       }
+      if (cause instanceof CannotListenException listen) {
+        return Optional.of(new OperatorMistake(cannotListen(listen)));
+      }
       if (cause instanceof SourceException source) {
         return Optional.of(new OperatorMistake(source(source)));
       }
@@ -60,6 +64,18 @@ final class KnownFailures {
       }
     }
     return Optional.empty();
+  }
+
+  /** Jetty's own message names neither the option nor the cause in words a user knows. */
+  private static String cannotListen(CannotListenException e) {
+    if (e.portInUse()) {
+      return "port " + e.port() + " is in use (--port / RELAY_PORT)";
+    }
+    if (e.permissionDenied()) {
+      return "port " + e.port() + ": permission denied; ports below 1024 need privileges (--port / RELAY_PORT)";
+    }
+    return "cannot listen on " + e.bind() + ":" + e.port() + ": " + e.getCause().getMessage()
+        + " (--bind / RELAY_BIND, --port / RELAY_PORT)";
   }
 
   private String source(SourceException e) {

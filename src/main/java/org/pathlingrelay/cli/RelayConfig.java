@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Optional;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.hosting.HttpLimits;
 
 /**
  * Everything {@code serve} needs, validated once at start-up. Secrets are held here but never

@@ -4,6 +4,8 @@ import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.hosting.HttpLimits;
+import org.pathlingrelay.hosting.TlsSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

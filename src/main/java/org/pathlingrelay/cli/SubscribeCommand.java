@@ -16,9 +16,10 @@ import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceResourceTypes;
-import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
+import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionTemplates;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -93,7 +94,7 @@ final class SubscribeCommand implements Callable<Integer> {
           picocli.CommandLine.ExitCode.USAGE);
     }
     SubscriptionTemplates templates = SubscriptionTemplates.load(dir);
-    IGenericClient client = SourceClients.fhirClient(fhirContext, source);
+    IGenericClient client = SourceClients.fhirClient(fhirContext, source.sourceUrl, source.tokens());
     boolean everything = selection == null || selection.types == null;
     List<String> types = everything ? everyServedType(fhirContext, client, templates, out) : selection.types;
     List<Subscription> wanted = new ArrayList<>();

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SubscriptionRegistrar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,7 +30,7 @@ final class UnsubscribeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     SubscriptionRegistrar registrar = new SubscriptionRegistrar(
-        SourceClients.fhirClient(Relay.newFhirContext(), source), BulkExportClient.Pause.SLEEP, Duration.ZERO);
+        SourceClients.fhirClient(Relay.newFhirContext(), source.sourceUrl, source.tokens()), BulkExportClient.Pause.SLEEP, Duration.ZERO);
     List<SubscriptionRegistrar.Outcome> outcomes = registrar.unsubscribe(dryRun);
     PrintWriter out = spec.commandLine().getOut();
     SubscribeCommand.print(out, outcomes);

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.hosting.TlsSettings;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RelayHarness;
 

@@ -1,4 +1,4 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.hosting;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.hosting;
 
 import java.time.Duration;
 

@@ -1,4 +1,4 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.hosting;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -18,9 +18,9 @@ import org.pathlingrelay.auth.Keys;
  * TLS for the receiver: a PEM certificate chain and key, or a keystore; optionally a CA whose
  * client certificates are required (mutual TLS).
  */
-record TlsSettings(KeyStore keyStore, char[] keyPassword, Optional<KeyStore> clientCa) {
+public record TlsSettings(KeyStore keyStore, char[] keyPassword, Optional<KeyStore> clientCa) {
 
-  static TlsSettings fromPem(Path certificateChain, Path privateKey, Optional<Path> clientCa) {
+  public static TlsSettings fromPem(Path certificateChain, Path privateKey, Optional<Path> clientCa) {
     try {
       Collection<? extends Certificate> chain = certificates(certificateChain);
       if (chain.isEmpty()) {
@@ -37,7 +37,7 @@ record TlsSettings(KeyStore keyStore, char[] keyPassword, Optional<KeyStore> cli
     }
   }
 
-  static TlsSettings fromKeyStore(Path file, char[] password, Optional<Path> clientCa) {
+  public static TlsSettings fromKeyStore(Path file, char[] password, Optional<Path> clientCa) {
     try (InputStream in = Files.newInputStream(file)) {
       KeyStore store = KeyStore.getInstance(file.toString().endsWith(".jks") ? "JKS" : "PKCS12");
       store.load(in, password);

@@ -1,15 +1,22 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.hosting;
 
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;
+import java.io.IOException;
+import java.net.BindException;
 import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -17,7 +24,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * it. Limits are set here on purpose rather than left to Jetty's defaults; {@link HttpLimits} says
  * why each has its value.
  */
-final class HttpHost implements AutoCloseable {
+public final class HttpHost implements AutoCloseable {
 
   /** Twice the default request cap: threads also run selectors, the scheduler and ops endpoints. */
   private static final int MAX_THREADS = 200;
@@ -30,9 +37,9 @@ final class HttpHost implements AutoCloseable {
     this.connector = connector;
   }
 
-  static HttpHost start(
-      String bind, int port, HttpServlet fhir, java.util.List<Filter> fhirFilters, HttpServlet ops,
-      java.util.Optional<TlsSettings> tls, HttpLimits limits) throws Exception {
+  public static HttpHost start(
+      String bind, int port, HttpServlet fhir, List<Filter> fhirFilters, HttpServlet ops,
+      Optional<TlsSettings> tls, HttpLimits limits) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 8);
     threads.setName("http");
     Server server = new Server(threads);
@@ -41,19 +48,19 @@ final class HttpHost implements AutoCloseable {
     http.setRequestHeaderSize(limits.maxHeaderBytes());
     ServerConnector connector;
     if (tls.isPresent()) {
-      org.eclipse.jetty.util.ssl.SslContextFactory.Server ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
+      SslContextFactory.Server ssl = new SslContextFactory.Server();
       ssl.setKeyStore(tls.get().keyStore());
       ssl.setKeyStorePassword(new String(tls.get().keyPassword()));
       tls.get().clientCa().ifPresent(ca -> {
         ssl.setTrustStore(ca);
         ssl.setNeedClientAuth(true);
       });
-      org.eclipse.jetty.server.SecureRequestCustomizer secure = new org.eclipse.jetty.server.SecureRequestCustomizer();
+      SecureRequestCustomizer secure = new SecureRequestCustomizer();
       // Sources reach the relay by whatever name their network gives it; do not insist on SNI.
       secure.setSniHostCheck(false);
       http.addCustomizer(secure);
       connector = new ServerConnector(server,
-          new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"),
+          new SslConnectionFactory(ssl, "http/1.1"),
           new RequestReadDeadline(http, limits.requestReadTimeout()));
     } else {
       connector = new ServerConnector(server, new RequestReadDeadline(http, limits.requestReadTimeout()));
@@ -83,26 +90,14 @@ final class HttpHost implements AutoCloseable {
     server.setStopTimeout(5_000);
     try {
       server.start();
-    } catch (java.io.IOException e) {
-      if (!(e.getCause() instanceof java.net.BindException cause)) {
+    } catch (IOException e) {
+      if (!(e.getCause() instanceof BindException cause)) {
         throw e;
       }
       stopQuietly(server);
-      throw new OperatorMistake(bindMistake(cause, bind, port));
+      throw new CannotListenException(bind, port, cause);
     }
     return new HttpHost(server, connector);
-  }
-
-  /** Jetty's own message names neither the option nor the cause in words a user knows. */
-  private static String bindMistake(java.net.BindException e, String bind, int port) {
-    String reason = String.valueOf(e.getMessage());
-    if (reason.contains("in use")) {
-      return "port " + port + " is in use (--port / RELAY_PORT)";
-    }
-    if (reason.contains("ermission")) {
-      return "port " + port + ": permission denied; ports below 1024 need privileges (--port / RELAY_PORT)";
-    }
-    return "cannot listen on " + bind + ":" + port + ": " + reason + " (--bind / RELAY_BIND, --port / RELAY_PORT)";
   }
 
   private static void stopQuietly(Server server) {
@@ -113,11 +108,11 @@ final class HttpHost implements AutoCloseable {
     }
   }
 
-  int port() {
+  public int port() {
     return connector.getLocalPort();
   }
 
-  void join() throws InterruptedException {
+  public void join() throws InterruptedException {
     server.join();
   }
 

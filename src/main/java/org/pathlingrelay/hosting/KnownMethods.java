@@ -1,4 +1,4 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.hosting;
 
 import java.util.Set;
 import org.eclipse.jetty.http.HttpStatus;

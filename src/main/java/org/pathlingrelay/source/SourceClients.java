@@ -1,24 +1,26 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.source;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
-import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
 import java.time.Duration;
+import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.auth.BearerTokenInterceptor;
 import org.pathlingrelay.forward.ClientTimeouts;
 
 /** A HAPI client for the source server, with the source's credentials. */
-final class SourceClients {
+public final class SourceClients {
 
   private SourceClients() {}
 
-  static IGenericClient fhirClient(FhirContext fhirContext, SourceAccess source) {
+  public static IGenericClient fhirClient(FhirContext fhirContext, String sourceUrl, AccessTokens tokens) {
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
-    IGenericClient client = factory.newGenericClient(source.sourceUrl);
+    IGenericClient client = factory.newGenericClient(sourceUrl);
     // Set on the requests: HAPI ignores a factory's timeouts and would wait the context's 10 s.
     client.registerInterceptor(new ClientTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(60)));
-    client.registerInterceptor(new org.pathlingrelay.auth.BearerTokenInterceptor(source.tokens()));
+    client.registerInterceptor(new BearerTokenInterceptor(tokens));
     return client;
   }
 }
