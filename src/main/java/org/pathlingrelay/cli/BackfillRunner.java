@@ -1,26 +1,34 @@
 package org.pathlingrelay.cli;
 
-import ca.uhn.fhir.context.FhirContext;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.pathlingrelay.backfill.Backfill;
+import org.pathlingrelay.backfill.BackfillBusyException;
 import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.BackfillProgress;
 import org.pathlingrelay.backfill.BackfillReport;
 import org.pathlingrelay.backfill.DeliveryWatch;
+import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.ForwardingStalledException;
 import org.pathlingrelay.backfill.ForwardingTrouble;
-import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.forward.ResilienceSettings;
 import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.wiring.ForwardingSettings;
+import org.pathlingrelay.wiring.Parts;
+import org.pathlingrelay.wiring.SourceSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +45,7 @@ final class BackfillRunner {
 
   /** The plan is built once the stored watermark is known (a sync starts from it). */
   interface PlanMaker {
-    BackfillPlan plan(Optional<java.time.Instant> watermark);
+    BackfillPlan plan(Optional<Instant> watermark);
   }
 
   /** Exit codes besides 0 (done) and picocli's 1 and 2. */
@@ -50,16 +58,16 @@ final class BackfillRunner {
   static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker, PrintWriter out)
       throws Exception {
-    return run(dataDir, source, pathling, planMaker, org.pathlingrelay.backfill.StagingAreas.localOnly(),
+    return run(dataDir, source, pathling, planMaker, StagingAreas.localOnly(),
         LoadOptions.DEFAULT_STALL_TIMEOUT, out);
   }
 
   /** @param stallTimeout give up when nothing reaches Pathling for this long */
   static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
-      org.pathlingrelay.backfill.StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out)
+      StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out)
       throws Exception {
-    java.util.concurrent.CountDownLatch cleanedUp = new java.util.concurrent.CountDownLatch(1);
+    CountDownLatch cleanedUp = new CountDownLatch(1);
     try {
       return run(dataDir, source, pathling, planMaker, stagingAreas, stallTimeout, out, cleanedUp);
     } finally {
@@ -69,50 +77,36 @@ final class BackfillRunner {
 
   private static int run(
       Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
-      org.pathlingrelay.backfill.StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out,
-      java.util.concurrent.CountDownLatch cleanedUp)
+      StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out,
+      CountDownLatch cleanedUp)
       throws Exception {
     Clock clock = Clock.systemUTC();
-    FhirContext fhirContext = Relay.newFhirContext();
-    org.pathlingrelay.auth.AccessTokens pathlingTokens = pathling.tokens();
+    Parts parts = new Parts(clock, new SimpleMeterRegistry());
+    ForwardingSettings forwarding = new ForwardingSettings(
+        pathling.baseUrl(), pathling.tokens(), pathling.pathlingTimeout, pathling.forwardMode,
+        pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS);
     Optional<ForwarderLock> lock = ForwarderLock.tryAcquire(dataDir);
-    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), clock);
+    try (SqliteOutbox outbox = parts.outbox(dataDir);
         BulkExportClient client =
-            new BulkExportClient(
-                source.sourceUrl, source.tokens(), BulkExportClient.Settings.DEFAULTS,
-                source.downloadConcurrency, BulkExportClient.Pause.SLEEP)) {
+            parts.sourceClient(new SourceSettings(source.sourceUrl, source.tokens(), source.downloadConcurrency))) {
       Forwarder forwarder = null;
       ForwardingTrouble trouble = lock.isPresent()
           ? ForwardingTrouble.pathlingAt(pathling.baseUrl(), clock)
           : ForwardingTrouble.otherProcess(dataDir.toString(), clock);
       if (lock.isPresent()) {
-        forwarder =
-            Relay.newForwarder(
-                fhirContext,
-                outbox,
-                new Relay.ForwardingSettings(
-                    pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout, pathling.forwardMode,
-                    pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS),
-                clock,
-                new SimpleMeterRegistry(),
-                trouble);
+        forwarder = parts.forwarder(outbox, forwarding, trouble);
         forwarder.start();
       } else {
         log.info("A relay is already forwarding from {}; this backfill only queues changes for it", dataDir);
       }
-      org.pathlingrelay.backfill.BackfillProgress progress = TerminalProgress.forConsole();
+      BackfillProgress progress = TerminalProgress.forConsole();
       try {
         Forwarder ownForwarder = forwarder;
         ForwardingHold hold = ownForwarder == null ? ForwardingHold.NONE : ownForwarder::hold;
-        Backfill backfill =
-            new Backfill(client, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
-                new Backfill.PathlingLoads(fhirContext, pathling.baseUrl(), pathlingTokens, pathling.pathlingTimeout,
-                    java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30), BulkExportClient.Pause.SLEEP,
-                    stagingAreas),
-                hold,
-                progress,
-                new DeliveryWatch(stallTimeout, trouble, clock));
-        Optional<java.time.Instant> watermark = backfill.watermark();
+        Backfill backfill = parts.backfill(
+            client, outbox, dataDir, forwarding, stagingAreas, hold, progress,
+            new DeliveryWatch(stallTimeout, trouble, clock));
+        Optional<Instant> watermark = backfill.watermark();
         BackfillPlan plan = planMaker.plan(watermark);
         if (plan.sync() && watermark.isEmpty()) {
           out.println("No watermark in " + dataDir + ": no backfill or sync has completed there, so this sync"
@@ -127,7 +121,7 @@ final class BackfillRunner {
           try {
             // Not runner.join(): once cleaned up, the runner goes on to System.exit, which blocks
             // while this hook runs, so a join would always wait out its full timeout.
-            cleanedUp.await(15, java.util.concurrent.TimeUnit.SECONDS);
+            cleanedUp.await(15, TimeUnit.SECONDS);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
@@ -159,7 +153,7 @@ final class BackfillRunner {
           throw new OperatorMistake("gave up: " + e.getMessage() + ". " + e.pending() + " change(s) are kept in the"
               + " outbox in " + dataDir + ": run the same command again to resume (wait longer with"
               + " --forward-stall-timeout / RELAY_FORWARD_STALL_TIMEOUT)", GAVE_UP_WAITING);
-        } catch (org.pathlingrelay.backfill.BackfillBusyException e) {
+        } catch (BackfillBusyException e) {
           throw new OperatorMistake(e.getMessage(), BUSY);
         } catch (InterruptedException e) {
           out.println("Stopped. " + backfill.standing());

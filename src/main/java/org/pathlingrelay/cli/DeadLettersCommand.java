@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.outbox.DeadLetter;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.SqliteOutbox;
@@ -27,7 +28,7 @@ final class DeadLettersCommand {
 
   /** A mistyped data dir must not quietly create an empty outbox and report nothing wrong. */
   static SqliteOutbox openExisting(CommandSpec spec, CommonOptions common) throws Exception {
-    java.nio.file.Path file = common.dataDir.resolve("relay.db");
+    java.nio.file.Path file = DataDirFiles.outbox(common.dataDir);
     if (!java.nio.file.Files.isRegularFile(file)) {
       throw new ParameterException(
           spec.commandLine(), "no outbox at " + file.toAbsolutePath() + "; check --data-dir");
@@ -113,7 +114,7 @@ final class DeadLettersCommand {
         int moved = outbox.retry(key);
         if (moved == 0 && key.isPresent()) {
           PrintWriter err = spec.commandLine().getErr();
-          err.println("pathling-relay: no dead letter " + key.get() + " in " + common.dataDir.resolve("relay.db")
+          err.println("pathling-relay: no dead letter " + key.get() + " in " + DataDirFiles.outbox(common.dataDir)
               + "; the ones there: " + listHint(common));
           err.flush();
           return 1;

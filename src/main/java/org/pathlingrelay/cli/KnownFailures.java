@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.hosting.CannotListenException;
 import org.pathlingrelay.source.SourceException;
 import org.sqlite.SQLiteErrorCode;
@@ -160,7 +161,7 @@ final class KnownFailures {
     if (!operators || dataDir.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new OperatorMistake("cannot open the outbox " + ((Path) dataDir.get()).resolve("relay.db")
+    return Optional.of(new OperatorMistake("cannot open the outbox " + DataDirFiles.outbox((Path) dataDir.get())
         + ": " + code.message + " (--data-dir / RELAY_DATA_DIR)"));
   }
 

@@ -1,20 +1,19 @@
 package org.pathlingrelay.cli;
 
 import ca.uhn.fhir.context.FhirContext;
-import ca.uhn.fhir.parser.LenientErrorHandler;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
-import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
-import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
-import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.ReceiverAuthInterceptor;
 import org.pathlingrelay.auth.ReceiverSecrets;
 import org.pathlingrelay.backfill.Backfill;
@@ -23,18 +22,20 @@ import org.pathlingrelay.backfill.CatchUp;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
-import org.pathlingrelay.forward.HapiPathlingWriter;
-import org.pathlingrelay.forward.PathlingCalls;
-import org.pathlingrelay.forward.PathlingWriter;
 import org.pathlingrelay.hosting.HttpHost;
 import org.pathlingrelay.hosting.TlsSettings;
 import org.pathlingrelay.ops.OpsServlet;
 import org.pathlingrelay.ops.OutboxMeterBinder;
+import org.pathlingrelay.ops.OutboxReadiness;
+import org.pathlingrelay.outbox.OutboxStats;
 import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.receive.Receiver;
+import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.source.SourceReaders;
+import org.pathlingrelay.wiring.Parts;
+import org.pathlingrelay.wiring.SourceSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +53,11 @@ public final class Relay implements AutoCloseable {
   private final HttpHost http;
   private final CatchUp catchUp;
   private final BulkExportClient sourceClient;
-  private final java.nio.file.Path outboxFile;
+  private final Path outboxFile;
 
   private Relay(
       ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
-      BulkExportClient sourceClient, java.nio.file.Path outboxFile) {
+      BulkExportClient sourceClient, Path outboxFile) {
     this.outboxFile = outboxFile;
     this.catchUp = catchUp;
     this.sourceClient = sourceClient;
@@ -72,49 +73,50 @@ public final class Relay implements AutoCloseable {
    */
   public record CatchUpSettings(
       String sourceUrl,
-      org.pathlingrelay.auth.AccessTokens sourceTokens,
-      java.time.Duration interval,
+      AccessTokens sourceTokens,
+      Duration interval,
       int downloadConcurrency,
-      java.time.Duration pingDebounce) {
+      Duration pingDebounce) {
 
     /** Pings come in bursts (one per changed resource); wait for the burst to pass. */
-    public static final java.time.Duration DEFAULT_PING_DEBOUNCE = java.time.Duration.ofSeconds(30);
+    public static final Duration DEFAULT_PING_DEBOUNCE = Duration.ofSeconds(30);
   }
 
   public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
-    return start(config, java.util.Optional.empty(), clock);
+    return start(config, Optional.empty(), clock);
   }
 
   public static Relay start(
-      RelayConfig config, java.util.Optional<CatchUpSettings> catchUpSettings, InstantSource clock)
+      RelayConfig config, Optional<CatchUpSettings> catchUpSettings, InstantSource clock)
       throws Exception {
-    return start(config, catchUpSettings, org.pathlingrelay.auth.AccessTokens.fixed(config.pathlingToken()), clock);
+    return start(config, catchUpSettings, AccessTokens.fixed(config.pathlingToken()), clock);
   }
 
   /** @param pathlingTokens how to authenticate to Pathling (static token or OAuth2) */
   public static Relay start(
       RelayConfig config,
-      java.util.Optional<CatchUpSettings> catchUpSettings,
-      org.pathlingrelay.auth.AccessTokens pathlingTokens,
+      Optional<CatchUpSettings> catchUpSettings,
+      AccessTokens pathlingTokens,
       InstantSource clock)
       throws Exception {
-    return start(config, catchUpSettings, pathlingTokens, java.util.Optional.empty(), clock);
+    return start(config, catchUpSettings, pathlingTokens, Optional.empty(), clock);
   }
 
   /** @param tls serve HTTPS instead of HTTP (optionally requiring client certificates) */
   static Relay start(
       RelayConfig config,
-      java.util.Optional<CatchUpSettings> catchUpSettings,
-      org.pathlingrelay.auth.AccessTokens pathlingTokens,
-      java.util.Optional<TlsSettings> tls,
+      Optional<CatchUpSettings> catchUpSettings,
+      AccessTokens pathlingTokens,
+      Optional<TlsSettings> tls,
       InstantSource clock)
       throws Exception {
-    FhirContext fhirContext = newFhirContext();
     PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(meters);
     new JvmGcMetrics().bindTo(meters);
     new JvmThreadMetrics().bindTo(meters);
     new ProcessorMetrics().bindTo(meters);
+    Parts parts = new Parts(clock, meters);
+    FhirContext fhirContext = parts.fhirContext();
 
     ForwarderLock lock =
         ForwarderLock.tryAcquire(config.dataDir())
@@ -123,7 +125,7 @@ public final class Relay implements AutoCloseable {
                     + "; stop it, or give this one its own --data-dir (RELAY_DATA_DIR)"));
     SqliteOutbox outbox;
     try {
-      outbox = SqliteOutbox.open(config.outboxFile(), clock);
+      outbox = parts.outbox(config.dataDir());
     } catch (Exception e) {
       closeQuietly(lock);
       throw e;
@@ -135,55 +137,39 @@ public final class Relay implements AutoCloseable {
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
-      forwarder =
-          newForwarder(
-              fhirContext,
-              outbox,
-              new ForwardingSettings(
-                  config.pathlingUrl(),
-                  pathlingTokens,
-                  config.pathlingTimeout(),
-                  config.forwardMode(),
-                  config.batchMax(),
-                  config.linger(),
-                  config.parallelTypes(),
-                  config.resilience()),
-              clock,
-              meters);
+      forwarder = parts.forwarder(outbox, config.forwarding(pathlingTokens));
       List<Object> interceptors = new ArrayList<>();
       if (!config.noAuth()) {
         interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
       }
-      java.util.Optional<org.pathlingrelay.receive.SourceReader> sourceReader = catchUpSettings.map(
+      Optional<SourceReader> sourceReader = catchUpSettings.map(
           settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceTokens()));
       Receiver receiver =
           new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader, clock);
       if (catchUpSettings.isPresent() && catchUpSettings.get().interval() != null) {
         CatchUpSettings settings = catchUpSettings.get();
-        sourceClient = new BulkExportClient(
-            settings.sourceUrl(), settings.sourceTokens(), BulkExportClient.Settings.DEFAULTS,
-            settings.downloadConcurrency(), BulkExportClient.Pause.SLEEP);
-        Backfill backfill = new Backfill(
-            sourceClient, outbox, outbox, config.dataDir(), fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+        sourceClient = parts.sourceClient(
+            new SourceSettings(settings.sourceUrl(), settings.sourceTokens(), settings.downloadConcurrency()));
+        Backfill backfill = parts.relayBackfill(sourceClient, outbox, config.dataDir());
         catchUp = new CatchUp(
             backfill,
             watermark -> new BackfillPlan(
-                ExportRequest.system(java.util.List.of(), watermark), LoadMode.RELAY, settings.downloadConcurrency(), true),
+                ExportRequest.system(List.of(), watermark), LoadMode.RELAY, settings.downloadConcurrency(), true),
             settings.interval(),
             settings.pingDebounce(),
             () -> outbox.stats().pings(),
             clock,
-            CommandHint.ofThisProcess().command(java.util.List.of("backfill"), "--source-url", settings.sourceUrl(),
+            CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", settings.sourceUrl(),
                 "--pathling-url", config.pathlingUrl(), "--data-dir", config.dataDir().toString()));
       }
       Forwarder status = forwarder;
       CatchUp catchUpStatus = catchUp;
       OpsServlet ops =
           new OpsServlet(outbox::stats,
-              new org.pathlingrelay.ops.OutboxReadiness(
+              new OutboxReadiness(
                   config.outboxFile().toAbsolutePath().getParent(), config.maxBodyBytes(), outbox::commitFailure)::check,
               status::status,
-              () -> java.util.Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
+              () -> Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
               meters, clock);
       http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.filters(), ops, tls,
           config.httpLimits());
@@ -212,70 +198,6 @@ public final class Relay implements AutoCloseable {
       closeQuietly(lock);
       throw e;
     }
-  }
-
-  /** Everything a forwarder needs to know, whichever command runs it. */
-  record ForwardingSettings(
-      String pathlingUrl,
-      org.pathlingrelay.auth.AccessTokens pathlingTokens,
-      java.time.Duration pathlingTimeout,
-      org.pathlingrelay.forward.ForwardMode mode,
-      int batchMax,
-      java.time.Duration linger,
-      int parallelTypes,
-      org.pathlingrelay.forward.ResilienceSettings resilience) {}
-
-  /** Builds (but does not start) the forwarder from the outbox to Pathling, with its metrics. */
-  static Forwarder newForwarder(
-      FhirContext fhirContext,
-      SqliteOutbox outbox,
-      ForwardingSettings settings,
-      InstantSource clock,
-      io.micrometer.core.instrument.MeterRegistry meters) {
-    return newForwarder(fhirContext, outbox, settings, clock, meters, failure -> {});
-  }
-
-  /** @param pathlingFailures told of each failed call to Pathling (a backfill says why it waits) */
-  static Forwarder newForwarder(
-      FhirContext fhirContext,
-      SqliteOutbox outbox,
-      ForwardingSettings settings,
-      InstantSource clock,
-      io.micrometer.core.instrument.MeterRegistry meters,
-      java.util.function.Consumer<Throwable> pathlingFailures) {
-    PathlingWriter pathling =
-        new HapiPathlingWriter(
-            fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
-    RetryRegistry retries = RetryRegistry.ofDefaults();
-    CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
-    PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
-    calls.onFailure(pathlingFailures);
-    TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
-    TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
-    Forwarder forwarder =
-        new Forwarder(
-            outbox,
-            pathling,
-            calls,
-            new Forwarder.Settings(
-                settings.mode(),
-                settings.batchMax(),
-                settings.linger(),
-                settings.parallelTypes(),
-                settings.resilience().initialBackoff().multipliedBy(5)),
-            clock,
-            meters);
-    outbox.onCommit(forwarder::wake);
-    return forwarder;
-  }
-
-  static FhirContext newFhirContext() {
-    FhirContext fhirContext = FhirContext.forR4();
-    // Unknown elements are kept in the stored JSON anyway; logging each would flood the log.
-    fhirContext.setParserErrorHandler(new LenientErrorHandler(false));
-    // A Bundle entry's resource keeps its own id; fullUrl (often urn:uuid) must not replace it.
-    fhirContext.getParserOptions().setOverrideResourceIdWithBundleEntryFullUrl(false);
-    return fhirContext;
   }
 
   public int port() {
@@ -309,7 +231,7 @@ public final class Relay implements AutoCloseable {
   /** On the way out (SIGTERM too), say what the next start will pick up, so a stop is not silent. */
   private void logWhatIsKept() {
     try {
-      org.pathlingrelay.outbox.OutboxStats stats = outbox.stats();
+      OutboxStats stats = outbox.stats();
       String deadLetters = stats.deadLetters() == 0 ? ""
           : "; " + stats.deadLetters() + " dead letter(s) kept there for dead-letters list/retry";
       if (stats.pending() == 0) {

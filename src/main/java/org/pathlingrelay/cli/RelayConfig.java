@@ -4,9 +4,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.forward.ResilienceSettings;
 import org.pathlingrelay.hosting.HttpLimits;
+import org.pathlingrelay.wiring.ForwardingSettings;
 
 /**
  * Everything {@code serve} needs, validated once at start-up. Secrets are held here but never
@@ -66,8 +69,14 @@ public record RelayConfig(
     }
   }
 
+  /** What the forwarder needs, with how to authenticate to Pathling (a static token or OAuth2). */
+  public ForwardingSettings forwarding(AccessTokens pathlingTokens) {
+    return new ForwardingSettings(
+        pathlingUrl, pathlingTokens, pathlingTimeout, forwardMode, batchMax, linger, parallelTypes, resilience);
+  }
+
   public Path outboxFile() {
-    return dataDir.resolve("relay.db");
+    return DataDirFiles.outbox(dataDir);
   }
 
   @Override

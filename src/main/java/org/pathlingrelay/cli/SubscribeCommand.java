@@ -18,9 +18,10 @@ import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceResourceTypes;
-import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
 import org.pathlingrelay.source.SubscriptionRegistrar;
+import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
 import org.pathlingrelay.source.SubscriptionTemplates;
+import org.pathlingrelay.wiring.Parts;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -88,7 +89,7 @@ final class SubscribeCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "subscribe needs --receiver-secret (or RELAY_SECRET): the source must send it to the relay");
     }
-    FhirContext fhirContext = Relay.newFhirContext();
+    FhirContext fhirContext = Parts.newFhirContext();
     if (spec.commandLine().getParseResult().hasMatchedOption("--dir") && !Files.isDirectory(dir.resolve("rest-hook"))) {
       throw new OperatorMistake("no templates in " + dir.resolve("rest-hook") + " (--dir): give the folder that holds rest-hook/",
           picocli.CommandLine.ExitCode.USAGE);

@@ -134,7 +134,8 @@ public final class SubscriptionRegistrar {
   /**
    * Searches again for what was just created: a run at the same time may have created one for the
    * same criteria. Keeps the one with the lowest id (both runs choose the same), removes the others,
-   * and reports a created one the search cannot find (a source that ignores no-cache).
+   * and reports a created one the search cannot find (a source that ignores no-cache). Ours may be
+   * gone because the other run removed it as the duplicate: then the one it kept is ours too.
    */
   private List<Outcome> verifyCreated(List<Outcome> outcomes, List<Subscription> toActivate) {
     Map<String, List<Subscription>> now = ownedByCriteria();
@@ -145,7 +146,7 @@ public final class SubscriptionRegistrar {
         continue;
       }
       List<Subscription> same = now.getOrDefault(outcome.criteria(), List.of());
-      if (same.stream().noneMatch(s -> s.getIdElement().getIdPart().equals(outcome.id()))) {
+      if (same.isEmpty()) {
         toActivate.removeIf(s -> s.getIdElement().getIdPart().equals(outcome.id()));
         verified.add(new Outcome(outcome.criteria(), outcome.id(), Action.CREATED, "not found", Optional.of(
             "created, but a fresh search for the relay's Subscriptions does not find it; a later subscribe may"

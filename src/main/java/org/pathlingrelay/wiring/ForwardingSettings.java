@@ -1,0 +1,17 @@
+package org.pathlingrelay.wiring;
+
+import java.time.Duration;
+import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.ResilienceSettings;
+
+/** Everything a forwarder needs to know, whichever command runs it. */
+public record ForwardingSettings(
+    String pathlingUrl,
+    AccessTokens pathlingTokens,
+    Duration pathlingTimeout,
+    ForwardMode mode,
+    int batchMax,
+    Duration linger,
+    int parallelTypes,
+    ResilienceSettings resilience) {}

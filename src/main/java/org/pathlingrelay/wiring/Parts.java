@@ -1,0 +1,130 @@
+package org.pathlingrelay.wiring;
+
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.parser.LenientErrorHandler;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.function.Consumer;
+import org.pathlingrelay.backfill.Backfill;
+import org.pathlingrelay.backfill.BackfillProgress;
+import org.pathlingrelay.backfill.DeliveryWatch;
+import org.pathlingrelay.backfill.ForwardingHold;
+import org.pathlingrelay.backfill.StagingAreas;
+import org.pathlingrelay.datadir.DataDirFiles;
+import org.pathlingrelay.forward.Forwarder;
+import org.pathlingrelay.forward.HapiPathlingWriter;
+import org.pathlingrelay.forward.PathlingCalls;
+import org.pathlingrelay.forward.PathlingWriter;
+import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.source.BulkExportClient;
+
+/**
+ * The one place that builds the relay's parts (outbox, forwarder, source client, backfill) for
+ * every command, so that {@code serve}, {@code backfill}, {@code sync} and the catch-up inside
+ * {@code serve} get the same parts with the same defaults. Commands parse their options and call
+ * this; what they do with the parts (serve HTTP, print progress) stays with them.
+ */
+public final class Parts {
+
+  /** Bulk loads poll Pathling's {@code $job}: from this often, backing off to at most the cap. */
+  private static final Duration IMPORT_POLL_FLOOR = Duration.ofSeconds(1);
+  private static final Duration IMPORT_POLL_CAP = Duration.ofSeconds(30);
+
+  private final FhirContext fhirContext = newFhirContext();
+  private final InstantSource clock;
+  private final MeterRegistry meters;
+
+  public Parts(InstantSource clock, MeterRegistry meters) {
+    this.clock = clock;
+    this.meters = meters;
+  }
+
+  /** The FHIR context every part parses and writes with. */
+  public static FhirContext newFhirContext() {
+    FhirContext fhirContext = FhirContext.forR4();
+    // Unknown elements are kept in the stored JSON anyway; logging each would flood the log.
+    fhirContext.setParserErrorHandler(new LenientErrorHandler(false));
+    // A Bundle entry's resource keeps its own id; fullUrl (often urn:uuid) must not replace it.
+    fhirContext.getParserOptions().setOverrideResourceIdWithBundleEntryFullUrl(false);
+    return fhirContext;
+  }
+
+  public FhirContext fhirContext() {
+    return fhirContext;
+  }
+
+  public MeterRegistry meters() {
+    return meters;
+  }
+
+  /** Opens (creating if need be) the data dir's outbox. */
+  public SqliteOutbox outbox(Path dataDir) throws SQLException {
+    return SqliteOutbox.open(DataDirFiles.outbox(dataDir), clock);
+  }
+
+  /** Builds (but does not start) the forwarder from the outbox to Pathling, with its metrics. */
+  public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings) {
+    return forwarder(outbox, settings, failure -> {});
+  }
+
+  /** @param pathlingFailures told of each failed call to Pathling (a backfill says why it waits) */
+  public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings, Consumer<Throwable> pathlingFailures) {
+    PathlingWriter pathling =
+        new HapiPathlingWriter(fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
+    RetryRegistry retries = RetryRegistry.ofDefaults();
+    CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
+    PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
+    calls.onFailure(pathlingFailures);
+    TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+    TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+    Forwarder forwarder =
+        new Forwarder(
+            outbox,
+            pathling,
+            calls,
+            new Forwarder.Settings(
+                settings.mode(),
+                settings.batchMax(),
+                settings.linger(),
+                settings.parallelTypes(),
+                settings.resilience().initialBackoff().multipliedBy(5)),
+            clock,
+            meters);
+    outbox.onCommit(forwarder::wake);
+    return forwarder;
+  }
+
+  /** The source's Bulk Data client (the caller closes it). */
+  public BulkExportClient sourceClient(SourceSettings source) {
+    return new BulkExportClient(
+        source.sourceUrl(), source.tokens(), BulkExportClient.Settings.DEFAULTS, source.downloadConcurrency(),
+        BulkExportClient.Pause.SLEEP);
+  }
+
+  /** A backfill that loads through the outbox only: the catch-up inside {@code serve}. */
+  public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir) {
+    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+  }
+
+  /**
+   * A backfill with every load, Pathling's bulk loads included.
+   *
+   * @param hold pauses this process's forwarding of the types being loaded
+   * @param watch how long to wait for forwarding that delivers nothing, and what is known of why
+   */
+  public Backfill backfill(
+      BulkExportClient source, SqliteOutbox outbox, Path dataDir, ForwardingSettings pathling,
+      StagingAreas stagingAreas, ForwardingHold hold, BackfillProgress progress, DeliveryWatch watch) {
+    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
+        new Backfill.PathlingLoads(fhirContext, pathling.pathlingUrl(), pathling.pathlingTokens(),
+            pathling.pathlingTimeout(), IMPORT_POLL_FLOOR, IMPORT_POLL_CAP, BulkExportClient.Pause.SLEEP, stagingAreas),
+        hold, progress, watch);
+  }
+}
