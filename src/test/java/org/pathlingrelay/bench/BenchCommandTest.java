@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * {@code pathling-relay bench} as a user runs it, with tiny sizes and one round: every part's rows
- * carry a baseline and a ratio, and the markdown file is written. Timings are not asserted: they
+ * The bench as a developer runs it ({@link BenchCommand}'s command line), with tiny sizes and one
+ * round: every part's rows carry a baseline and a ratio, and the markdown file is written. Timings are not asserted: they
  * depend on the machine; that the figures exist and are positive is what is checked.
  */
 class BenchCommandTest {
@@ -27,12 +27,11 @@ class BenchCommandTest {
     Path out = workDir.resolve("results").resolve("bench.md");
     StringWriter stdout = new StringWriter();
     StringWriter stderr = new StringWriter();
-    // The top-level command, as Main builds it: checks that bench is registered there.
-    CommandLine commandLine = new CommandLine(Class.forName("org.pathlingrelay.cli.RelayCommand"));
+    CommandLine commandLine = new CommandLine(new BenchCommand());
     commandLine.setOut(new PrintWriter(stdout));
     commandLine.setErr(new PrintWriter(stderr));
 
-    int exit = commandLine.execute("bench", "--rounds", "1", "--out", out.toString(), "--work-dir", workDir.toString(),
+    int exit = commandLine.execute("--rounds", "1", "--out", out.toString(), "--work-dir", workDir.toString(),
         "--ingest-requests", "200", "--ingest-warm-up", "50", "--concurrency", "8",
         "--forward-size", "400", "--forward-update-size", "8", "--commit-ms", "20", "--per-resource-ms", "0.01",
         "--lag-rate", "100", "--lag-seconds", "2",

@@ -1,4 +1,4 @@
-package org.pathlingrelay.cli;
+package org.pathlingrelay.bench;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -8,9 +8,7 @@ import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.pathlingrelay.bench.Bench;
-import org.pathlingrelay.bench.BenchSettings;
-import org.pathlingrelay.bench.PathlingCost;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -18,12 +16,13 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code pathling-relay bench}: measures the relay against baselines taken in the same run on the
- * same machine, and prints one table (also written as markdown to {@code --out}).
+ * The bench's own command line: measures the relay against baselines taken in the same run on the
+ * same machine, and prints one table (also written as markdown to {@code --out}). A developer's
+ * tool, so it lives in the test tree and the product jar does not carry it; Maven runs it:
+ * {@code mvn -q test-compile exec:exec@bench -Dbench.args="--parts forward --rounds 1"}.
  */
 @Command(
     name = "bench",
-    hidden = true, // a developer's tool: kept out of the user's command list
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
@@ -31,7 +30,11 @@ import picocli.CommandLine.Spec;
           + " forward (vs the modelled Pathling's ideal), live lag, and backfill (vs HAPI's parser alone).",
       "Prints one table of medians and ratios and writes it as markdown to --out."
     })
-final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer> {
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new BenchCommand()).execute(args));
+  }
 
   @Spec CommandSpec spec;
 

@@ -1,23 +1,29 @@
 package org.pathlingrelay.bench;
 
+import java.io.File;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.CodeSource;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
- * Runs this program in a JVM of its own (so that its heap limit and its peak RSS are its own):
- * {@code java <jvm args> -jar <this jar> ...} when running from the jar, else the same class path
- * with {@code org.pathlingrelay.cli.Main}. Its output goes to a file; its peak RSS is read from
- * {@code /proc/<pid>/status} (VmHWM) and its CPU time from {@code /proc/<pid>/stat} while it runs.
+ * Runs the relay, or one of the bench's own mains, in a JVM of its own (so that its heap limit and
+ * its peak RSS are its own): {@code java <jvm args> -cp <class path> <main> ...}. The relay gets the
+ * bench's class path without the bench's own classes (the test tree), so it runs the product's
+ * classes and its {@code logback.xml}, as the packaged jar would. Its output goes to a file; its
+ * peak RSS is read from {@code /proc/<pid>/status} (VmHWM) and its CPU time from
+ * {@code /proc/<pid>/stat} while it runs.
  */
 final class ChildJvm {
 
@@ -48,15 +54,9 @@ final class ChildJvm {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmArgs);
-    Path jar = ownJar();
-    if (jar != null && mainClass.equals(RELAY_MAIN)) {
-      command.add("-jar");
-      command.add(jar.toString());
-    } else {
-      command.add("-cp");
-      command.add(jar != null ? jar.toString() : System.getProperty("java.class.path"));
-      command.add(mainClass);
-    }
+    command.add("-cp");
+    command.add(mainClass.equals(RELAY_MAIN) ? productClassPath() : System.getProperty("java.class.path"));
+    command.add(mainClass);
     command.addAll(args);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     Map<String, String> environment = builder.environment();
@@ -121,15 +121,23 @@ final class ChildJvm {
     }
   }
 
-  /** The jar this class was loaded from, or null when running from classes (tests). */
-  static Path ownJar() {
+  /** This JVM's class path without the folder or jar the bench's own classes came from. */
+  static String productClassPath() {
+    String classPath = System.getProperty("java.class.path");
+    Path bench = benchLocation();
+    if (bench == null) {
+      return classPath;
+    }
+    return Arrays.stream(classPath.split(File.pathSeparator))
+        .filter(entry -> !entry.isEmpty() && !Path.of(entry).toAbsolutePath().normalize().equals(bench))
+        .collect(Collectors.joining(File.pathSeparator));
+  }
+
+  /** Where this class was loaded from, or null when that cannot be told. */
+  private static Path benchLocation() {
     try {
-      var source = ChildJvm.class.getProtectionDomain().getCodeSource();
-      if (source == null) {
-        return null;
-      }
-      Path location = Path.of(source.getLocation().toURI());
-      return Files.isRegularFile(location) && location.toString().endsWith(".jar") ? location : null;
+      CodeSource source = ChildJvm.class.getProtectionDomain().getCodeSource();
+      return source == null ? null : Path.of(source.getLocation().toURI()).toAbsolutePath().normalize();
     } catch (URISyntaxException | RuntimeException e) {
       return null;
     }
