@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * Everything one {@code bench} run needs to know: which parts, how large, how many rounds, and the

@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.function.Consumer;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * Part 1: concurrent HAPI-shaped {@code PUT}s into the relay (each acknowledged only once it is

@@ -1,6 +1,7 @@
 package org.pathlingrelay.bench;
 
 import java.util.Collection;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * What the modelled Pathling itself allows, computed from its cost: the baselines of the forward

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * A cheap model of Pathling's write side over real HTTP, for the bench: batch Bundles, PUT,

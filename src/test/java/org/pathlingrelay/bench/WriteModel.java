@@ -2,7 +2,6 @@ package org.pathlingrelay.bench;
 
 import java.time.Duration;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -12,11 +11,13 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import org.pathlingrelay.testing.OneWritePerType;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
- * The cost and the one rule of Pathling's writes: each write costs a commit plus a time per
- * resource, and a write that overlaps another write to one of its types fails (a Delta conflict)
- * and applies nothing. Counts what it applied, and when each resource was done if asked to.
+ * The cost and the one rule of Pathling's writes, as the test fake has them ({@link PathlingCost},
+ * {@link OneWritePerType}), charged without CPU: the thread parks. Counts what it applied, and when
+ * each resource was done if asked to.
  */
 final class WriteModel {
 
@@ -25,11 +26,10 @@ final class WriteModel {
 
   private final PathlingCost cost;
   private final boolean recordCompletions;
-  private final Set<String> inFlight = new HashSet<>(); // guarded by itself
+  private final OneWritePerType inFlight = new OneWritePerType();
   private final Map<String, Long> completedAt = new ConcurrentHashMap<>();
   private final AtomicLong writeRequests = new AtomicLong();
   private final AtomicLong entries = new AtomicLong();
-  private final AtomicLong conflicts = new AtomicLong();
   private final AtomicLong importedLines = new AtomicLong();
   private final ReentrantLock progressLock = new ReentrantLock();
   private final Condition progressed = progressLock.newCondition();
@@ -47,10 +47,10 @@ final class WriteModel {
    * by now and must not charge twice.
    */
   boolean write(Set<String> types, Collection<String> keys, long arrivedNanos) {
-    if (!claim(types)) {
-      return false;
-    }
-    try {
+    try (OneWritePerType.Claim claim = inFlight.claim(types)) {
+      if (claim.conflict().isPresent()) {
+        return false;
+      }
       writeRequests.incrementAndGet();
       spendUntil(arrivedNanos + cost.nanosFor(keys.size()));
       if (recordCompletions) {
@@ -60,8 +60,6 @@ final class WriteModel {
         }
       }
       entries.addAndGet(keys.size());
-    } finally {
-      release(types);
     }
     signal();
     return true;
@@ -69,36 +67,15 @@ final class WriteModel {
 
   /** An import of one type's lines (Pathling writes the types of an import one after another). */
   boolean importType(String type, long lines) {
-    if (!claim(Set.of(type))) {
-      return false;
-    }
-    try {
+    try (OneWritePerType.Claim claim = inFlight.claim(Set.of(type))) {
+      if (claim.conflict().isPresent()) {
+        return false;
+      }
       spendUntil(System.nanoTime() + cost.nanosFor(lines));
       importedLines.addAndGet(lines);
-    } finally {
-      release(Set.of(type));
     }
     signal();
     return true;
-  }
-
-  private boolean claim(Set<String> types) {
-    synchronized (inFlight) {
-      for (String type : types) {
-        if (inFlight.contains(type)) {
-          conflicts.incrementAndGet();
-          return false;
-        }
-      }
-      inFlight.addAll(types);
-      return true;
-    }
-  }
-
-  private void release(Set<String> types) {
-    synchronized (inFlight) {
-      inFlight.removeAll(types);
-    }
   }
 
   /** The modelled work: parks the request's thread, costing no CPU. */
@@ -143,6 +120,6 @@ final class WriteModel {
   }
 
   Stats stats() {
-    return new Stats(writeRequests.get(), entries.get(), conflicts.get(), importedLines.get());
+    return new Stats(writeRequests.get(), entries.get(), inFlight.conflicts(), importedLines.get());
   }
 }

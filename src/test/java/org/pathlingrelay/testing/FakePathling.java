@@ -62,20 +62,16 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -239,13 +235,12 @@ public final class FakePathling extends FakeFhirServer {
   /** Rows per resource type, in insertion order; guarded by {@link #dataLock}. */
   private final Map<String, List<Resource>> tables = new HashMap<>();
 
-  /** One in-flight marker per resource type; a write holds the markers of the types it touches. */
-  private final ConcurrentMap<String, Semaphore> inFlight = new ConcurrentHashMap<>();
+  /** A write holds the in-flight markers of the types it touches. */
+  private final OneWritePerType inFlight = new OneWritePerType();
 
   private final ConcurrentLinkedQueue<RecordedRequest> requests = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger conflicts = new AtomicInteger();
 
-  private volatile WriteCost writeCost = WriteCost.FREE;
+  private volatile PathlingCost writeCost = PathlingCost.FREE;
   private volatile Predicate<IBaseResource> rejection = resource -> false;
   private final InjectedFailures writeFailures = new InjectedFailures();
   private final InjectedFailures jobFailures = new InjectedFailures();
@@ -303,7 +298,7 @@ public final class FakePathling extends FakeFhirServer {
    * in-flight markers of its types, so overlapping writes to one type really conflict.
    */
   public void setWriteDelay(Duration perRequest, Duration perResource) {
-    writeCost = new WriteCost(perRequest, perResource);
+    writeCost = PathlingCost.of(perRequest, perResource);
   }
 
   /**
@@ -419,8 +414,8 @@ public final class FakePathling extends FakeFhirServer {
     requests.clear();
     importRequests.clear();
     pnpRequests.clear();
-    conflicts.set(0);
-    writeCost = WriteCost.FREE;
+    inFlight.clearConflicts();
+    writeCost = PathlingCost.FREE;
     rejection = resource -> false;
     importDuration = Duration.ZERO;
     allowableSources = DEFAULT_ALLOWABLE_SOURCES;
@@ -499,8 +494,7 @@ public final class FakePathling extends FakeFhirServer {
 
   /** Whether a write touching {@code type} is in progress right now (for awaiting overlap). */
   public boolean writeInProgress(String type) {
-    Semaphore marker = inFlight.get(type);
-    return marker != null && marker.availablePermits() == 0;
+    return inFlight.inProgress(type);
   }
 
   /**
@@ -508,7 +502,7 @@ public final class FakePathling extends FakeFhirServer {
    * included).
    */
   public int conflicts() {
-    return conflicts.get();
+    return (int) inFlight.conflicts();
   }
 
   /** Every {@code $import} kick-off whose body parsed, accepted or not, in arrival order. */
@@ -1652,22 +1646,17 @@ public final class FakePathling extends FakeFhirServer {
    * mutates, so a failing write leaves nothing behind.
    */
   private <T> T write(Collection<String> types, int resources, Supplier<T> apply) {
-    return write(types, writeCost.of(resources), apply);
+    return write(types, writeCost.durationFor(resources), apply);
   }
 
   /** As {@link #write(Collection, int, Supplier)}, paying {@code cost}. */
   private <T> T write(Collection<String> types, Duration cost, Supplier<T> apply) {
-    List<Semaphore> held = new ArrayList<>();
-    try {
-      for (String type : new TreeSet<>(types)) {
-        Semaphore marker = inFlight.computeIfAbsent(type, t -> new Semaphore(1));
-        if (!marker.tryAcquire()) {
-          conflicts.incrementAndGet();
-          throw new InternalErrorException("Concurrent write conflict on " + type
-              + ": another write to this resource type is in progress "
-              + "(io.delta.exceptions.ConcurrentAppendException); nothing was applied");
-        }
-        held.add(marker);
+    try (OneWritePerType.Claim claim = inFlight.claim(types)) {
+      Optional<String> conflict = claim.conflict();
+      if (conflict.isPresent()) {
+        throw new InternalErrorException("Concurrent write conflict on " + conflict.get()
+            + ": another write to this resource type is in progress "
+            + "(io.delta.exceptions.ConcurrentAppendException); nothing was applied");
       }
       pause(cost);
       synchronized (dataLock) {
@@ -1675,8 +1664,6 @@ public final class FakePathling extends FakeFhirServer {
         dataVersion.incrementAndGet();
         return result;
       }
-    } finally {
-      held.forEach(Semaphore::release);
     }
   }
 
@@ -1729,20 +1716,6 @@ public final class FakePathling extends FakeFhirServer {
 
   private static String idOf(IBaseResource resource) {
     return resource.getIdElement().getIdPart();
-  }
-
-  private record WriteCost(Duration perRequest, Duration perResource) {
-
-    static final WriteCost FREE = new WriteCost(Duration.ZERO, Duration.ZERO);
-
-    WriteCost {
-      Objects.requireNonNull(perRequest, "perRequest");
-      Objects.requireNonNull(perResource, "perResource");
-    }
-
-    Duration of(int resources) {
-      return perRequest.plus(perResource.multipliedBy(resources));
-    }
   }
 
   /** Notes what a write carries and injects {@link #failNext} failures before HAPI handles it. */
