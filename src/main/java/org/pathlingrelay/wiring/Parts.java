@@ -106,7 +106,7 @@ public final class Parts {
   public BulkExportClient sourceClient(SourceSettings source) {
     return new BulkExportClient(
         source.sourceUrl(), source.tokens(), BulkExportClient.Settings.DEFAULTS, source.downloadConcurrency(),
-        BulkExportClient.Pause.SLEEP);
+        BulkExportClient.Pause.SLEEP, retries);
   }
 
   /** A backfill that loads through the outbox only: the catch-up inside {@code serve}. */
