@@ -43,7 +43,7 @@ final class SourceExport {
     Optional<Journal.Run> previous = journal.run();
     if (previous.isPresent() && !previous.get().fingerprint().equals(fingerprint)) {
       log.info("Abandoning an unfinished backfill with other parameters; starting a new export");
-      cancelQuietly(URI.create(previous.get().statusUrl()));
+      release(source, URI.create(previous.get().statusUrl()));
       journal.abandon();
       previous = Optional.empty();
     }
@@ -83,10 +83,6 @@ final class SourceExport {
 
   private ExportJob job(URI statusUrl, boolean resumed) {
     return new ExportJob(source, journal, reader, progress, statusUrl, resumed);
-  }
-
-  private void cancelQuietly(URI statusUrl) {
-    release(source, statusUrl);
   }
 
   /** Cancels the export job, which lets the source delete it; a failure only costs the source disk space. */

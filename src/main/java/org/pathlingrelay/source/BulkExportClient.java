@@ -40,8 +40,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A FHIR Bulk Data Access client as real servers need it: async kick-off, polling that backs off
  * (sooner when {@code Retry-After} says so) within a floor and a cap, transient failures retried
- * with back-off,
- * cancellation with {@code DELETE}, and streamed, gzip-aware downloads.
+ * with back-off, cancellation with {@code DELETE}, and streamed, gzip-aware downloads.
  *
  * <p>Why not {@code au.csiro.fhir:bulk-export} (the client Pathling's {@code $import-pnp} uses)?
  * It writes each file to a Hadoop file system and only then reports; it skips the manifest's
