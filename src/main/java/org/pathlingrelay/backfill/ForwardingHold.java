@@ -13,4 +13,13 @@ public interface ForwardingHold {
 
   /** For a process that does not forward (another process does): nothing to pause here. */
   ForwardingHold NONE = types -> () -> {};
+
+  /** Ends a hold; a load releases it once its part is done, and again on the way out (harmless). */
+  static void release(AutoCloseable held) {
+    try {
+      held.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot resume forwarding: " + e.getMessage(), e);
+    }
+  }
 }

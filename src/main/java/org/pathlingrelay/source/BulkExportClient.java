@@ -6,6 +6,7 @@ import io.github.resilience4j.core.IntervalBiFunction;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
+import io.github.resilience4j.retry.RetryRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -37,9 +38,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A FHIR Bulk Data Access client as real servers need it: async kick-off, polling that honours
- * {@code Retry-After} within a floor and a cap, transient failures retried with back-off,
- * cancellation with {@code DELETE}, and streamed, gzip-aware downloads.
+ * A FHIR Bulk Data Access client as real servers need it: async kick-off, polling that backs off
+ * (sooner when {@code Retry-After} says so) within a floor and a cap, transient failures retried
+ * with back-off, cancellation with {@code DELETE}, and streamed, gzip-aware downloads.
  *
  * <p>Why not {@code au.csiro.fhir:bulk-export} (the client Pathling's {@code $import-pnp} uses)?
  * It writes each file to a Hadoop file system and only then reports; it skips the manifest's
@@ -49,11 +50,14 @@ import org.slf4j.LoggerFactory;
 public final class BulkExportClient implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(BulkExportClient.class);
+  /** The name of the source requests' retry in the registry. */
+  public static final String RETRY = "source";
   static final String NDJSON_ACCEPT = "application/fhir+ndjson, application/ndjson, */*";
 
   /**
    * @param pollFloor shortest wait between polls, whatever the server says
-   * @param pollCap longest wait between polls (HAPI asks for 120 s)
+   * @param pollStart first wait between polls; each next one doubles, up to the cap
+   * @param pollCap longest wait between polls (HAPI asks for 120 s, and is often done sooner)
    * @param exportTimeout give up (and cancel the job) after this long
    * @param maxAttempts attempts per request on transient failures
    * @param initialBackoff first back-off after a transient failure
@@ -61,6 +65,7 @@ public final class BulkExportClient implements AutoCloseable {
    */
   public record Settings(
       Duration pollFloor,
+      Duration pollStart,
       Duration pollCap,
       Duration exportTimeout,
       int maxAttempts,
@@ -70,11 +75,19 @@ public final class BulkExportClient implements AutoCloseable {
     public static final Settings DEFAULTS =
         new Settings(
             Duration.ofSeconds(1),
+            Duration.ofSeconds(2),
             Duration.ofSeconds(60),
             Duration.ofHours(6),
             6,
             Duration.ofSeconds(2),
             Duration.ofMinutes(5));
+
+    /** Polls that start at the floor. */
+    public Settings(
+        Duration pollFloor, Duration pollCap, Duration exportTimeout, int maxAttempts, Duration initialBackoff,
+        Duration requestTimeout) {
+      this(pollFloor, pollFloor, pollCap, exportTimeout, maxAttempts, initialBackoff, requestTimeout);
+    }
   }
 
   /** How the client waits; a dependency so that tests need not wait. */
@@ -92,6 +105,7 @@ public final class BulkExportClient implements AutoCloseable {
   private final Pause pause;
   private final CloseableHttpClient http;
   private final Retry retry;
+  private final IntervalFunction pollBackoff;
   private final ObjectMapper json = new ObjectMapper();
 
   public BulkExportClient(
@@ -101,6 +115,12 @@ public final class BulkExportClient implements AutoCloseable {
 
   public BulkExportClient(
       String baseUrl, AccessTokens tokens, Settings settings, int maxConnections, Pause pause) {
+    this(baseUrl, tokens, settings, maxConnections, pause, RetryRegistry.ofDefaults());
+  }
+
+  /** @param retries where the retries of the source's requests ({@value #RETRY}) count, for their metrics */
+  public BulkExportClient(
+      String baseUrl, AccessTokens tokens, Settings settings, int maxConnections, Pause pause, RetryRegistry retries) {
     this.base = URI.create(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/");
     this.tokens = tokens;
     this.settings = settings;
@@ -118,6 +138,14 @@ public final class BulkExportClient implements AutoCloseable {
             .setMaxConnTotal(maxConnections + 2)
             .setUserAgent("pathling-relay")
             .build();
+    this.retry = retries.find(RETRY).orElseGet(() -> newRetry(retries, settings));
+    // The Bulk Data spec advises exponential back-off for status polls: HAPI asks for 120 s, yet
+    // finishes a job a step per maintenance pass, so its hint only shortens a wait, never lengthens it.
+    this.pollBackoff = IntervalFunction.ofExponentialBackoff(settings.pollStart(), 2.0, settings.pollCap());
+  }
+
+  /** The first client on a registry makes its retry, so that a second one does not log twice. */
+  private static Retry newRetry(RetryRegistry retries, Settings settings) {
     IntervalFunction backoff =
         IntervalFunction.ofExponentialRandomBackoff(settings.initialBackoff(), 2.0, 0.5, Duration.ofMinutes(2));
     IntervalBiFunction<Object> wait =
@@ -125,13 +153,13 @@ public final class BulkExportClient implements AutoCloseable {
           if (outcome.isLeft()
               && outcome.getLeft() instanceof SourceException failure
               && failure.retryAfter().isPresent()) {
-            return clamp(failure.retryAfter().get()).toMillis();
+            return clamp(failure.retryAfter().get(), settings).toMillis();
           }
           return backoff.apply(attempt);
         };
-    this.retry =
-        Retry.of(
-            "source",
+    Retry retry =
+        retries.retry(
+            RETRY,
             RetryConfig.custom()
                 .maxAttempts(settings.maxAttempts())
                 .intervalBiFunction(wait)
@@ -141,6 +169,7 @@ public final class BulkExportClient implements AutoCloseable {
     retry.getEventPublisher()
         .onRetry(event -> log.warn("Source request failed, retrying (attempt {}): {}",
             event.getNumberOfRetryAttempts(), event.getLastThrowable().getMessage()));
+    return retry;
   }
 
   /** The source's FHIR base URL, without a trailing slash. */
@@ -264,7 +293,7 @@ public final class BulkExportClient implements AutoCloseable {
     Instant deadline = Instant.now().plus(settings.exportTimeout());
     boolean keepJob = false;
     try {
-      while (true) {
+      for (int polls = 1; ; polls++) {
         ExportStatus status = poll(statusUrl);
         if (status instanceof ExportStatus.Complete complete) {
           keepJob = true;
@@ -276,7 +305,7 @@ public final class BulkExportClient implements AutoCloseable {
           throw new SourceException(
               "The export did not finish within " + settings.exportTimeout(), 0, false, null, null);
         }
-        pause.pause(clamp(running.retryAfter().orElse(settings.pollFloor())));
+        pause.pause(pollWait(polls, running.retryAfter()));
       }
     } catch (SourceException unanswered) {
       if (unanswered.isTransient()) {
@@ -381,7 +410,13 @@ public final class BulkExportClient implements AutoCloseable {
   }
 
 
-  private Duration clamp(Duration asked) {
+  /** The wait after the {@code polls}th poll: the back-off, or the server's hint when sooner. */
+  private Duration pollWait(int polls, Optional<Duration> retryAfter) {
+    Duration backoff = Duration.ofMillis(pollBackoff.apply(polls));
+    return clamp(retryAfter.filter(hint -> hint.compareTo(backoff) < 0).orElse(backoff), settings);
+  }
+
+  private static Duration clamp(Duration asked, Settings settings) {
     if (asked.compareTo(settings.pollFloor()) < 0) {
       return settings.pollFloor();
     }

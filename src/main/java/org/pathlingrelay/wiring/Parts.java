@@ -40,10 +40,13 @@ public final class Parts {
   private final FhirContext fhirContext = newFhirContext();
   private final InstantSource clock;
   private final MeterRegistry meters;
+  /** Every part's retries, so that each reports its metrics. */
+  private final RetryRegistry retries = RetryRegistry.ofDefaults();
 
   public Parts(InstantSource clock, MeterRegistry meters) {
     this.clock = clock;
     this.meters = meters;
+    TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
   }
 
   /** The FHIR context every part parses and writes with. */
@@ -78,11 +81,9 @@ public final class Parts {
   public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings, Consumer<Throwable> pathlingFailures) {
     PathlingWriter pathling =
         new HapiPathlingWriter(fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
-    RetryRegistry retries = RetryRegistry.ofDefaults();
     CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
     PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
     calls.onFailure(pathlingFailures);
-    TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
     TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
     Forwarder forwarder =
         new Forwarder(
@@ -105,12 +106,13 @@ public final class Parts {
   public BulkExportClient sourceClient(SourceSettings source) {
     return new BulkExportClient(
         source.sourceUrl(), source.tokens(), BulkExportClient.Settings.DEFAULTS, source.downloadConcurrency(),
-        BulkExportClient.Pause.SLEEP);
+        BulkExportClient.Pause.SLEEP, retries);
   }
 
   /** A backfill that loads through the outbox only: the catch-up inside {@code serve}. */
   public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir) {
-    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP);
+    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
+        null, ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), retries);
   }
 
   /**
@@ -125,6 +127,6 @@ public final class Parts {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
         new Backfill.PathlingLoads(fhirContext, pathling.pathlingUrl(), pathling.pathlingTokens(),
             pathling.pathlingTimeout(), IMPORT_POLL_FLOOR, IMPORT_POLL_CAP, BulkExportClient.Pause.SLEEP, stagingAreas),
-        hold, progress, watch);
+        hold, progress, watch, retries);
   }
 }
