@@ -100,8 +100,11 @@ public final class SourceHistory {
   private static final CacheControlDirective NO_CACHE = new CacheControlDirective().setNoCache(true);
 
   private static Bundle firstPage(IHistoryUntyped history, Instant since) {
+    // In UTC: HAPI's client leaves a '+' offset unescaped in the query, where it reads as a space.
+    InstantType sinceParam = new InstantType(Date.from(since));
+    sinceParam.setTimeZoneZulu(true);
     return history.returnBundle(Bundle.class)
-        .since(new InstantType(Date.from(since)))
+        .since(sinceParam)
         .count(PAGE_SIZE)
         .cacheControl(NO_CACHE)
         .execute();

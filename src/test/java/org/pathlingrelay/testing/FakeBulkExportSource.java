@@ -119,6 +119,10 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
  *       {@code Status set to CANCELLED} for ever: {@link #setHapiCancelQuirk}). A completed job
  *       answers 404 ({@code ... was already cancelled or has completed.  Nothing to do.}), as HAPI
  *       does; its files stay downloadable.
+ *   <li><b>History</b>: {@code GET [base]/_history} and {@code [base]/[type]/_history}, with
+ *       {@code _since}, {@code _count} and {@code _offset}, paged as HAPI pages them (see
+ *       {@link FakeHistory}): every {@link #put} and {@link #delete} is an entry. Dataset lines
+ *       have no history.
  *   <li><b>Files</b>: {@code GET [base]/Binary/<32 random chars>}. With an {@code Accept} (or
  *       {@code _format}) that asks for a FHIR encoding ({@code application/fhir+json},
  *       {@code application/json}, ...) before {@code application/fhir+ndjson}, HAPI answers the
@@ -204,6 +208,7 @@ public final class FakeBulkExportSource extends FakeServer {
   private static final Pattern KICK_OFF =
       Pattern.compile("/(?:(Patient|Group)(?:/([^/]+))?/)?\\$export");
   private static final Pattern BINARY = Pattern.compile("/Binary/([^/]+)");
+  private static final Pattern HISTORY = Pattern.compile("/(?:([A-Z][A-Za-z]*)/)?_history");
   private static final Pattern TYPE = Pattern.compile("[A-Z][A-Za-z]*");
   private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d*)");
   private static final String ID_CHARS =
@@ -220,6 +225,7 @@ public final class FakeBulkExportSource extends FakeServer {
   private Path datasetDir;
   /** Type → id → the latest put or delete, in first-change order. */
   private final Map<String, LinkedHashMap<String, Change>> changes = new HashMap<>();
+  private final FakeHistory history = new FakeHistory();
   private Instant undatedLastUpdated = Instant.EPOCH;
   private Instant lastStamp = Instant.EPOCH; // never reset: the clock only moves forward
   private final Map<String, Job> jobs = new LinkedHashMap<>();
@@ -245,6 +251,7 @@ public final class FakeBulkExportSource extends FakeServer {
   private volatile String requiredToken;
 
   private final ConcurrentLinkedQueue<KickOff> kickOffs = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<HistoryRead> historyReads = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Poll> polls = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Download> downloads = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Cancellation> cancellations = new ConcurrentLinkedQueue<>();
@@ -507,6 +514,7 @@ public final class FakeBulkExportSource extends FakeServer {
     synchronized (lock) {
       datasetDir = defaultDataset;
       changes.clear();
+      history.clear();
       undatedLastUpdated = Instant.EPOCH;
       jobs.clear();
       files.clear();
@@ -530,12 +538,21 @@ public final class FakeBulkExportSource extends FakeServer {
     rangeRequests = false;
     requiredToken = null;
     kickOffs.clear();
+    historyReads.clear();
     polls.clear();
     downloads.clear();
     cancellations.clear();
   }
 
   // ---------------------------------------------------------------- inspection
+
+  /** Every {@code _history} request, in arrival order. */
+  public List<HistoryRead> historyReads() {
+    return List.copyOf(historyReads);
+  }
+
+  /** One {@code _history} request: of a type, or of the system ({@code type == null}). */
+  public record HistoryRead(String type, Map<String, List<String>> params, String cacheControl, int status) {}
 
   /** Every kick-off request (also refused ones), in arrival order. */
   public List<KickOff> kickOffs() {
@@ -789,6 +806,8 @@ public final class FakeBulkExportSource extends FakeServer {
   private void record(Change change) {
     LinkedHashMap<String, Change> typeChanges =
         changes.computeIfAbsent(change.type(), t -> new LinkedHashMap<>());
+    history.record(change.type(), change.id(), change.json(), change.at(),
+        dataset(datasetDir).ids(change.type()).contains(change.id()));
     typeChanges.put(change.id(), change);
   }
 
@@ -1394,6 +1413,7 @@ public final class FakeBulkExportSource extends FakeServer {
       String method = request.getMethod();
       Matcher kickOff = KICK_OFF.matcher(path);
       Matcher binary = BINARY.matcher(path);
+      Matcher historyPath = HISTORY.matcher(path);
       try {
         if (kickOff.matches() && (method.equals("GET") || method.equals("POST"))) {
           kickOff(request, response, path.substring(1), kickOff.group(1), kickOff.group(2));
@@ -1403,6 +1423,8 @@ public final class FakeBulkExportSource extends FakeServer {
           cancel(request, response);
         } else if (binary.matches() && method.equals("GET")) {
           download(request, response, binary.group(1));
+        } else if (historyPath.matches() && method.equals("GET")) {
+          history(request, response, historyPath.group(1));
         } else {
           send(response, Answer.error(kickOff.matches() || binary.matches()
                   || path.equals("/$export-poll-status") ? 405 : 404,
@@ -1415,6 +1437,33 @@ public final class FakeBulkExportSource extends FakeServer {
           send(response, Answer.error(400, "Invalid request: " + malformed.getMessage()));
         }
       }
+    }
+
+    private void history(HttpServletRequest request, HttpServletResponse response, String type)
+        throws IOException {
+      Map<String, List<String>> params = parseQuery(request.getQueryString());
+      Answer answer;
+      synchronized (lock) {
+        List<String> sinceValues = params.getOrDefault("_since", List.of());
+        Instant since = sinceValues.isEmpty() ? null : parseInstant(sinceValues.get(0));
+        if (!authorized(request)) {
+          answer = Answer.unauthorized();
+        } else if (!sinceValues.isEmpty() && since == null) {
+          answer = Answer.error(400, "Invalid instant for _since: \"" + sinceValues.get(0) + "\"");
+        } else {
+          Integer count = integer(params, "_count");
+          Integer offset = integer(params, "_offset");
+          answer = new Answer(200, FHIR_JSON,
+              history.page(baseOf(request), type, since, count, offset == null ? 0 : offset), Map.of());
+        }
+      }
+      historyReads.add(new HistoryRead(type, frozen(params), request.getHeader("Cache-Control"), answer.status()));
+      send(response, answer);
+    }
+
+    private static Integer integer(Map<String, List<String>> params, String name) {
+      List<String> values = params.getOrDefault(name, List.of());
+      return values.isEmpty() || !values.get(0).matches("\\d{1,9}") ? null : Integer.valueOf(values.get(0));
     }
 
     private void kickOff(HttpServletRequest request, HttpServletResponse response, String path,
