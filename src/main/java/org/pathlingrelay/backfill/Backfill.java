@@ -14,6 +14,7 @@ import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.OutboxWriter;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
+import org.pathlingrelay.source.SourceHistory;
 
 /**
  * Loads history into Pathling, through a bulk export into the same outbox the live stream feeds
@@ -49,7 +50,7 @@ public final class Backfill {
       ForwardingHold hold,
       BackfillProgress progress) {
     this(source, writer, reader, dataDir, resourceTypes, pause, pathling, hold, progress, DeliveryWatch.unbounded(),
-        RetryRegistry.ofDefaults());
+        RetryRegistry.ofDefaults(), null);
   }
 
   /**
@@ -59,6 +60,7 @@ public final class Backfill {
    * @param hold pauses this process's forwarding of the types being imported
    * @param watch how long to wait for forwarding that delivers nothing, and what is known of why
    * @param retries where the retries of broken downloads count, beside the other retries' metrics
+   * @param history where a {@code _since} run finds the deletes its export leaves out; null for none
    */
   public Backfill(
       BulkExportClient source,
@@ -71,7 +73,8 @@ public final class Backfill {
       ForwardingHold hold,
       BackfillProgress progress,
       DeliveryWatch watch,
-      RetryRegistry retries) {
+      RetryRegistry retries,
+      SourceHistory history) {
     this.reader = reader;
     this.dataDir = dataDir;
     this.journal = new Journal(dataDir);
@@ -80,11 +83,13 @@ public final class Backfill {
     ExportDownloads downloads = new ExportDownloads(source, outbox, progress);
     SourceExport export = new SourceExport(source, journal, reader, progress);
     DeliveryWait delivery = new DeliveryWait(reader, pause, progress, watch);
-    loads.put(LoadMode.RELAY, new RelayLoad(export, downloads, outbox, delivery, watch.clock()));
+    HistoryDeletes historyDeletes = history == null ? HistoryDeletes.NONE : new HistoryDeletes(history, outbox);
+    loads.put(LoadMode.RELAY, new RelayLoad(export, downloads, outbox, historyDeletes, delivery, watch.clock()));
     if (pathling != null) {
       ExportStaging staging = new ExportStaging(pathling.staging, journal, files, progress);
       loads.put(LoadMode.IMPORT,
-          new ImportLoad(export, downloads, staging, pathling.client(), hold, delivery, journal, watch.clock()));
+          new ImportLoad(export, downloads, staging, historyDeletes, pathling.client(), hold, delivery, journal,
+              watch.clock()));
       loads.put(LoadMode.PNP, new PnpLoad(source.baseUrl(), pathling.client(), hold, journal, watch.clock()));
     }
   }

@@ -23,6 +23,7 @@ final class ImportLoad implements Load {
   private final SourceExport export;
   private final ExportDownloads downloads;
   private final ExportStaging staging;
+  private final HistoryDeletes historyDeletes;
   private final PathlingImportClient pathling;
   private final ForwardingHold hold;
   private final DeliveryWait delivery;
@@ -30,11 +31,12 @@ final class ImportLoad implements Load {
   private final InstantSource clock;
 
   ImportLoad(
-      SourceExport export, ExportDownloads downloads, ExportStaging staging, PathlingImportClient pathling,
-      ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
+      SourceExport export, ExportDownloads downloads, ExportStaging staging, HistoryDeletes historyDeletes,
+      PathlingImportClient pathling, ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
     this.export = export;
     this.downloads = downloads;
     this.staging = staging;
+    this.historyDeletes = historyDeletes;
     this.pathling = pathling;
     this.hold = hold;
     this.delivery = delivery;
@@ -57,6 +59,8 @@ final class ImportLoad implements Load {
           StagingArea area = staging.open(where);
           downloads.load(manifest, plan.downloadConcurrency(),
               (m, index, c) -> staging.stage(area, job.statusUrl(), m, index, c), counts);
+          // Queued now, forwarded once the hold ends: after the import, which cannot delete.
+          historyDeletes.queue(plan.request(), manifest, counts);
           importStaged(area, manifest, plan.saveMode(), job.statusUrl());
         });
         ForwardingHold.release(held);

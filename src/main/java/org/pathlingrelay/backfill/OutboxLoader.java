@@ -66,6 +66,19 @@ final class OutboxLoader {
     progress.fileDone();
   }
 
+  /** Deletes found elsewhere than in the export's files (the source's history). */
+  void queueDeletes(List<Change> deletes, LoadCounts counts) {
+    List<Change> chunk = new ArrayList<>(CHUNK);
+    for (Change delete : deletes) {
+      counts.of(delete.key().type()).deletes.incrementAndGet();
+      chunk.add(delete);
+      if (chunk.size() >= CHUNK) {
+        queue(chunk, counts);
+      }
+    }
+    queue(chunk, counts);
+  }
+
   private void parseInto(byte[] line, ExportFile file, boolean deletedFile, List<Change> chunk, LoadCounts counts) {
     try {
       if (deletedFile) {

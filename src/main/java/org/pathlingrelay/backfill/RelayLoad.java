@@ -15,14 +15,17 @@ final class RelayLoad implements Load {
   private final SourceExport export;
   private final ExportDownloads downloads;
   private final OutboxLoader outbox;
+  private final HistoryDeletes historyDeletes;
   private final DeliveryWait delivery;
   private final InstantSource clock;
 
   RelayLoad(
-      SourceExport export, ExportDownloads downloads, OutboxLoader outbox, DeliveryWait delivery, InstantSource clock) {
+      SourceExport export, ExportDownloads downloads, OutboxLoader outbox, HistoryDeletes historyDeletes,
+      DeliveryWait delivery, InstantSource clock) {
     this.export = export;
     this.downloads = downloads;
     this.outbox = outbox;
+    this.historyDeletes = historyDeletes;
     this.delivery = delivery;
     this.clock = clock;
   }
@@ -33,7 +36,10 @@ final class RelayLoad implements Load {
     return export.run(plan, job -> {
       ExportManifest manifest = job.manifest();
       LoadCounts counts = new LoadCounts();
-      long queuedUpTo = job.queueOnce(() -> downloads.load(manifest, plan.downloadConcurrency(), this::queue, counts));
+      long queuedUpTo = job.queueOnce(() -> {
+        downloads.load(manifest, plan.downloadConcurrency(), this::queue, counts);
+        historyDeletes.queue(plan.request(), manifest, counts);
+      });
       long forwarded = delivery.await(queuedUpTo);
       job.complete(manifest);
       return counts.report(manifest.transactionTime(), Duration.between(started, clock.instant()), forwarded,

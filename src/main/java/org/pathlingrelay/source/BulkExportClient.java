@@ -173,6 +173,11 @@ public final class BulkExportClient implements AutoCloseable {
   }
 
   /** The source's FHIR base URL, without a trailing slash. */
+  /** The credentials this client sends, for other clients of the same source. */
+  public AccessTokens tokens() {
+    return tokens;
+  }
+
   public String baseUrl() {
     String url = base.toString();
     return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;

@@ -24,6 +24,8 @@ import org.pathlingrelay.forward.PathlingCalls;
 import org.pathlingrelay.forward.PathlingWriter;
 import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.source.SourceClients;
+import org.pathlingrelay.source.SourceHistory;
 
 /**
  * The one place that builds the relay's parts (outbox, forwarder, source client, backfill) for
@@ -112,7 +114,7 @@ public final class Parts {
   /** A backfill that loads through the outbox only: the catch-up inside {@code serve}. */
   public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir) {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
-        null, ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), retries);
+        null, ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), retries, history(source));
   }
 
   /**
@@ -127,6 +129,11 @@ public final class Parts {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
         new Backfill.PathlingLoads(fhirContext, pathling.pathlingUrl(), pathling.pathlingTokens(),
             pathling.pathlingTimeout(), IMPORT_POLL_FLOOR, IMPORT_POLL_CAP, BulkExportClient.Pause.SLEEP, stagingAreas),
-        hold, progress, watch, retries);
+        hold, progress, watch, retries, history(source));
+  }
+
+  /** The source's {@code _history}, where a sync finds its deletes. */
+  private SourceHistory history(BulkExportClient source) {
+    return new SourceHistory(SourceClients.fhirClient(fhirContext, source.baseUrl(), source.tokens()));
   }
 }

@@ -4,15 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import ca.uhn.fhir.context.FhirContext;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.github.resilience4j.retry.RetryRegistry;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -22,15 +26,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.source.SourceClients;
+import org.pathlingrelay.source.SourceHistory;
 import org.pathlingrelay.testing.FakeBulkExportSource;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RelayHarness;
+import org.slf4j.LoggerFactory;
 
 /**
  * Backfill from a HAPI-shaped bulk-export source through the outbox into a fake Pathling. A real
@@ -71,6 +79,14 @@ class BackfillTest {
     SqliteOutbox outbox = relay.outbox();
     return new Backfill(client, outbox, outbox, dataDir, resourceTypes(),
         BulkExportClient.Pause.SLEEP);
+  }
+
+  /** As the commands build it: with the source's history for the deletes of a sync. */
+  private Backfill backfillWithHistory() {
+    SqliteOutbox outbox = relay.outbox();
+    return new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP, null,
+        ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), RetryRegistry.ofDefaults(),
+        new SourceHistory(SourceClients.fhirClient(FhirContext.forR4Cached(), source.baseUrl(), AccessTokens.NONE)));
   }
 
   private static java.util.Set<String> resourceTypes() {
@@ -193,6 +209,68 @@ class BackfillTest {
     assertThat(((Patient) pathling.current("Patient", patientId).orElseThrow())
         .getGender().toCode()).isEqualTo("other");
     assertThat(sync.watermark()).contains(second.transactionTime());
+  }
+
+  @Test
+  void sync_onASourceThatWritesNoDeletedFiles_carriesItsDeletesFromTheHistory() throws Exception {
+    source.setReportDeletions(false); // as real HAPI JPA 8.8.0
+    backfillWithHistory().run(full());
+    List<String> patients = source.ids("Patient");
+    String recreated = patients.get(2);
+    source.delete("Patient", patients.get(0));
+    source.delete("Patient", patients.get(1));
+    source.delete("Patient", recreated);
+    source.put("Patient", "{\"resourceType\":\"Patient\",\"id\":\"" + recreated + "\",\"gender\":\"other\"}");
+    String condition = source.ids("Condition").get(0);
+    source.delete("Condition", condition);
+
+    Backfill sync = backfillWithHistory();
+    BackfillReport report = sync.run(new BackfillPlan(
+        ExportRequest.system(List.of(), sync.watermark()), LoadMode.RELAY, 4, true));
+
+    assertThat(report.types()).filteredOn(t -> t.deletes() > 0)
+        .extracting(BackfillReport.TypeCounts::type, BackfillReport.TypeCounts::deletes)
+        .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("Patient", 2L),
+            org.assertj.core.groups.Tuple.tuple("Condition", 1L));
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      assertThat(pathling.rowCount("Patient", patients.get(0))).isZero();
+      assertThat(pathling.rowCount("Patient", patients.get(1))).isZero();
+      assertThat(pathling.rowCount("Condition", condition)).isZero();
+    });
+    assertThat(((Patient) pathling.current("Patient", recreated).orElseThrow()).getGender().toCode())
+        .isEqualTo("other");
+    assertPathlingHoldsTheWholeDataset();
+    assertThat(source.historyReads()).isNotEmpty()
+        .allSatisfy(read -> assertThat(read.cacheControl()).isEqualTo("no-cache"));
+  }
+
+  @Test
+  void sync_onASourceWithNeitherDeletedFilesNorHistory_carriesTheUpdates_andSaysTheDeletesStay() throws Exception {
+    source.setReportDeletions(false);
+    source.setHistory(false);
+    backfillWithHistory().run(full());
+    String updated = source.ids("Patient").get(0);
+    String deleted = source.ids("Patient").get(1);
+    source.put("Patient", "{\"resourceType\":\"Patient\",\"id\":\"" + updated + "\",\"gender\":\"other\"}");
+    source.delete("Patient", deleted);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    Logger log = (Logger) LoggerFactory.getLogger(Backfill.class);
+    logged.start();
+    log.addAppender(logged);
+    try {
+      Backfill sync = backfillWithHistory();
+      sync.run(new BackfillPlan(ExportRequest.system(List.of(), sync.watermark()), LoadMode.RELAY, 4, true));
+    } finally {
+      log.detachAppender(logged);
+    }
+
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
+        ((Patient) pathling.current("Patient", updated).orElseThrow()).getGender().toCode()).isEqualTo("other"));
+    assertThat(pathling.rowCount("Patient", deleted)).isEqualTo(1);
+    assertThat(logged.list).filteredOn(e -> e.getLevel() == Level.WARN)
+        .extracting(ILoggingEvent::getFormattedMessage)
+        .singleElement().asString()
+        .contains("answers no _history", "stay in Pathling until a full backfill");
   }
 
   @Test

@@ -246,6 +246,7 @@ public final class FakeBulkExportSource extends FakeServer {
   private volatile int deletedEntriesPerBundle = 1;
   private volatile boolean reportDeletions = true;
   private volatile boolean hapiCancelQuirk;
+  private volatile boolean historyServed = true;
   private volatile boolean gzip;
   private volatile boolean rangeRequests;
   private volatile String requiredToken;
@@ -435,6 +436,11 @@ public final class FakeBulkExportSource extends FakeServer {
     reportDeletions = report;
   }
 
+  /** Whether {@code _history} is served (default true, as HAPI); false answers 404, as a source without it. */
+  public void setHistory(boolean served) {
+    historyServed = served;
+  }
+
   /**
    * Whether polling a cancelled job answers 202 {@code Status set to CANCELLED} for ever, as real
    * HAPI 8.8.0 does, instead of the IG's 404 (default false).
@@ -534,6 +540,7 @@ public final class FakeBulkExportSource extends FakeServer {
     deletedEntriesPerBundle = 1;
     reportDeletions = true;
     hapiCancelQuirk = false;
+    historyServed = true;
     gzip = false;
     rangeRequests = false;
     requiredToken = null;
@@ -1423,7 +1430,7 @@ public final class FakeBulkExportSource extends FakeServer {
           cancel(request, response);
         } else if (binary.matches() && method.equals("GET")) {
           download(request, response, binary.group(1));
-        } else if (historyPath.matches() && method.equals("GET")) {
+        } else if (historyPath.matches() && method.equals("GET") && historyServed) {
           history(request, response, historyPath.group(1));
         } else {
           send(response, Answer.error(kickOff.matches() || binary.matches()
