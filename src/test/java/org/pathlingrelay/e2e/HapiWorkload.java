@@ -34,16 +34,16 @@ import org.pathlingrelay.testing.HapiJpaServer;
  * the truth to compare Pathling with: for every id the version HAPI gave its last write, and
  * whether that write was a delete.
  */
-final class HapiWorkload {
+public final class HapiWorkload {
 
   /** What HAPI holds for one resource after the workload. */
-  record Truth(String type, String id, String version, boolean deleted) {}
+  public record Truth(String type, String id, String version, boolean deleted) {}
 
   private final HapiJpaServer hapi;
   private final String run = UUID.randomUUID().toString().substring(0, 8);
   private final Map<String, Truth> truth = new ConcurrentHashMap<>();
 
-  HapiWorkload(HapiJpaServer hapi) {
+  public HapiWorkload(HapiJpaServer hapi) {
     this.hapi = hapi;
   }
 
@@ -91,7 +91,7 @@ final class HapiWorkload {
    * threads} threads (the first version creates them: PUT with the client's id); each thread owns
    * its ids (one writer per resource), alternating single calls and transactions.
    */
-  void write(int count, int from, int to, int threads) throws Exception {
+  public void write(int count, int from, int to, int threads) throws Exception {
     inParallel(count, threads, (client, n) -> {
       for (int v = from; v <= to; v++) {
         Patient patient = patient(id("p", n), v);
@@ -112,7 +112,7 @@ final class HapiWorkload {
   }
 
   /** Deletes the Patient and Observation of every {@code every}th n, by single calls and transactions. */
-  void delete(int count, int every, int threads) throws Exception {
+  public void delete(int count, int every, int threads) throws Exception {
     inParallel(count, threads, (client, n) -> {
       if (n % every != 0) {
         return;
@@ -188,7 +188,7 @@ final class HapiWorkload {
     return observation;
   }
 
-  List<Truth> truth() {
+  public List<Truth> truth() {
     return List.copyOf(truth.values());
   }
 
@@ -200,7 +200,7 @@ final class HapiWorkload {
   }
 
   /** Waits until Pathling holds every live resource at HAPI's last version and none deleted. */
-  void awaitHeldBy(FakePathling pathling, Duration atMost) {
+  public void awaitHeldBy(FakePathling pathling, Duration atMost) {
     await("Pathling matches HAPI")
         .atMost(atMost)
         .pollInterval(Duration.ofMillis(250))
