@@ -84,7 +84,7 @@ public final class Backfill {
     SourceExport export = new SourceExport(source, journal, reader, progress);
     DeliveryWait delivery = new DeliveryWait(reader, pause, progress, watch);
     HistoryDeletes historyDeletes = history == null ? HistoryDeletes.NONE : new HistoryDeletes(history, outbox);
-    loads.put(LoadMode.RELAY, new RelayLoad(export, downloads, outbox, historyDeletes, delivery, watch.clock()));
+    loads.put(LoadMode.RELAY, new RelayLoad(export, downloads, outbox, historyDeletes, hold, delivery, watch.clock()));
     if (pathling != null) {
       ExportStaging staging = new ExportStaging(pathling.staging, journal, files, progress);
       loads.put(LoadMode.IMPORT,

@@ -14,8 +14,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.pathlingrelay.source.BulkExportClient;
-import org.pathlingrelay.source.ExportManifest;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
+import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

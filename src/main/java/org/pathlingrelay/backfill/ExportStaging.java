@@ -9,8 +9,8 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import org.pathlingrelay.source.ExportManifest;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
+import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

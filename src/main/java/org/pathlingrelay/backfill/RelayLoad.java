@@ -16,16 +16,18 @@ final class RelayLoad implements Load {
   private final ExportDownloads downloads;
   private final OutboxLoader outbox;
   private final HistoryDeletes historyDeletes;
+  private final ForwardingHold hold;
   private final DeliveryWait delivery;
   private final InstantSource clock;
 
   RelayLoad(
       SourceExport export, ExportDownloads downloads, OutboxLoader outbox, HistoryDeletes historyDeletes,
-      DeliveryWait delivery, InstantSource clock) {
+      ForwardingHold hold, DeliveryWait delivery, InstantSource clock) {
     this.export = export;
     this.downloads = downloads;
     this.outbox = outbox;
     this.historyDeletes = historyDeletes;
+    this.hold = hold;
     this.delivery = delivery;
     this.clock = clock;
   }
@@ -37,7 +39,12 @@ final class RelayLoad implements Load {
       ExportManifest manifest = job.manifest();
       LoadCounts counts = new LoadCounts();
       long queuedUpTo = job.queueOnce(() -> {
-        downloads.load(manifest, plan.downloadConcurrency(), this::queue, counts);
+        try (TypeHolds holds = TypeHolds.of(manifest.output(), hold)) {
+          downloads.load(manifest, plan.downloadConcurrency(), (m, index, c) -> {
+            queue(m, index, c);
+            holds.queued(m.output().get(index).type());
+          }, counts);
+        }
         historyDeletes.queue(plan.request(), manifest, counts);
       });
       long forwarded = delivery.await(queuedUpTo);

@@ -150,7 +150,7 @@ public final class Relay implements AutoCloseable {
         CatchUpSettings settings = catchUpSettings.get();
         sourceClient = parts.sourceClient(
             new SourceSettings(settings.sourceUrl(), settings.sourceTokens(), settings.downloadConcurrency()));
-        Backfill backfill = parts.relayBackfill(sourceClient, outbox, config.dataDir());
+        Backfill backfill = parts.relayBackfill(sourceClient, outbox, config.dataDir(), forwarder::hold);
         catchUp = new CatchUp(
             backfill,
             watermark -> new BackfillPlan(

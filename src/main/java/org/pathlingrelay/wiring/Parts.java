@@ -111,10 +111,14 @@ public final class Parts {
         BulkExportClient.Pause.SLEEP, retries);
   }
 
-  /** A backfill that loads through the outbox only: the catch-up inside {@code serve}. */
-  public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir) {
+  /**
+   * A backfill that loads through the outbox only: the catch-up inside {@code serve}.
+   *
+   * @param hold pauses the forwarding of each type until its files are queued
+   */
+  public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir, ForwardingHold hold) {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
-        null, ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), retries, history(source));
+        null, hold, BackfillProgress.log(), DeliveryWatch.unbounded(), retries, history(source));
   }
 
   /**

@@ -274,6 +274,25 @@ class BackfillTest {
   }
 
   @Test
+  void backfill_forwardsATypeOnceAllItsFilesAreQueued_inOneRequestNotOnePerFile() throws Exception {
+    source.setMaxResourcesPerFile(300); // Procedure: 7 files, MedicationRequest: 6
+    pathling.setWriteDelay(Duration.ofMillis(300), Duration.ZERO); // files keep coming while a write runs
+    SqliteOutbox outbox = relay.outbox();
+    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
+        null, relay.forwarder()::hold, BackfillProgress.log());
+
+    backfill.run(new BackfillPlan(ExportRequest.system(List.of("Procedure", "MedicationRequest"), Optional.empty()),
+        LoadMode.RELAY, 1, false));
+
+    for (String type : List.of("Procedure", "MedicationRequest")) {
+      assertThat(pathling.ids(type)).as(type).hasSize(source.resourceCounts().get(type));
+      assertThat(pathling.writes()).as("requests carrying %s", type)
+          .filteredOn(write -> write.references().stream().anyMatch(r -> r.startsWith(type + "/")))
+          .hasSize(1); // each is below --batch-max (5,000)
+    }
+  }
+
+  @Test
   void aLiveUpdateRacingABackfill_keepsTheNewerVersion() throws Exception {
     source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
     HapiNotifier live = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
