@@ -187,7 +187,7 @@ public final class Forwarder implements AutoCloseable {
 
   private void coordinate() {
     while (true) {
-      // Read before taking the lock: the outbox is I/O, and the breaker publishes under its own.
+      // Read before taking the lock: the outbox is I/O; the lock covers only the forwarder's state.
       CircuitBreaker.State circuit = calls.breaker().getState();
       Optional<List<TypeBacklog>> backlog = readBacklog(circuit);
       TypeScheduler.Decision decision;
@@ -198,7 +198,11 @@ public final class Forwarder implements AutoCloseable {
         }
         Instant now = clock.instant();
         outage.report(now, circuit);
-        decision = backlog.map(waiting -> scheduler.decide(waiting, state, now)).orElse(TypeScheduler.Decision.idle(now));
+        // Decided and marked in flight in one critical section: no hold() can come between them,
+        // and dispatched() refuses a held type or one in flight should the decision ever offer it.
+        decision = backlog.isPresent()
+            ? scheduler.decide(backlog.get(), state, now)
+            : TypeScheduler.Decision.idle(now);
         for (String type : decision.send()) {
           state = state.dispatched(type);
         }
@@ -292,7 +296,7 @@ public final class Forwarder implements AutoCloseable {
     }
   }
 
-  /** Nanoseconds from {@code decidedAt + elapsed} until {@code until}; a clock that went back counts as no time. */
+  /** Nanoseconds from {@code decidedAt + elapsed} to {@code until}; a clock gone back counts as no time. */
   private static long remaining(Instant decidedAt, Instant until, Duration elapsed) {
     Duration planned = Duration.between(decidedAt, until);
     return Math.max(0, planned.minus(elapsed.isNegative() ? Duration.ZERO : elapsed).toNanos());

@@ -49,7 +49,8 @@ class DispatchDecisionTest {
   }
 
   private TypeScheduler.Decision decide(int parallelTypes) {
-    return new TypeScheduler(parallelTypes, BATCH_MAX, LINGER).decide(List.copyOf(backlog.values()), state, clock.instant());
+    TypeScheduler scheduler = new TypeScheduler(parallelTypes, BATCH_MAX, LINGER);
+    return scheduler.decide(List.copyOf(backlog.values()), state, clock.instant());
   }
 
   /** Decides and starts the chosen turns, as the forwarder does in one critical section. */

@@ -196,7 +196,8 @@ class ForwarderHoldTest {
     }
 
     void unmarkHeld(Set<String> types) {
-      (types.isEmpty() ? Set.of("") : types).forEach(type -> held.computeIfPresent(type, (t, n) -> n == 1 ? null : n - 1));
+      (types.isEmpty() ? Set.of("") : types)
+          .forEach(type -> held.computeIfPresent(type, (t, n) -> n == 1 ? null : n - 1));
     }
 
     boolean writingAny(Set<String> types) {
