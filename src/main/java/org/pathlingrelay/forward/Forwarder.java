@@ -7,16 +7,15 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
-import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.stream.Collectors;
+import java.util.function.Supplier;
 import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.OutboxUnavailableException;
 import org.pathlingrelay.outbox.PendingChange;
@@ -29,19 +28,22 @@ import org.slf4j.LoggerFactory;
  * send; at most one request per type is in flight (Pathling fails overlapping writes to a type),
  * while different types go in parallel. While a request is in flight the type's changes pile up,
  * and the next request takes all of them up to the batch maximum: under load batches grow by
- * themselves, at rest a change waits at most the linger. Which types go next is {@link
- * TypeScheduler}'s decision (longest-waiting first); what a turn sends is {@link Turn}'s.
+ * themselves, at rest a change waits at most the linger. Which types go next, and when to look
+ * again, is {@link TypeScheduler}'s pure decision (longest-waiting first); what a turn sends is
+ * {@link Turn}'s.
+ *
+ * <p>Threads: the coordinator, and a pool of one delivery thread per parallel type. One lock
+ * guards all the forwarder's state (the {@link DispatchState}, the {@link OutageLog}, whether it
+ * runs, whether something changed), and its one condition says that something did. A decision and
+ * the marking of its types as in flight happen in one critical section, and {@link #hold} records
+ * its hold in one too, so a hold either comes first (the decision skips the held types) or sees
+ * the turns the decision started and waits for them.
  */
 public final class Forwarder implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
-  /** Bounds how often the backlog is scanned when commits arrive continuously. */
-  private static final Duration MIN_SCAN_INTERVAL = Duration.ofMillis(20);
-  private static final Duration IDLE_RESCAN = TypeScheduler.IDLE;
-  /** Pathling unreachable this long is an error worth a human's attention (and a Sentry event). */
-  private static final Duration LONG_OUTAGE = Duration.ofMinutes(5);
-  /** While Pathling fails, the log says so this often: at once, then as a reminder. */
-  private static final Duration OUTAGE_REMINDER = Duration.ofMinutes(1);
+  /** How long a type rests when the breaker refused its call. */
+  private static final Duration REFUSED_REST = Duration.ofSeconds(1);
 
   /**
    * @param parallelTypes how many types may be in flight at once
@@ -70,21 +72,14 @@ public final class Forwarder implements AutoCloseable {
   private final ExecutorService deliveries;
   private final Thread coordinator;
 
-  private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
-  /** Types another writer (a bulk import) owns for now; their changes wait in the outbox. */
-  private final Map<String, Integer> held = new ConcurrentHashMap<>();
-  private final java.util.concurrent.atomic.AtomicInteger holdingAll = new java.util.concurrent.atomic.AtomicInteger();
-  private final Map<String, Instant> restingUntil = new ConcurrentHashMap<>();
-  /** When each type's last turn ended: it waits for its next turn from then. */
-  private final Map<String, Instant> turnEndedAt = new ConcurrentHashMap<>();
   private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled whenever the fields below change: a commit, a finished turn, a hold, a stop. */
   private final Condition changed = lock.newCondition();
+  // Guarded by lock.
+  private DispatchState state = DispatchState.INITIAL;
+  private final OutageLog outage = new OutageLog();
   private boolean signalled;
-  private volatile boolean running;
-  private volatile Instant unhealthySince;
-  private volatile boolean outageReported;
-  private volatile Instant outageRemindedAt;
-  private volatile String lastFailure = "no answer";
+  private boolean running;
 
   public Forwarder(
       OutboxReader outbox,
@@ -110,36 +105,22 @@ public final class Forwarder implements AutoCloseable {
             });
     this.coordinator = new Thread(this::coordinate, "forward-coordinator");
     coordinator.setDaemon(true);
-    calls.breaker().getEventPublisher().onError(event -> lastFailure = String.valueOf(event.getThrowable().getMessage()));
-    calls.breaker().getEventPublisher().onStateTransition(event -> {
-      if (event.getStateTransition().getToState() == CircuitBreaker.State.CLOSED) {
-        if (outageReported) {
-          log.info("Pathling answers again; forwarding resumed");
-        }
-        unhealthySince = null;
-        outageReported = false;
-        outageRemindedAt = null;
-      } else if (unhealthySince == null) {
-        unhealthySince = clock.instant();
-      }
-      wake();
-    });
+    CircuitBreaker.EventPublisher events = calls.breaker().getEventPublisher();
+    events.onError(event -> locked(() -> outage.failed(String.valueOf(event.getThrowable().getMessage()))));
+    events.onStateTransition(event -> locked(() -> {
+      outage.circuit(event.getStateTransition().getToState(), clock.instant());
+      signal();
+    }));
   }
 
   public void start() {
-    running = true;
+    locked(() -> running = true);
     coordinator.start();
   }
 
   /** Something changed (a commit, a finished request): look again soon. */
   public void wake() {
-    lock.lock();
-    try {
-      signalled = true;
-      changed.signalAll();
-    } finally {
-      lock.unlock();
-    }
+    locked(this::signal);
   }
 
   /**
@@ -149,120 +130,109 @@ public final class Forwarder implements AutoCloseable {
    * import, so a newer live version is never overwritten by the import's older one.
    */
   public AutoCloseable hold(Set<String> types) throws InterruptedException {
-    synchronized (held) {
-      if (types.isEmpty()) {
-        holdingAll.incrementAndGet();
-      } else {
-        types.forEach(type -> held.merge(type, 1, Integer::sum));
-      }
-    }
-    // A delivery leaves inFlight and then signals (wake), so checking under the lock loses no wake-up.
+    Set<String> held = Set.copyOf(types);
     lock.lock();
     try {
-      while (inFlight.stream().anyMatch(type -> types.isEmpty() || types.contains(type))) {
-        changed.await();
+      state = state.held(held);
+      try {
+        while (state.inFlightAmong(held)) {
+          changed.await();
+        }
+      } catch (InterruptedException e) {
+        release(held);
+        throw e;
       }
     } finally {
       lock.unlock();
     }
-    return () -> {
-      if (types.isEmpty()) {
-        holdingAll.decrementAndGet();
-      } else {
-        types.forEach(type -> held.computeIfPresent(type, (t, n) -> n == 1 ? null : n - 1));
-      }
-      wake();
-    };
+    return new Release(held);
+  }
+
+  /** Ends one hold, once however often it is closed. */
+  private final class Release implements AutoCloseable {
+    private final Set<String> held;
+    private boolean done; // guarded by lock
+
+    Release(Set<String> held) {
+      this.held = held;
+    }
+
+    @Override
+    public void close() {
+      locked(() -> {
+        if (!done) {
+          done = true;
+          release(held);
+        }
+      });
+    }
+  }
+
+  /** Under the lock. */
+  private void release(Set<String> held) {
+    state = state.released(held);
+    signal();
   }
 
   public ForwarderStatus status() {
     Instant now = clock.instant();
-    Set<String> resting = new TreeSet<>();
-    restingUntil.forEach((type, until) -> {
-      if (until.isAfter(now)) {
-        resting.add(type);
-      }
-    });
+    DispatchState seen = read(() -> state);
     return new ForwarderStatus(
         settings.mode().name().toLowerCase(),
         calls.breaker().getState().name(),
-        new TreeSet<>(inFlight),
-        resting,
+        new TreeSet<>(seen.inFlight()),
+        seen.restingAt(now),
         metrics.counts());
   }
 
   private void coordinate() {
-    while (running) {
-      Duration wait;
+    while (true) {
+      // Read before taking the lock: the outbox is I/O; the lock covers only the forwarder's state.
+      CircuitBreaker.State circuit = calls.breaker().getState();
+      Optional<List<TypeBacklog>> backlog = readBacklog(circuit);
+      TypeScheduler.Decision decision;
+      lock.lock();
       try {
-        wait = dispatchDue();
-      } catch (OutboxUnavailableException e) {
-        log.error("Cannot read the outbox: {}", e.getMessage());
-        wait = IDLE_RESCAN;
+        if (!running) {
+          return;
+        }
+        Instant now = clock.instant();
+        outage.report(now, circuit);
+        // Decided and marked in flight in one critical section: no hold() can come between them,
+        // and dispatched() refuses a held type or one in flight should the decision ever offer it.
+        decision = backlog.isPresent()
+            ? scheduler.decide(backlog.get(), state, now)
+            : TypeScheduler.Decision.idle(now);
+        for (String type : decision.send()) {
+          state = state.dispatched(type);
+        }
+      } finally {
+        lock.unlock();
       }
-      if (!awaitChange(wait)) {
+      decision.send().forEach(type -> deliveries.execute(() -> deliver(type)));
+      if (!awaitChange(decision)) {
         return;
       }
     }
   }
 
-  /** Sends every type that is due; returns how long until the next one may be. */
-  private Duration dispatchDue() {
-    reportOutage(clock.instant());
-    if (!breakerPermits()) {
-      return IDLE_RESCAN;
+  /** The backlog, or nothing to decide on while the breaker is open or the outbox unreadable. */
+  private Optional<List<TypeBacklog>> readBacklog(CircuitBreaker.State circuit) {
+    if (circuit == CircuitBreaker.State.OPEN || circuit == CircuitBreaker.State.FORCED_OPEN) {
+      return Optional.empty();
     }
-    List<TypeBacklog> backlog = outbox.backlog(settings.batchMax());
-    Set<String> heldNow;
-    synchronized (held) {
-      heldNow = holdingAll.get() > 0
-          ? backlog.stream().map(TypeBacklog::type).collect(Collectors.toSet())
-          : Set.copyOf(held.keySet());
-    }
-    TypeScheduler.Decision decision = scheduler.decide(
-        backlog, Set.copyOf(inFlight), heldNow, Map.copyOf(restingUntil), Map.copyOf(turnEndedAt),
-        clock.instant());
-    for (String type : decision.send()) {
-      // Checked again and marked in flight together with hold(), so a hold never misses a dispatch.
-      synchronized (held) {
-        if (holdingAll.get() == 0 && !held.containsKey(type)) {
-          dispatch(type);
-        }
-      }
-    }
-    return decision.next();
-  }
-
-  /** Says at once, then once a minute, that Pathling fails and why; after a long outage, an error. */
-  private void reportOutage(Instant now) {
-    Instant since = unhealthySince;
-    if (since == null) {
-      return;
-    }
-    if (!outageReported && Duration.between(since, now).compareTo(LONG_OUTAGE) > 0) {
-      outageReported = true;
-      outageRemindedAt = now;
-      log.error("Pathling has been failing since {} (circuit {}): {}; changes are kept in the outbox until it"
-          + " recovers", since, calls.breaker().getState(), lastFailure);
-    } else if (outageRemindedAt == null || !now.isBefore(outageRemindedAt.plus(OUTAGE_REMINDER))) {
-      outageRemindedAt = now;
-      log.warn("Pathling is not taking changes (failing since {}, circuit {}): {}; changes are kept in the"
-          + " outbox and sent when it answers", since, calls.breaker().getState(), lastFailure);
+    try {
+      return Optional.of(outbox.backlog(settings.batchMax()));
+    } catch (OutboxUnavailableException e) {
+      log.error("Cannot read the outbox: {}", e.getMessage());
+      return Optional.empty();
     }
   }
 
-  private boolean breakerPermits() {
-    CircuitBreaker.State state = calls.breaker().getState();
-    return state != CircuitBreaker.State.OPEN && state != CircuitBreaker.State.FORCED_OPEN;
-  }
-
-  private void dispatch(String type) {
-    inFlight.add(type);
-    deliveries.execute(() -> deliver(type));
-  }
-
+  /** One turn of one type, on a delivery thread; the type is in flight until it ends. */
   private void deliver(String type) {
     Instant started = clock.instant();
+    Duration rest = Duration.ZERO;
     try {
       List<PendingChange> changes =
           Turn.take(outbox.oldest(type, Turn.readLimit(settings.mode(), settings.batchMax())), settings.mode());
@@ -271,7 +241,6 @@ public final class Forwarder implements AutoCloseable {
       }
       TypeDelivery.Report report =
           new TypeDelivery(outbox, writer, calls, settings.mode(), metrics).deliver(type, changes);
-      restingUntil.remove(type);
       log.info(
           "Forwarded {} {} in {} request(s), {} ms{}",
           report.delivered(),
@@ -280,54 +249,89 @@ public final class Forwarder implements AutoCloseable {
           Duration.between(started, clock.instant()).toMillis(),
           report.deadLettered() > 0 ? ", " + report.deadLettered() + " dead-lettered" : "");
     } catch (CallNotPermittedException e) {
-      restingUntil.put(type, clock.instant().plusSeconds(1));
+      rest = REFUSED_REST;
     } catch (RetriableWriteException | OutboxUnavailableException e) {
-      restingUntil.put(type, clock.instant().plus(settings.backOff()));
+      rest = settings.backOff();
       log.warn("Forwarding {} paused for {}: {}", type, settings.backOff(), e.getMessage());
     } catch (RuntimeException e) {
-      restingUntil.put(type, clock.instant().plus(settings.backOff()));
+      rest = settings.backOff();
       log.error("Forwarding {} failed unexpectedly; will retry", type, e);
     } finally {
-      // Before leaving inFlight: a decision that sees the type free sees when its turn ended.
-      turnEndedAt.put(type, clock.instant());
-      inFlight.remove(type);
-      wake();
+      Duration resting = rest;
+      locked(() -> {
+        state = state.finished(type, clock.instant(), resting);
+        signal();
+      });
     }
   }
 
   /**
-   * Waits for a signal or the timeout, but never rescans sooner than the minimum interval, so a
-   * stream of commits does not turn into a stream of backlog queries. False when stopping. Timed
-   * with System.nanoTime, not the injected clock: Condition.awaitNanos waits in monotonic time,
-   * and a wall clock can jump; the decisions themselves read the injected clock.
+   * Waits until the decision's {@linkplain TypeScheduler.Decision#notBefore floor}, whatever
+   * happens, then until something changes or its {@linkplain TypeScheduler.Decision#wakeBy wake
+   * time}. False when stopping. The instants come from the injected clock, read once here; the
+   * condition measures the waits themselves, so a wall clock that jumps shortens a wait at most,
+   * and never stretches it past the decision's own bound (a second at most).
    */
-  private boolean awaitChange(Duration timeout) {
-    long now = System.nanoTime();
-    long floorEnd = now + MIN_SCAN_INTERVAL.toNanos();
-    long end = now + Math.max(MIN_SCAN_INTERVAL.toNanos(), timeout.toNanos());
+  private boolean awaitChange(TypeScheduler.Decision decision) {
     lock.lock();
     try {
-      while (running) {
-        now = System.nanoTime();
-        if (now >= floorEnd && (signalled || now >= end)) {
-          break;
-        }
-        changed.awaitNanos((signalled ? floorEnd : end) - now);
+      Duration elapsed = Duration.between(decision.decidedAt(), clock.instant());
+      long floor = remaining(decision.decidedAt(), decision.notBefore(), elapsed);
+      long wake = remaining(decision.decidedAt(), decision.wakeBy(), elapsed);
+      long left = floor;
+      while (running && left > 0) {
+        left = changed.awaitNanos(left);
+      }
+      left = wake - floor;
+      while (running && !signalled && left > 0) {
+        left = changed.awaitNanos(left);
       }
       signalled = false;
+      return running;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
     } finally {
       lock.unlock();
     }
-    return running;
+  }
+
+  /** Nanoseconds from {@code decidedAt + elapsed} to {@code until}; a clock gone back counts as no time. */
+  private static long remaining(Instant decidedAt, Instant until, Duration elapsed) {
+    Duration planned = Duration.between(decidedAt, until);
+    return Math.max(0, planned.minus(elapsed.isNegative() ? Duration.ZERO : elapsed).toNanos());
+  }
+
+  /** Under the lock. */
+  private void signal() {
+    signalled = true;
+    changed.signalAll();
+  }
+
+  private void locked(Runnable action) {
+    lock.lock();
+    try {
+      action.run();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private <T> T read(Supplier<T> read) {
+    lock.lock();
+    try {
+      return read.get();
+    } finally {
+      lock.unlock();
+    }
   }
 
   @Override
   public void close() throws InterruptedException {
-    running = false;
-    wake();
+    locked(() -> {
+      running = false;
+      signal();
+    });
     coordinator.join(TimeUnit.SECONDS.toMillis(5));
     deliveries.shutdownNow();
     deliveries.awaitTermination(10, TimeUnit.SECONDS);

@@ -7,11 +7,13 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.pathlingrelay.outbox.TypeBacklog;
 
 /**
- * Decides which resource types get a request now: a pure function of the backlog, what is in
- * flight, held or resting, when each type's last turn ended, and the time.
+ * Decides which resource types get a request now, and when to decide again: a pure function of the
+ * backlog, the {@link DispatchState} (what is in flight, held or resting, when each type's last
+ * turn ended) and the time. No I/O, no locks, no clock: the forwarder passes {@code now} in.
  *
  * <p>Fairness: of the types that are due, the one that has waited longest goes first. A type
  * waits since its oldest pending change arrived or since its last turn ended, whichever is later:
@@ -24,12 +26,35 @@ final class TypeScheduler {
 
   /** How long to wait with nothing to do before looking again anyway. */
   static final Duration IDLE = Duration.ofSeconds(1);
+  /** Bounds how often the backlog is read when commits arrive continuously. */
+  static final Duration SCAN_FLOOR = Duration.ofMillis(20);
 
   /**
    * The types to send now, longest-waiting first, and how long until a decision could send more
    * if nothing else happens (a finished request or a commit wakes the forwarder sooner).
+   *
+   * @param decidedAt the {@code now} it was decided at
    */
-  record Decision(List<String> send, Duration next) {}
+  record Decision(List<String> send, Instant decidedAt, Duration next) {
+
+    /** Nothing to send; look again after the idle interval. */
+    static Decision idle(Instant now) {
+      return new Decision(List.of(), now, IDLE);
+    }
+
+    /**
+     * The next decision comes no sooner than this, whatever wakes the forwarder: a stream of
+     * commits does not turn into a stream of backlog reads.
+     */
+    Instant notBefore() {
+      return decidedAt.plus(SCAN_FLOOR);
+    }
+
+    /** The next decision comes by this instant even if nothing wakes the forwarder. */
+    Instant wakeBy() {
+      return decidedAt.plus(next.compareTo(SCAN_FLOOR) < 0 ? SCAN_FLOOR : next);
+    }
+  }
 
   private final int parallelTypes;
   private final Duration linger;
@@ -39,6 +64,19 @@ final class TypeScheduler {
     this.parallelTypes = parallelTypes;
     this.linger = linger;
     this.policy = FlushPolicy.bySize(batchMax).or(FlushPolicy.byLinger(linger));
+  }
+
+  /**
+   * @param backlog every type with something pending (counts may be capped at the batch maximum)
+   * @return types that are {@linkplain DispatchState#free free} and due, at most as many as there
+   *     are free slots
+   */
+  Decision decide(List<TypeBacklog> backlog, DispatchState state, Instant now) {
+    Set<String> held = backlog.stream()
+        .map(TypeBacklog::type)
+        .filter(type -> state.holds().covers(type))
+        .collect(Collectors.toSet());
+    return decide(backlog, state.inFlight(), held, state.restingUntil(), state.turnEndedAt(), now);
   }
 
   /**
@@ -56,7 +94,7 @@ final class TypeScheduler {
       Instant now) {
     int free = parallelTypes - inFlight.size();
     if (free <= 0) {
-      return new Decision(List.of(), IDLE);
+      return Decision.idle(now);
     }
     Duration next = IDLE;
     List<Waiting> due = new ArrayList<>();
@@ -79,7 +117,7 @@ final class TypeScheduler {
     }
     due.sort(Comparator.comparing(Waiting::since).thenComparing(Waiting::type));
     List<String> send = due.stream().limit(free).map(Waiting::type).toList();
-    return new Decision(send, next);
+    return new Decision(send, now, next);
   }
 
   private record Waiting(String type, Instant since) {}
