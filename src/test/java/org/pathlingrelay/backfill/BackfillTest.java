@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import ca.uhn.fhir.context.FhirContext;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.retry.RetryRegistry;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -22,9 +25,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingServer;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.testing.FakeBulkExportSource;
@@ -209,14 +216,19 @@ class BackfillTest {
         .singleElement().satisfies(t -> assertThat(t.stale()).isEqualTo(1));
   }
 
+  private PathlingServer pathlingServer() {
+    return new PathlingServer(FhirContext.forR4(), pathling.baseUrl(), AccessTokens.NONE, Duration.ofSeconds(30),
+        new PathlingCalls(ResilienceSettings.DEFAULTS, RetryRegistry.ofDefaults(), CircuitBreakerRegistry.ofDefaults()),
+        Clock.systemUTC());
+  }
+
   @Test
   void aLiveUpdateDuringAnImport_waitsUntilTheImportIsDone_andThenWins(@TempDir Path staging) throws Exception {
     source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
     pathling.setImportDuration(Duration.ofSeconds(2));
     SqliteOutbox outbox = relay.outbox();
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
-        new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), org.pathlingrelay.auth.AccessTokens.NONE,
-            Duration.ofSeconds(30), Duration.ofMillis(50), Duration.ofMillis(200), BulkExportClient.Pause.SLEEP),
+        new Backfill.PathlingLoads(pathlingServer().imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200))),
         relay.forwarder()::hold, BackfillProgress.log());
     BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,
         false, Optional.of(new BackfillPlan.Staging(staging, staging.toUri().toString().replaceFirst("/$", ""))), "merge");
