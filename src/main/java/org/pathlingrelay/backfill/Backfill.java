@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
 import org.pathlingrelay.source.SourceHistory;
@@ -99,16 +100,13 @@ public final class Backfill {
     private final PathlingImportClient client;
     private final StagingAreas staging;
 
-    public PathlingLoads(
-        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, org.pathlingrelay.auth.AccessTokens tokens,
-        Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause) {
-      this(fhirContext, pathlingUrl, tokens, timeout, pollFloor, pollCap, pause, StagingAreas.localOnly());
+    public PathlingLoads(PathlingImportClient client) {
+      this(client, StagingAreas.localOnly());
     }
 
-    public PathlingLoads(
-        ca.uhn.fhir.context.FhirContext fhirContext, String pathlingUrl, org.pathlingrelay.auth.AccessTokens tokens,
-        Duration timeout, Duration pollFloor, Duration pollCap, BulkExportClient.Pause pause, StagingAreas staging) {
-      this.client = new PathlingImportClient(fhirContext, pathlingUrl, tokens, timeout, pause, pollFloor, pollCap);
+    /** @param client from {@code PathlingServer.imports}: the forwarder's Pathling, breaker included */
+    public PathlingLoads(PathlingImportClient client, StagingAreas staging) {
+      this.client = client;
       this.staging = staging;
     }
 

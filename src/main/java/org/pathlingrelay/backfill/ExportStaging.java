@@ -9,6 +9,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
 import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;

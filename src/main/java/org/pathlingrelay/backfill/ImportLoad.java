@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Set;
+import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -7,6 +7,7 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.pathlingrelay.pathling.PathlingImportClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

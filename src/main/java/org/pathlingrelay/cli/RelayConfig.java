@@ -7,8 +7,8 @@ import java.util.Optional;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
 import org.pathlingrelay.hosting.HttpLimits;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 
 /**

@@ -20,6 +20,9 @@ import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.OutboxUnavailableException;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.TypeBacklog;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingWriter;
+import org.pathlingrelay.pathling.RetriableWriteException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -5,6 +5,9 @@ import java.util.List;
 import org.pathlingrelay.outbox.Operation;
 import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.PendingChange;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingWriter;
+import org.pathlingrelay.pathling.RejectedWriteException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -7,7 +7,7 @@ import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import java.time.Duration;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
-import org.pathlingrelay.forward.ClientTimeouts;
+import org.pathlingrelay.http.ClientTimeouts;
 
 /** A HAPI client for the source server, with the source's credentials. */
 public final class SourceClients {

@@ -11,7 +11,7 @@ import java.util.Optional;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
-import org.pathlingrelay.forward.ClientTimeouts;
+import org.pathlingrelay.http.ClientTimeouts;
 import org.pathlingrelay.receive.SourceReader;
 
 /** Reads single resources from the source with HAPI's client, for id-only notifications. */

@@ -3,7 +3,7 @@ package org.pathlingrelay.wiring;
 import java.time.Duration;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.pathling.ResilienceSettings;
 
 /** Everything a forwarder needs to know, whichever command runs it. */
 public record ForwardingSettings(

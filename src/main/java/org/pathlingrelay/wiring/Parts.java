@@ -11,7 +11,10 @@ import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.Consumer;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.backfill.Backfill;
 import org.pathlingrelay.backfill.BackfillProgress;
 import org.pathlingrelay.backfill.DeliveryWatch;
@@ -19,10 +22,10 @@ import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.Forwarder;
-import org.pathlingrelay.forward.HapiPathlingWriter;
-import org.pathlingrelay.forward.PathlingCalls;
-import org.pathlingrelay.forward.PathlingWriter;
 import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingServer;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceHistory;
@@ -44,6 +47,11 @@ public final class Parts {
   private final MeterRegistry meters;
   /** Every part's retries, so that each reports its metrics. */
   private final RetryRegistry retries = RetryRegistry.ofDefaults();
+  /** One per Pathling: a command's forwarder and its bulk loads share the breaker. */
+  private final Map<PathlingKey, PathlingServer> pathlings = new HashMap<>();
+
+  /** What makes two Pathling connections the same one. */
+  private record PathlingKey(String url, AccessTokens tokens, Duration timeout, ResilienceSettings resilience) {}
 
   public Parts(InstantSource clock, MeterRegistry meters) {
     this.clock = clock;
@@ -81,17 +89,13 @@ public final class Parts {
 
   /** @param pathlingFailures told of each failed call to Pathling (a backfill says why it waits) */
   public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings, Consumer<Throwable> pathlingFailures) {
-    PathlingWriter pathling =
-        new HapiPathlingWriter(fhirContext, settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout());
-    CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
-    PathlingCalls calls = new PathlingCalls(settings.resilience(), retries, breakers);
-    calls.onFailure(pathlingFailures);
-    TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+    PathlingServer pathling = pathling(settings);
+    pathling.calls().onFailure(pathlingFailures);
     Forwarder forwarder =
         new Forwarder(
             outbox,
-            pathling,
-            calls,
+            pathling.writer(),
+            pathling.calls(),
             new Forwarder.Settings(
                 settings.mode(),
                 settings.batchMax(),
@@ -102,6 +106,21 @@ public final class Parts {
             meters);
     outbox.onCommit(forwarder::wake);
     return forwarder;
+  }
+
+  /**
+   * The Pathling the settings name, with its Retry and circuit breaker (and their metrics): built
+   * once, so that the forwarder and the bulk loads of one command go through the same breaker.
+   */
+  public synchronized PathlingServer pathling(ForwardingSettings settings) {
+    PathlingKey key = new PathlingKey(
+        settings.pathlingUrl(), settings.pathlingTokens(), settings.pathlingTimeout(), settings.resilience());
+    return pathlings.computeIfAbsent(key, k -> {
+      CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
+      PathlingCalls calls = new PathlingCalls(k.resilience(), retries, breakers);
+      TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+      return new PathlingServer(fhirContext, k.url(), k.tokens(), k.timeout(), calls, clock);
+    });
   }
 
   /** The source's Bulk Data client (the caller closes it). */
@@ -131,8 +150,8 @@ public final class Parts {
       BulkExportClient source, SqliteOutbox outbox, Path dataDir, ForwardingSettings pathling,
       StagingAreas stagingAreas, ForwardingHold hold, BackfillProgress progress, DeliveryWatch watch) {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
-        new Backfill.PathlingLoads(fhirContext, pathling.pathlingUrl(), pathling.pathlingTokens(),
-            pathling.pathlingTimeout(), IMPORT_POLL_FLOOR, IMPORT_POLL_CAP, BulkExportClient.Pause.SLEEP, stagingAreas),
+        new Backfill.PathlingLoads(
+            pathling(pathling).imports(BulkExportClient.Pause.SLEEP, IMPORT_POLL_FLOOR, IMPORT_POLL_CAP), stagingAreas),
         hold, progress, watch, retries, history(source));
   }
 

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -16,6 +17,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +32,9 @@ import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingServer;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.source.SourceClients;
@@ -306,14 +311,19 @@ class BackfillTest {
         .singleElement().satisfies(t -> assertThat(t.stale()).isEqualTo(1));
   }
 
+  private PathlingServer pathlingServer() {
+    return new PathlingServer(FhirContext.forR4(), pathling.baseUrl(), AccessTokens.NONE, Duration.ofSeconds(30),
+        new PathlingCalls(ResilienceSettings.DEFAULTS, RetryRegistry.ofDefaults(), CircuitBreakerRegistry.ofDefaults()),
+        Clock.systemUTC());
+  }
+
   @Test
   void aLiveUpdateDuringAnImport_waitsUntilTheImportIsDone_andThenWins(@TempDir Path staging) throws Exception {
     source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
     pathling.setImportDuration(Duration.ofSeconds(2));
     SqliteOutbox outbox = relay.outbox();
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
-        new Backfill.PathlingLoads(ca.uhn.fhir.context.FhirContext.forR4(), pathling.baseUrl(), org.pathlingrelay.auth.AccessTokens.NONE,
-            Duration.ofSeconds(30), Duration.ofMillis(50), Duration.ofMillis(200), BulkExportClient.Pause.SLEEP),
+        new Backfill.PathlingLoads(pathlingServer().imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200))),
         relay.forwarder()::hold, BackfillProgress.log());
     BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,
         false, Optional.of(new BackfillPlan.Staging(staging, staging.toUri().toString().replaceFirst("/$", ""))), "merge");

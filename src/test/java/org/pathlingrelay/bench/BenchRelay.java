@@ -10,7 +10,7 @@ import java.util.Optional;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.pathling.ResilienceSettings;
 
 /** Starts the real relay in this process, as {@code serve} would, on a free loopback port. */
 final class BenchRelay {

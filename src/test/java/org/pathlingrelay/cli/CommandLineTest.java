@@ -29,13 +29,13 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.DeadLetter;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.outbox.VersionStamp;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.ParseResult;
 

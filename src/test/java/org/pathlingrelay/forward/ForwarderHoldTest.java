@@ -35,6 +35,10 @@ import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.TypeBacklog;
 import org.pathlingrelay.outbox.VersionStamp;
+import org.pathlingrelay.pathling.PathlingCalls;
+import org.pathlingrelay.pathling.PathlingWriter;
+import org.pathlingrelay.pathling.ResilienceSettings;
+import org.pathlingrelay.pathling.RetriableWriteException;
 
 /**
  * The pause protocol with real threads: once {@link Forwarder#hold} returns, no write of a held

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.HeapHistogram;

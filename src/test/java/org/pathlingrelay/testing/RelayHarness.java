@@ -8,7 +8,7 @@ import java.util.Optional;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.forward.ResilienceSettings;
+import org.pathlingrelay.pathling.ResilienceSettings;
 
 /** Starts a real relay (Jetty, SQLite file, forwarder) on a free port for a test. */
 public final class RelayHarness {

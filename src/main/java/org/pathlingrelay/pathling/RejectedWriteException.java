@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 /**
  * Pathling refused the content of a write (a 4xx other than auth and throttling): sending the

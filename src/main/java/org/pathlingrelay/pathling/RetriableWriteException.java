@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 import java.time.Duration;
 import java.util.Optional;

@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 import ca.uhn.fhir.rest.client.api.IClientInterceptor;
 import ca.uhn.fhir.rest.client.api.IHttpRequest;

@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
@@ -8,12 +8,15 @@ import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.retry.RetryRegistry;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Runs each request to Pathling as Retry(CircuitBreaker(call)): every attempt passes the breaker,
  * retriable failures back off (honouring {@code Retry-After}), rejections are not retried and do
- * not count against Pathling's health, and an open breaker is not retried here: the forwarder waits
- * for it instead.
+ * not count against Pathling's health, and an open breaker is not retried here: the caller (the
+ * forwarder, a bulk load's kick-off or job poll) waits for it instead. One per Pathling, shared by
+ * writes and bulk loads, so that either's failures keep both away from a Pathling in trouble.
  */
 public final class PathlingCalls {
 
@@ -64,11 +67,16 @@ public final class PathlingCalls {
     Retry.decorateRunnable(retry, CircuitBreaker.decorateRunnable(breaker, request)).run();
   }
 
+  /** {@link #run}, for a request that answers something. */
+  public <T> T call(Supplier<T> request) {
+    return Retry.decorateSupplier(retry, CircuitBreaker.decorateSupplier(breaker, request)).get();
+  }
+
   /**
    * Calls {@code listener} with each failure that counts against Pathling's health (a refused
    * connection, a timeout, a 5xx), as it happens: a backfill waiting on the forwarder says why.
    */
-  public void onFailure(java.util.function.Consumer<Throwable> listener) {
+  public void onFailure(Consumer<Throwable> listener) {
     breaker.getEventPublisher().onError(event -> listener.accept(event.getThrowable()));
   }
 

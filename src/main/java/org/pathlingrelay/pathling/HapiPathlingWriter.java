@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;
@@ -6,49 +6,44 @@ import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.net.URI;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import org.apache.http.client.methods.CloseableHttpResponse;
+import org.apache.http.client.methods.HttpPost;
+import org.apache.http.entity.EntityTemplate;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.IdType;
-import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
-import org.pathlingrelay.http.RetryAfter;
+import org.pathlingrelay.http.ClientTimeouts;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
 
-/** Writes to Pathling through HAPI's generic client. */
-public final class HapiPathlingWriter implements PathlingWriter {
+/** Writes to Pathling through HAPI's generic client, and batches with the server's plain HTTP client. */
+final class HapiPathlingWriter implements PathlingWriter {
 
+  private final PathlingServer pathling;
   private final FhirContext fhirContext;
   private final IGenericClient client;
   private final RetryAfterCapture retryAfter = new RetryAfterCapture();
-  private final java.net.URI base;
-  private final AccessTokens tokens;
-  private final org.apache.http.impl.client.CloseableHttpClient http;
+  private final URI base;
   private final BatchBundleWriter bundles = new BatchBundleWriter();
 
-  public HapiPathlingWriter(
-      FhirContext fhirContext, String baseUrl, AccessTokens tokens, Duration timeout) {
-    this.fhirContext = fhirContext;
-    this.base = java.net.URI.create(baseUrl);
-    this.tokens = tokens;
-    int millis = (int) timeout.toMillis();
-    this.http = org.apache.http.impl.client.HttpClients.custom()
-        .setDefaultRequestConfig(org.apache.http.client.config.RequestConfig.custom()
-            .setConnectTimeout(Math.min(millis, 10_000)).setSocketTimeout(millis).setConnectionRequestTimeout(millis).build())
-        .setMaxConnPerRoute(32).setMaxConnTotal(32)
-        .setUserAgent("pathling-relay")
-        .build();
+  HapiPathlingWriter(PathlingServer pathling) {
+    this.pathling = pathling;
+    this.fhirContext = pathling.fhirContext();
+    this.base = URI.create(pathling.baseUrl());
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
-    this.client = factory.newGenericClient(baseUrl);
+    this.client = factory.newGenericClient(pathling.baseUrl());
     // On the requests, not the factory: HAPI would use the context's 10 s instead of --pathling-timeout.
-    client.registerInterceptor(new ClientTimeouts(Duration.ofMillis(Math.min(millis, 10_000)), timeout));
+    client.registerInterceptor(new ClientTimeouts(pathling.connectTimeout(), pathling.answerTimeout()));
     client.registerInterceptor(retryAfter);
-    client.registerInterceptor(new BearerTokenInterceptor(tokens));
+    client.registerInterceptor(new BearerTokenInterceptor(pathling.tokens()));
   }
 
   /**
@@ -58,24 +53,18 @@ public final class HapiPathlingWriter implements PathlingWriter {
   @Override
   public void putBatch(String type, List<Change> upserts) {
     String what = "batch of " + upserts.size() + " " + type;
-    org.apache.http.client.methods.HttpPost post = new org.apache.http.client.methods.HttpPost(base);
+    HttpPost post = new HttpPost(base);
     post.setHeader("Content-Type", "application/fhir+json; charset=UTF-8");
     post.setHeader("Accept", "application/fhir+json");
-    Optional<String> token;
-    try {
-      token = tokens.token();
-    } catch (AuthenticationFailedException refused) {
-      throw new RetriableWriteException(refused.getMessage(), 401, null, refused);
-    }
-    token.ifPresent(t -> post.setHeader("Authorization", "Bearer " + t));
+    Optional<String> token = pathling.authorize(post);
     // Chunked: the Bundle is written straight onto the connection (64 KiB at a time), so sending
     // overlaps building, and no copy of the whole batch sits in the heap.
-    post.setEntity(new org.apache.http.entity.EntityTemplate(out -> {
-      java.io.BufferedOutputStream buffered = new java.io.BufferedOutputStream(out, 1 << 16);
+    post.setEntity(new EntityTemplate(out -> {
+      BufferedOutputStream buffered = new BufferedOutputStream(out, 1 << 16);
       bundles.write(upserts, buffered);
       buffered.flush();
     }));
-    try (org.apache.http.client.methods.CloseableHttpResponse response = http.execute(post)) {
+    try (CloseableHttpResponse response = pathling.http().execute(post)) {
       int status = response.getStatusLine().getStatusCode();
       if (status >= 200 && status < 300) {
         List<String> statuses = bundles.statuses(response.getEntity().getContent());
@@ -87,34 +76,18 @@ public final class HapiPathlingWriter implements PathlingWriter {
         }
         return;
       }
-      String body = response.getEntity() == null ? ""
-          : org.apache.http.util.EntityUtils.toString(response.getEntity(), java.nio.charset.StandardCharsets.UTF_8);
-      String message = "Pathling answered " + status + " to the " + what + ": " + diagnostics(body);
+      String body = PathlingServer.bodyOf(response);
+      String message = "Pathling answered " + status + " to the " + what + ": " + pathling.diagnostics(body);
       if (status == 401 && token.isPresent()) {
-        tokens.invalidate(token.get());
+        pathling.tokens().invalidate(token.get());
       }
       if (retriable(status)) {
-        Duration wait = Optional.ofNullable(response.getFirstHeader("Retry-After"))
-            .flatMap(header -> RetryAfter.parse(header.getValue(), Instant.now())).orElse(null);
-        throw new RetriableWriteException(message, status, wait, null);
+        throw new RetriableWriteException(message, status, pathling.retryAfter(response).orElse(null), null);
       }
       throw new RejectedWriteException(message, status, body.isBlank() ? message : body);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new RetriableWriteException("Pathling did not answer the " + what + ": " + e.getMessage(), 0, null, e);
     }
-  }
-
-  /** The first issue's diagnostics of an OperationOutcome, or the start of the body. */
-  private String diagnostics(String body) {
-    try {
-      IBaseResource parsed = fhirContext.newJsonParser().parseResource(body);
-      if (parsed instanceof org.hl7.fhir.r4.model.OperationOutcome outcome && outcome.hasIssue()) {
-        return outcome.getIssueFirstRep().getDiagnostics();
-      }
-    } catch (RuntimeException notFhir) {
-      // fall through to the raw text
-    }
-    return body.length() > 300 ? body.substring(0, 300) + "..." : body;
   }
 
   @Override
@@ -154,7 +127,7 @@ public final class HapiPathlingWriter implements PathlingWriter {
       int status = response.getStatusCode();
       String message = "Pathling answered " + status + " to the " + what + ": " + response.getMessage();
       if (retriable(status)) {
-        Duration wait = retryAfter.lastRetryAfter().flatMap(value -> RetryAfter.parse(value, Instant.now())).orElse(null);
+        Duration wait = retryAfter.lastRetryAfter().flatMap(pathling::retryAfter).orElse(null);
         return new RetriableWriteException(message, status, wait, e);
       }
       String outcome =
@@ -176,5 +149,4 @@ public final class HapiPathlingWriter implements PathlingWriter {
     return status >= 500 || status == 429 || status == 408 || status == 401 || status == 403
         || status == 409;
   }
-
 }

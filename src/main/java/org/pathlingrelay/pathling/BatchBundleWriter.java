@@ -1,4 +1,4 @@
-package org.pathlingrelay.forward;
+package org.pathlingrelay.pathling;
 
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
