@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.pathlingrelay.outbox.OutboxReader;
-import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.outbox.ChangeAppender;
+import org.pathlingrelay.outbox.DeliveryProgress;
 import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
@@ -25,33 +25,34 @@ import org.pathlingrelay.source.SourceHistory;
  */
 public final class Backfill {
 
-  private final OutboxReader reader;
+  private final DeliveryProgress forwarding;
   private final Path dataDir;
   private final Journal journal;
   private final Map<LoadMode, Load> loads = new EnumMap<>(LoadMode.class);
 
   public Backfill(
       BulkExportClient source,
-      OutboxWriter writer,
-      OutboxReader reader,
+      ChangeAppender appender,
+      DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
       BulkExportClient.Pause pause) {
-    this(source, writer, reader, dataDir, resourceTypes, pause, null, ForwardingHold.NONE, BackfillProgress.log());
+    this(source, appender, forwarding, dataDir, resourceTypes, pause, null, ForwardingHold.NONE,
+        BackfillProgress.log());
   }
 
   public Backfill(
       BulkExportClient source,
-      OutboxWriter writer,
-      OutboxReader reader,
+      ChangeAppender appender,
+      DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
       BulkExportClient.Pause pause,
       PathlingLoads pathling,
       ForwardingHold hold,
       BackfillProgress progress) {
-    this(source, writer, reader, dataDir, resourceTypes, pause, pathling, hold, progress, DeliveryWatch.unbounded(),
-        RetryRegistry.ofDefaults(), null);
+    this(source, appender, forwarding, dataDir, resourceTypes, pause, pathling, hold, progress,
+        DeliveryWatch.unbounded(), RetryRegistry.ofDefaults(), null);
   }
 
   /**
@@ -65,8 +66,8 @@ public final class Backfill {
    */
   public Backfill(
       BulkExportClient source,
-      OutboxWriter writer,
-      OutboxReader reader,
+      ChangeAppender appender,
+      DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
       BulkExportClient.Pause pause,
@@ -76,14 +77,14 @@ public final class Backfill {
       DeliveryWatch watch,
       RetryRegistry retries,
       SourceHistory history) {
-    this.reader = reader;
+    this.forwarding = forwarding;
     this.dataDir = dataDir;
     this.journal = new Journal(dataDir);
     FileDownloads files = new FileDownloads(source, retries);
-    OutboxLoader outbox = new OutboxLoader(writer, journal, new LineParser(resourceTypes), files, progress);
+    OutboxLoader outbox = new OutboxLoader(appender, journal, new LineParser(resourceTypes), files, progress);
     ExportDownloads downloads = new ExportDownloads(source, outbox, progress);
-    SourceExport export = new SourceExport(source, journal, reader, progress);
-    DeliveryWait delivery = new DeliveryWait(reader, pause, progress, watch);
+    SourceExport export = new SourceExport(source, journal, forwarding, progress);
+    DeliveryWait delivery = new DeliveryWait(forwarding, pause, progress, watch);
     HistoryDeletes historyDeletes = history == null ? HistoryDeletes.NONE : new HistoryDeletes(history, outbox);
     loads.put(LoadMode.RELAY, new RelayLoad(export, downloads, outbox, historyDeletes, hold, delivery, watch.clock()));
     if (pathling != null) {
@@ -132,7 +133,7 @@ public final class Backfill {
     }
     Journal.Run run = current.get();
     if (run.queuedUpToSeq() != null) {
-      return "Everything exported is queued; " + reader.pendingUpTo(run.queuedUpToSeq())
+      return "Everything exported is queued; " + forwarding.pendingUpTo(run.queuedUpToSeq())
           + " change(s) not yet forwarded are kept in the outbox. Run the same command again to forward them.";
     }
     if (run.importJobUrl() != null) {

@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Optional;
-import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.DeliveryProgress;
 import org.pathlingrelay.source.BulkExportClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,13 +20,14 @@ final class DeliveryWait {
   static final Duration REPORT_EVERY = Duration.ofSeconds(30);
   private static final Duration POLL = Duration.ofMillis(200);
 
-  private final OutboxReader reader;
+  private final DeliveryProgress forwarding;
   private final BulkExportClient.Pause pause;
   private final BackfillProgress progress;
   private final DeliveryWatch watch;
 
-  DeliveryWait(OutboxReader reader, BulkExportClient.Pause pause, BackfillProgress progress, DeliveryWatch watch) {
-    this.reader = reader;
+  DeliveryWait(
+      DeliveryProgress forwarding, BulkExportClient.Pause pause, BackfillProgress progress, DeliveryWatch watch) {
+    this.forwarding = forwarding;
     this.pause = pause;
     this.progress = progress;
     this.watch = watch;
@@ -35,7 +36,7 @@ final class DeliveryWait {
   /** Returns how many of the run's changes were pending when the wait began. */
   long await(long upToSeq) throws InterruptedException {
     InstantSource clock = watch.clock();
-    long pending = reader.pendingUpTo(upToSeq);
+    long pending = forwarding.pendingUpTo(upToSeq);
     long atStart = pending;
     long fewest = pending;
     Instant lastProgress = clock.instant();
@@ -67,7 +68,7 @@ final class DeliveryWait {
         progress.forwardingStalled(problem);
       }
       pause.pause(POLL);
-      pending = reader.pendingUpTo(upToSeq);
+      pending = forwarding.pendingUpTo(upToSeq);
     }
     progress.forwarding(0);
     progress.finished();

@@ -2,7 +2,7 @@ package org.pathlingrelay.backfill;
 
 import java.net.URI;
 import java.util.Optional;
-import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.DeliveryProgress;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
@@ -19,17 +19,17 @@ final class ExportJob {
 
   private final BulkExportClient source;
   private final Journal journal;
-  private final OutboxReader reader;
+  private final DeliveryProgress forwarding;
   private final BackfillProgress progress;
   private final URI statusUrl;
   private final boolean resumed;
 
   ExportJob(
-      BulkExportClient source, Journal journal, OutboxReader reader, BackfillProgress progress, URI statusUrl,
+      BulkExportClient source, Journal journal, DeliveryProgress forwarding, BackfillProgress progress, URI statusUrl,
       boolean resumed) {
     this.source = source;
     this.journal = journal;
-    this.reader = reader;
+    this.forwarding = forwarding;
     this.progress = progress;
     this.statusUrl = statusUrl;
     this.resumed = resumed;
@@ -81,7 +81,7 @@ final class ExportJob {
       return queued.get();
     }
     loading.load();
-    long upTo = reader.lastSeq();
+    long upTo = forwarding.lastSeq();
     journal.queued(upTo);
     return upTo;
   }

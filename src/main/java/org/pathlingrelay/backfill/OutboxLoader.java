@@ -3,8 +3,8 @@ package org.pathlingrelay.backfill;
 import java.util.ArrayList;
 import java.util.List;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.ChangeAppender;
 import org.pathlingrelay.outbox.Disposition;
-import org.pathlingrelay.outbox.OutboxWriter;
 import org.pathlingrelay.source.ExportManifest.ExportFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,14 +21,15 @@ final class OutboxLoader {
   private static final Logger log = LoggerFactory.getLogger(Backfill.class);
   private static final int CHUNK = 4_000;
 
-  private final OutboxWriter writer;
+  private final ChangeAppender appender;
   private final Journal journal;
   private final LineParser lines;
   private final FileDownloads downloads;
   private final BackfillProgress progress;
 
-  OutboxLoader(OutboxWriter writer, Journal journal, LineParser lines, FileDownloads downloads, BackfillProgress progress) {
-    this.writer = writer;
+  OutboxLoader(
+      ChangeAppender appender, Journal journal, LineParser lines, FileDownloads downloads, BackfillProgress progress) {
+    this.appender = appender;
     this.journal = journal;
     this.lines = lines;
     this.downloads = downloads;
@@ -105,7 +106,7 @@ final class OutboxLoader {
     if (chunk.isEmpty()) {
       return;
     }
-    List<Disposition> dispositions = writer.append(chunk).join();
+    List<Disposition> dispositions = appender.append(chunk).join();
     long taken = dispositions.stream().filter(d -> d != Disposition.STALE).count();
     progress.queued(taken);
     for (int i = 0; i < chunk.size(); i++) {

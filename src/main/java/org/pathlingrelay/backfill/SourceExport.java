@@ -3,7 +3,7 @@ package org.pathlingrelay.backfill;
 import java.net.URI;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.DeliveryProgress;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.SourceException;
 import org.slf4j.Logger;
@@ -27,13 +27,13 @@ final class SourceExport {
 
   private final BulkExportClient source;
   private final Journal journal;
-  private final OutboxReader reader;
+  private final DeliveryProgress forwarding;
   private final BackfillProgress progress;
 
-  SourceExport(BulkExportClient source, Journal journal, OutboxReader reader, BackfillProgress progress) {
+  SourceExport(BulkExportClient source, Journal journal, DeliveryProgress forwarding, BackfillProgress progress) {
     this.source = source;
     this.journal = journal;
-    this.reader = reader;
+    this.forwarding = forwarding;
     this.progress = progress;
   }
 
@@ -82,7 +82,7 @@ final class SourceExport {
   }
 
   private ExportJob job(URI statusUrl, boolean resumed) {
-    return new ExportJob(source, journal, reader, progress, statusUrl, resumed);
+    return new ExportJob(source, journal, forwarding, progress, statusUrl, resumed);
   }
 
   /** Cancels the export job, which lets the source delete it; a failure only costs the source disk space. */

@@ -23,7 +23,7 @@ import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
-import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.wiring.ForwardingSettings;
@@ -86,7 +86,7 @@ final class BackfillRunner {
         pathling.baseUrl(), pathling.tokens(), pathling.pathlingTimeout, pathling.forwardMode,
         pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS);
     Optional<ForwarderLock> lock = ForwarderLock.tryAcquire(dataDir);
-    try (SqliteOutbox outbox = parts.outbox(dataDir);
+    try (Outbox outbox = parts.outbox(dataDir);
         BulkExportClient client =
             parts.sourceClient(new SourceSettings(source.sourceUrl, source.tokens(), source.downloadConcurrency))) {
       Forwarder forwarder = null;

@@ -7,8 +7,8 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.outbox.DeadLetter;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.ResourceKey;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,13 +27,13 @@ import picocli.CommandLine.Spec;
 final class DeadLettersCommand {
 
   /** A mistyped data dir must not quietly create an empty outbox and report nothing wrong. */
-  static SqliteOutbox openExisting(CommandSpec spec, CommonOptions common) throws Exception {
+  static Outbox openExisting(CommandSpec spec, CommonOptions common) throws Exception {
     java.nio.file.Path file = DataDirFiles.outbox(common.dataDir);
     if (!java.nio.file.Files.isRegularFile(file)) {
       throw new ParameterException(
           spec.commandLine(), "no outbox at " + file.toAbsolutePath() + "; check --data-dir");
     }
-    return SqliteOutbox.open(file, Clock.systemUTC());
+    return Outbox.open(file, Clock.systemUTC());
   }
 
   /** A command that lists the dead letters of this data dir, as this process was launched. */
@@ -53,7 +53,7 @@ final class DeadLettersCommand {
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
-      try (SqliteOutbox outbox = openExisting(spec, common)) {
+      try (Outbox outbox = openExisting(spec, common)) {
         List<DeadLetter> letters = outbox.list(limit);
         if (letters.isEmpty()) {
           out.println("No dead letters.");
@@ -110,7 +110,7 @@ final class DeadLettersCommand {
         }
         key = Optional.of(new ResourceKey(parts[0], parts[1]));
       }
-      try (SqliteOutbox outbox = openExisting(spec, common)) {
+      try (Outbox outbox = openExisting(spec, common)) {
         int moved = outbox.retry(key);
         if (moved == 0 && key.isPresent()) {
           PrintWriter err = spec.commandLine().getErr();

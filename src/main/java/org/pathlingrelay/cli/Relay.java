@@ -27,8 +27,8 @@ import org.pathlingrelay.hosting.TlsSettings;
 import org.pathlingrelay.ops.OpsServlet;
 import org.pathlingrelay.ops.OutboxMeterBinder;
 import org.pathlingrelay.ops.OutboxReadiness;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.OutboxStats;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.receive.Receiver;
 import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
@@ -48,7 +48,7 @@ public final class Relay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
   private final ForwarderLock lock;
-  private final SqliteOutbox outbox;
+  private final Outbox outbox;
   private final Forwarder forwarder;
   private final HttpHost http;
   private final CatchUp catchUp;
@@ -56,7 +56,7 @@ public final class Relay implements AutoCloseable {
   private final Path outboxFile;
 
   private Relay(
-      ForwarderLock lock, SqliteOutbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
+      ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
       BulkExportClient sourceClient, Path outboxFile) {
     this.outboxFile = outboxFile;
     this.catchUp = catchUp;
@@ -123,7 +123,7 @@ public final class Relay implements AutoCloseable {
             .orElseThrow(() -> new OperatorMistake(
                 "another pathling-relay process is already forwarding from " + config.dataDir().toAbsolutePath()
                     + "; stop it, or give this one its own --data-dir (RELAY_DATA_DIR)"));
-    SqliteOutbox outbox;
+    Outbox outbox;
     try {
       outbox = parts.outbox(config.dataDir());
     } catch (Exception e) {
@@ -204,7 +204,7 @@ public final class Relay implements AutoCloseable {
     return http.port();
   }
 
-  public SqliteOutbox outbox() {
+  public Outbox outbox() {
     return outbox;
   }
 

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
-import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.DeliveryQueue;
 import org.pathlingrelay.outbox.OutboxUnavailableException;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.TypeBacklog;
@@ -65,7 +65,7 @@ public final class Forwarder implements AutoCloseable {
     }
   }
 
-  private final OutboxReader outbox;
+  private final DeliveryQueue outbox;
   private final PathlingWriter writer;
   private final PathlingCalls calls;
   private final Settings settings;
@@ -85,7 +85,7 @@ public final class Forwarder implements AutoCloseable {
   private boolean running;
 
   public Forwarder(
-      OutboxReader outbox,
+      DeliveryQueue outbox,
       PathlingWriter writer,
       PathlingCalls calls,
       Settings settings,

@@ -2,8 +2,9 @@ package org.pathlingrelay.forward;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.DeliveryQueue;
 import org.pathlingrelay.outbox.Operation;
-import org.pathlingrelay.outbox.OutboxReader;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingWriter;
@@ -24,7 +25,7 @@ final class TypeDelivery {
   /** What one delivery did. */
   record Report(int delivered, int deadLettered, int requests) {}
 
-  private final OutboxReader outbox;
+  private final DeliveryQueue outbox;
   private final PathlingWriter writer;
   private final PathlingCalls calls;
   private final ForwardMode mode;
@@ -36,7 +37,7 @@ final class TypeDelivery {
   private int requests;
 
   TypeDelivery(
-      OutboxReader outbox,
+      DeliveryQueue outbox,
       PathlingWriter writer,
       PathlingCalls calls,
       ForwardMode mode,
@@ -78,7 +79,7 @@ final class TypeDelivery {
       return;
     }
     try {
-      List<org.pathlingrelay.outbox.Change> bundle =
+      List<Change> bundle =
           upserts.stream().map(PendingChange::change).toList();
       request(upserts.size(), () -> writer.putBatch(type, bundle));
       confirmed.addAll(upserts);

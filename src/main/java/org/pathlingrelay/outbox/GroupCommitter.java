@@ -2,6 +2,7 @@ package org.pathlingrelay.outbox;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -180,7 +181,7 @@ final class GroupCommitter implements AutoCloseable {
   private void succeeded() {
     if (failure != null) {
       log.info("Outbox commits succeed again, after {} failed since {}", failedCommits,
-          java.time.Instant.ofEpochMilli(failingSince));
+          Instant.ofEpochMilli(failingSince));
       failure = null;
       failedCommits = 0;
     }

@@ -1,7 +1,9 @@
 package org.pathlingrelay.outbox;
 
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -45,7 +47,7 @@ public final class ResourceJson {
   }
 
   /** Writes the bytes out, e.g. into a Bundle being written. */
-  public void writeTo(java.io.OutputStream out) throws java.io.IOException {
+  public void writeTo(OutputStream out) throws IOException {
     out.write(utf8);
   }
 

@@ -1,8 +1,10 @@
 package org.pathlingrelay.outbox;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -22,12 +24,7 @@ import org.sqlite.SQLiteConfig;
  * is on disk. Writes go through one {@link GroupCommitter}; reads use their own connection, which
  * WAL lets run beside the writer.
  */
-public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLetters, AutoCloseable {
-
-  /** Tuning that has sensible defaults; the wiring may change it. */
-  public record Settings(int queueCapacity, int maxGroup) {
-    public static final Settings DEFAULTS = new Settings(20_000, 2_000);
-  }
+final class SqliteOutbox implements Outbox {
 
   /**
    * Rows with a change queued, in the words of the queue index's own condition (schema 6):
@@ -57,18 +54,13 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     this.commitListeners = commitListeners;
   }
 
-  public static SqliteOutbox open(Path file, InstantSource clock) throws SQLException {
-    return open(file, clock, Settings.DEFAULTS);
-  }
-
-  public static SqliteOutbox open(Path file, InstantSource clock, Settings settings)
-      throws SQLException {
+  static SqliteOutbox open(Path file, InstantSource clock, Settings settings) throws SQLException {
     try {
       Path parent = file.toAbsolutePath().getParent();
       if (parent != null) {
         Files.createDirectories(parent);
       }
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new SQLException("cannot create the data directory for " + file + ": " + e, e);
     }
     String url = "jdbc:sqlite:" + file.toAbsolutePath();
@@ -108,7 +100,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
   private static boolean isNew(Path file) throws SQLException {
     try {
       return !Files.exists(file) || Files.size(file) == 0;
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new SQLException("cannot read the size of " + file + ": " + e, e);
     }
   }
@@ -121,7 +113,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
    * harmless: the second one's page size is ignored.
    */
   private static void create(String url) throws SQLException {
-    try (Connection fresh = java.sql.DriverManager.getConnection(url);
+    try (Connection fresh = DriverManager.getConnection(url);
         var statement = fresh.createStatement()) {
       statement.execute("PRAGMA page_size = " + PAGE_SIZE);
       statement.execute("PRAGMA journal_mode = WAL");
@@ -143,7 +135,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     return config;
   }
 
-  // ---- receiving side ----
+  // ---- notification intake ----
 
   @Override
   public CompletableFuture<List<Disposition>> append(List<Change> changes) {
@@ -160,10 +152,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     return stored;
   }
 
-  /**
-   * Called once after each durable commit (appends, acknowledgements, dead-letter replays), e.g.
-   * to wake the forwarder; listeners run on the writer thread, so they must be quick.
-   */
+  @Override
   public void onCommit(Runnable listener) {
     commitListeners.add(listener);
   }
@@ -177,10 +166,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
         });
   }
 
-  /**
-   * Records a topic-based notification; completes with true when events were missed, in which
-   * case a ping is recorded too (pings trigger a catch-up).
-   */
+  @Override
   public CompletableFuture<Boolean> recordSubscriptionEvent(SubscriptionEvent event) {
     return committer.submit(
         (side, now) -> {
@@ -192,6 +178,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
         });
   }
 
+  @Override
   public synchronized List<SubscriptionState> subscriptions() {
     List<SubscriptionState> states = new ArrayList<>();
     try (PreparedStatement statement = readConnection.prepareStatement(
@@ -209,7 +196,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     }
   }
 
-  // ---- forwarding side ----
+  // ---- delivery queue and progress ----
 
   @Override
   public synchronized List<TypeBacklog> backlog(int countUpTo) {
@@ -374,8 +361,9 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     return await(committer.submit((side, now) -> side.replayDeadLetters(key, now)));
   }
 
-  // ---- observation ----
+  // ---- status ----
 
+  @Override
   public synchronized OutboxStats stats() {
     try (PreparedStatement pending =
             readConnection.prepareStatement(
@@ -419,11 +407,7 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
     }
   }
 
-  /**
-   * Commits a tiny write to prove the file still takes durable writes; answers why it failed, or
-   * empty when it was stored. Whether a real notification fits is for the caller to judge too (a
-   * tiny write still fits on a nearly full disk).
-   */
+  @Override
   public Optional<String> commitFailure() {
     try {
       committer
@@ -440,11 +424,6 @@ public final class SqliteOutbox implements OutboxWriter, OutboxReader, DeadLette
       Thread.currentThread().interrupt();
       return Optional.of("interrupted");
     }
-  }
-
-  /** True when a tiny durable write commits (see {@link #commitFailure()}). */
-  public boolean writable() {
-    return commitFailure().isEmpty();
   }
 
   private static <T> T await(CompletableFuture<T> future) {

@@ -15,7 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Disposition;
-import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.outbox.NotificationIntake;
+import org.pathlingrelay.outbox.SubscriptionEvent;
 
 /**
  * Holds the request until its changes are on disk. If that cannot happen in time the sender gets a
@@ -29,12 +30,12 @@ final class DurableAcknowledger {
   static final String UNAVAILABLE = "The outbox cannot store changes right now";
   static final String RETRY_AFTER_SECONDS = "5";
 
-  private final OutboxWriter outbox;
+  private final NotificationIntake outbox;
   private final Duration timeout;
   private final Map<Disposition, Counter> received = new EnumMap<>(Disposition.class);
   private final Counter pings;
 
-  DurableAcknowledger(OutboxWriter outbox, Duration timeout, MeterRegistry meters) {
+  DurableAcknowledger(NotificationIntake outbox, Duration timeout, MeterRegistry meters) {
     this.outbox = outbox;
     this.timeout = timeout;
     for (Disposition disposition : Disposition.values()) {
@@ -65,7 +66,7 @@ final class DurableAcknowledger {
   }
 
   /** True when the notification shows that events were missed (a catch-up will follow). */
-  boolean subscriptionEvent(org.pathlingrelay.outbox.SubscriptionEvent event) {
+  boolean subscriptionEvent(SubscriptionEvent event) {
     return await(outbox.recordSubscriptionEvent(event));
   }
 

@@ -7,10 +7,12 @@ import ca.uhn.fhir.rest.server.IResourceProvider;
 import ca.uhn.fhir.rest.server.RestfulServer;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.servlet.Filter;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeSet;
-import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.outbox.NotificationIntake;
 
 /**
  * Builds the FHIR endpoint that receives notifications: a HAPI {@link RestfulServer} that accepts
@@ -27,12 +29,11 @@ public final class Receiver {
    */
   public Receiver(
       FhirContext fhirContext,
-      OutboxWriter outbox,
+      NotificationIntake outbox,
       long maxBodyBytes,
       List<Object> interceptors,
       MeterRegistry meters) {
-    this(fhirContext, outbox, maxBodyBytes, interceptors, meters, java.util.Optional.empty(),
-        java.time.InstantSource.system());
+    this(fhirContext, outbox, maxBodyBytes, interceptors, meters, Optional.empty(), InstantSource.system());
   }
 
   /**
@@ -41,12 +42,12 @@ public final class Receiver {
    */
   public Receiver(
       FhirContext fhirContext,
-      OutboxWriter outbox,
+      NotificationIntake outbox,
       long maxBodyBytes,
       List<Object> interceptors,
       MeterRegistry meters,
-      java.util.Optional<SourceReader> source,
-      java.time.InstantSource clock) {
+      Optional<SourceReader> source,
+      InstantSource clock) {
     NotificationParser parser = new NotificationParser(fhirContext);
     DurableAcknowledger acknowledger =
         new DurableAcknowledger(outbox, DurableAcknowledger.DEFAULT_TIMEOUT, meters);

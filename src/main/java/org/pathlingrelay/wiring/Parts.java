@@ -22,7 +22,7 @@ import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.Forwarder;
-import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingServer;
 import org.pathlingrelay.pathling.ResilienceSettings;
@@ -78,17 +78,17 @@ public final class Parts {
   }
 
   /** Opens (creating if need be) the data dir's outbox. */
-  public SqliteOutbox outbox(Path dataDir) throws SQLException {
-    return SqliteOutbox.open(DataDirFiles.outbox(dataDir), clock);
+  public Outbox outbox(Path dataDir) throws SQLException {
+    return Outbox.open(DataDirFiles.outbox(dataDir), clock);
   }
 
   /** Builds (but does not start) the forwarder from the outbox to Pathling, with its metrics. */
-  public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings) {
+  public Forwarder forwarder(Outbox outbox, ForwardingSettings settings) {
     return forwarder(outbox, settings, failure -> {});
   }
 
   /** @param pathlingFailures told of each failed call to Pathling (a backfill says why it waits) */
-  public Forwarder forwarder(SqliteOutbox outbox, ForwardingSettings settings, Consumer<Throwable> pathlingFailures) {
+  public Forwarder forwarder(Outbox outbox, ForwardingSettings settings, Consumer<Throwable> pathlingFailures) {
     PathlingServer pathling = pathling(settings);
     pathling.calls().onFailure(pathlingFailures);
     Forwarder forwarder =
@@ -135,7 +135,7 @@ public final class Parts {
    *
    * @param hold pauses the forwarding of each type until its files are queued
    */
-  public Backfill relayBackfill(BulkExportClient source, SqliteOutbox outbox, Path dataDir, ForwardingHold hold) {
+  public Backfill relayBackfill(BulkExportClient source, Outbox outbox, Path dataDir, ForwardingHold hold) {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
         null, hold, BackfillProgress.log(), DeliveryWatch.unbounded(), retries, history(source));
   }
@@ -147,7 +147,7 @@ public final class Parts {
    * @param watch how long to wait for forwarding that delivers nothing, and what is known of why
    */
   public Backfill backfill(
-      BulkExportClient source, SqliteOutbox outbox, Path dataDir, ForwardingSettings pathling,
+      BulkExportClient source, Outbox outbox, Path dataDir, ForwardingSettings pathling,
       StagingAreas stagingAreas, ForwardingHold hold, BackfillProgress progress, DeliveryWatch watch) {
     return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
         new Backfill.PathlingLoads(

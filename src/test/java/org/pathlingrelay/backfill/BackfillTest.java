@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
-import org.pathlingrelay.outbox.SqliteOutbox;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingServer;
 import org.pathlingrelay.pathling.ResilienceSettings;
@@ -81,14 +81,14 @@ class BackfillTest {
   }
 
   private Backfill backfill() {
-    SqliteOutbox outbox = relay.outbox();
+    Outbox outbox = relay.outbox();
     return new Backfill(client, outbox, outbox, dataDir, resourceTypes(),
         BulkExportClient.Pause.SLEEP);
   }
 
   /** As the commands build it: with the source's history for the deletes of a sync. */
   private Backfill backfillWithHistory() {
-    SqliteOutbox outbox = relay.outbox();
+    Outbox outbox = relay.outbox();
     return new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP, null,
         ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), RetryRegistry.ofDefaults(),
         new SourceHistory(SourceClients.fhirClient(FhirContext.forR4Cached(), source.baseUrl(), AccessTokens.NONE)));
@@ -282,7 +282,7 @@ class BackfillTest {
   void backfill_forwardsATypeOnceAllItsFilesAreQueued_inOneRequestNotOnePerFile() throws Exception {
     source.setMaxResourcesPerFile(300); // Procedure: 7 files, MedicationRequest: 6
     pathling.setWriteDelay(Duration.ofMillis(300), Duration.ZERO); // files keep coming while a write runs
-    SqliteOutbox outbox = relay.outbox();
+    Outbox outbox = relay.outbox();
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
         null, relay.forwarder()::hold, BackfillProgress.log());
 
@@ -321,7 +321,7 @@ class BackfillTest {
   void aLiveUpdateDuringAnImport_waitsUntilTheImportIsDone_andThenWins(@TempDir Path staging) throws Exception {
     source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
     pathling.setImportDuration(Duration.ofSeconds(2));
-    SqliteOutbox outbox = relay.outbox();
+    Outbox outbox = relay.outbox();
     Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
         new Backfill.PathlingLoads(pathlingServer().imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200))),
         relay.forwarder()::hold, BackfillProgress.log());

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.ResourceKey;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.outbox.VersionStamp;
 import org.pathlingrelay.source.BulkExportClient;
 
@@ -30,7 +30,7 @@ class DeliveryWaitTest {
   private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
 
   @TempDir Path dir;
-  private SqliteOutbox outbox;
+  private Outbox outbox;
   private final AtomicReference<Instant> now = new AtomicReference<>(START);
   private final InstantSource clock = now::get;
   private final List<Instant> stallReports = new ArrayList<>();
@@ -51,7 +51,7 @@ class DeliveryWaitTest {
 
   @BeforeEach
   void open() throws Exception {
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), clock);
+    outbox = Outbox.open(dir.resolve("relay.db"), clock);
   }
 
   @AfterEach

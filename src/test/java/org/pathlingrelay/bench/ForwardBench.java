@@ -10,8 +10,8 @@ import java.util.function.Consumer;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.ResourceKey;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.outbox.VersionStamp;
 
 /**
@@ -133,7 +133,7 @@ final class ForwardBench {
   }
 
   private void preload(Path dataDir, int changes, List<String> types) throws Exception {
-    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
+    try (Outbox outbox = Outbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
       List<Change> chunk = new ArrayList<>(PRELOAD_CHUNK);
       for (int i = 0; i < changes; i++) {
         String type = types.get(i % types.size());

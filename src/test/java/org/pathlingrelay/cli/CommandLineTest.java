@@ -31,9 +31,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.DeadLetter;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.outbox.VersionStamp;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import picocli.CommandLine;
@@ -607,7 +607,7 @@ class CommandLineTest {
 
   private static void seedDeadLetter(Path dataDir, ResourceKey key, int status, String reason)
       throws Exception {
-    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
+    try (Outbox outbox = Outbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
       String body = "{\"resourceType\":\"" + key.type() + "\",\"id\":\"" + key.id() + "\"}";
       outbox.append(List.of(Change.upsert(key, new VersionStamp(1L, null), body))).join();
       PendingChange pending =
@@ -620,7 +620,7 @@ class CommandLineTest {
   }
 
   private static <T> T withOutbox(Path dataDir, OutboxQuery<T> query) throws Exception {
-    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
+    try (Outbox outbox = Outbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
       return query.apply(outbox);
     }
   }
@@ -631,7 +631,7 @@ class CommandLineTest {
 
   @FunctionalInterface
   interface OutboxQuery<T> {
-    T apply(SqliteOutbox outbox) throws Exception;
+    T apply(Outbox outbox) throws Exception;
   }
 
   @Test

@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.outbox.Change;
+import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
-import org.pathlingrelay.outbox.SqliteOutbox;
 import org.pathlingrelay.outbox.VersionStamp;
 import org.pathlingrelay.testing.FakeSubscriptionSource;
 import picocli.CommandLine;
@@ -56,7 +56,7 @@ class PrintedHintsTest {
   @Test
   void retryOfAMissingDeadLetter_pointsAtAListOfTheSameDataDir_thatShowsTheOnesThere() throws Exception {
     Path dataDir = dir.resolve("elsewhere");
-    try (SqliteOutbox outbox = SqliteOutbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
+    try (Outbox outbox = Outbox.open(dataDir.resolve("relay.db"), Clock.systemUTC())) {
       ResourceKey key = new ResourceKey("Patient", "real");
       outbox.append(List.of(Change.upsert(key, new VersionStamp(1L, null), "{\"resourceType\":\"Patient\",\"id\":\"real\"}")))
           .join();

@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.pathlingrelay.outbox.Change;
-import org.pathlingrelay.outbox.OutboxReader;
+import org.pathlingrelay.outbox.DeliveryQueue;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.TypeBacklog;
@@ -251,7 +251,7 @@ class ForwarderHoldTest {
   }
 
   /** An outbox in memory: one pending change per append, gone when acknowledged. */
-  private static final class MemoryOutbox implements OutboxReader {
+  private static final class MemoryOutbox implements DeliveryQueue {
     final AtomicLong appended = new AtomicLong();
     volatile Runnable onAppend = () -> {};
     private final Map<Long, PendingChange> pending = new LinkedHashMap<>();
@@ -295,16 +295,6 @@ class ForwarderHoldTest {
     @Override
     public synchronized void acknowledge(List<PendingChange> delivered) {
       delivered.forEach(change -> pending.remove(change.seq()));
-    }
-
-    @Override
-    public synchronized long lastSeq() {
-      return seq;
-    }
-
-    @Override
-    public synchronized long pendingUpTo(long upTo) {
-      return pending.keySet().stream().filter(s -> s <= upTo).count();
     }
 
     @Override

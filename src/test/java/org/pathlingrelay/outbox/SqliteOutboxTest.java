@@ -24,11 +24,11 @@ class SqliteOutboxTest {
   private static final ResourceKey PATIENT = new ResourceKey("Patient", "p1");
 
   @TempDir Path dir;
-  private SqliteOutbox outbox;
+  private Outbox outbox;
 
   @BeforeEach
   void open() throws Exception {
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC());
   }
 
   @AfterEach
@@ -136,15 +136,15 @@ class SqliteOutboxTest {
     append(version(PATIENT, 7));
     outbox.acknowledge(pending("Patient"));
     outbox.close();
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC());
     assertThat(append(version(PATIENT, 6))).isEqualTo(Disposition.STALE);
   }
 
   @Test
   void forwardedVersionGuard_holdsForMoreResourcesThanOneLookupQueryReads() throws Exception {
     outbox.close();
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC(),
-        new SqliteOutbox.Settings(1_000, 100));
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC(),
+        new Outbox.Settings(1_000, 100));
     List<Change> batch = new java.util.ArrayList<>();
     for (int i = 0; i < 1_200; i++) {
       batch.add(version(new ResourceKey("Observation", "o" + i), 3));
@@ -171,7 +171,7 @@ class SqliteOutboxTest {
       statement.execute("PRAGMA journal_mode = WAL");
       statement.execute("CREATE TABLE left_by_someone (x)");
     }
-    try (SqliteOutbox reopened = SqliteOutbox.open(older, Clock.systemUTC())) {
+    try (Outbox reopened = Outbox.open(older, Clock.systemUTC())) {
       assertThat(reopened.append(List.of(version(PATIENT, 1))).join()).containsExactly(Disposition.QUEUED);
     }
     assertThat(pageSize(older)).isEqualTo(4096);
@@ -191,7 +191,7 @@ class SqliteOutboxTest {
       append(version(new ResourceKey("Observation", "o" + i), 1));
     }
     outbox.close();
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC());
     assertThat(pending("Observation")).hasSize(100);
     assertThat(outbox.backlog(1_000))
         .singleElement()
@@ -298,7 +298,7 @@ class SqliteOutboxTest {
       sql.execute("INSERT INTO pending VALUES ('Observation', 'o2', 1, 1, 'DELETE', NULL, NULL, NULL, 1000, 1000)");
       sql.execute("INSERT INTO counter (name, value) VALUES ('seq', 5)");
     }
-    outbox = SqliteOutbox.open(old, Clock.systemUTC());
+    outbox = Outbox.open(old, Clock.systemUTC());
 
     assertThat(pending("Observation"))
         .extracting(p -> p.key().id(), PendingChange::seq, PendingChange::operation,
@@ -363,7 +363,7 @@ class SqliteOutboxTest {
   @Test
   void aSecondProcessOnTheSameFile_neverReusesASequenceNumber() throws Exception {
     append(version(PATIENT, 1));
-    try (SqliteOutbox other = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC())) {
+    try (Outbox other = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC())) {
       other.append(List.of(version(new ResourceKey("Patient", "p2"), 1))).join();
     }
     append(version(new ResourceKey("Patient", "p3"), 1));

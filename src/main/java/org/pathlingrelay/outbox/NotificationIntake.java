@@ -1,17 +1,9 @@
 package org.pathlingrelay.outbox;
 
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** The receiving side of the outbox. */
-public interface OutboxWriter {
-
-  /**
-   * Stores changes durably. The future completes only after the transaction holding them has been
-   * committed and synced to disk; it fails with {@link OutboxUnavailableException} when that is not
-   * possible, and then nothing of these changes was stored.
-   */
-  CompletableFuture<List<Disposition>> append(List<Change> changes);
+/** What receive stores of a notification: its changes, or the ping or topic event it carried. */
+public interface NotificationIntake extends ChangeAppender {
 
   /** Counts and timestamps a notification that carried no resource (a rest-hook ping). */
   CompletableFuture<Void> recordPing();

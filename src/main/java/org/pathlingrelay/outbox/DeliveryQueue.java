@@ -2,8 +2,8 @@ package org.pathlingrelay.outbox;
 
 import java.util.List;
 
-/** The forwarding side of the outbox. */
-public interface OutboxReader {
+/** What the forwarder takes from the outbox, and tells it of what became of each change. */
+public interface DeliveryQueue {
 
   /**
    * What is pending, per resource type, with each type's count capped at {@code countUpTo}: the
@@ -21,15 +21,6 @@ public interface OutboxReader {
    * durable.
    */
   void acknowledge(List<PendingChange> delivered);
-
-  /** The sequence number of the newest change appended so far (0 for an empty outbox). */
-  long lastSeq();
-
-  /**
-   * How many pending rows were first queued at or before {@code seq}: zero once everything
-   * appended up to then (or its newer versions) has been forwarded or dead-lettered.
-   */
-  long pendingUpTo(long seq);
 
   /** Moves a change Pathling refused out of the queue, keeping Pathling's answer with it. */
   void deadLetter(PendingChange change, int status, String reason);

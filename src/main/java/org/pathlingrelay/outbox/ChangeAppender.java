@@ -1,0 +1,15 @@
+package org.pathlingrelay.outbox;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/** Where changes enter the outbox: what a backfill loads, and the changes receive is notified of. */
+public interface ChangeAppender {
+
+  /**
+   * Stores changes durably. The future completes only after the transaction holding them has been
+   * committed and synced to disk; it fails with {@link OutboxUnavailableException} when that is not
+   * possible, and then nothing of these changes was stored.
+   */
+  CompletableFuture<List<Disposition>> append(List<Change> changes);
+}
