@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Set;
+import org.pathlingrelay.outbox.OutboxWriter;
 import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
@@ -25,6 +26,7 @@ final class ImportLoad implements Load {
   private final ExportDownloads downloads;
   private final ExportStaging staging;
   private final HistoryDeletes historyDeletes;
+  private final OutboxWriter bulkLoads;
   private final PathlingImportClient pathling;
   private final ForwardingHold hold;
   private final DeliveryWait delivery;
@@ -33,11 +35,12 @@ final class ImportLoad implements Load {
 
   ImportLoad(
       SourceExport export, ExportDownloads downloads, ExportStaging staging, HistoryDeletes historyDeletes,
-      PathlingImportClient pathling, ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
+      OutboxWriter bulkLoads, PathlingImportClient pathling, ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
     this.export = export;
     this.downloads = downloads;
     this.staging = staging;
     this.historyDeletes = historyDeletes;
+    this.bulkLoads = bulkLoads;
     this.pathling = pathling;
     this.hold = hold;
     this.delivery = delivery;
@@ -63,6 +66,8 @@ final class ImportLoad implements Load {
           // Queued now, forwarded once the hold ends: after the import, which cannot delete.
           historyDeletes.queue(plan.request(), manifest, counts);
           importStaged(area, manifest, plan.saveMode(), job.statusUrl());
+          // Pathling may now hold any resource of these types: their deletes must all be sent.
+          bulkLoads.recordBulkLoad(plan.request().types()).join();
         });
         ForwardingHold.release(held);
         long forwarded = delivery.await(queuedUpTo);

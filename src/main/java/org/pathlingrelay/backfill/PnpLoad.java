@@ -7,6 +7,7 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.pathlingrelay.outbox.OutboxWriter;
 import org.pathlingrelay.pathling.PathlingImportClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,14 +24,16 @@ final class PnpLoad implements Load {
   private final String sourceBaseUrl;
   private final PathlingImportClient pathling;
   private final ForwardingHold hold;
+  private final OutboxWriter bulkLoads;
   private final Journal journal;
   private final InstantSource clock;
 
-  PnpLoad(String sourceBaseUrl, PathlingImportClient pathling, ForwardingHold hold, Journal journal,
-      InstantSource clock) {
+  PnpLoad(String sourceBaseUrl, PathlingImportClient pathling, ForwardingHold hold, OutboxWriter bulkLoads,
+      Journal journal, InstantSource clock) {
     this.sourceBaseUrl = sourceBaseUrl;
     this.pathling = pathling;
     this.hold = hold;
+    this.bulkLoads = bulkLoads;
     this.journal = journal;
     this.clock = clock;
   }
@@ -64,6 +67,8 @@ final class PnpLoad implements Load {
         journal.abandon();
         throw e;
       }
+      // Pathling may now hold any resource of these types: their deletes must all be sent.
+      bulkLoads.recordBulkLoad(plan.request().types()).join();
       // A journal written before the kick-off time was kept has no safe watermark: keep the old one.
       journal.complete(Optional.ofNullable(kickedOffAt));
       Instant watermark = journal.watermark().orElse(null);

@@ -23,6 +23,7 @@ final class ForwardMetrics {
   private final Timer lag;
   private final Counter delivered;
   private final Counter deadLettered;
+  private final Counter deletesSkipped;
   private final AtomicLong requests = new AtomicLong();
   private final AtomicLong largestBatch = new AtomicLong();
   private final AtomicLong lastBatch = new AtomicLong();
@@ -54,6 +55,10 @@ final class ForwardMetrics {
         Counter.builder("relay.forward.delivered")
             .description("Changes Pathling confirmed")
             .register(meters);
+    this.deletesSkipped =
+        Counter.builder("relay.forward.deletes.skipped")
+            .description("Deletes that needed no request: Pathling could not hold the resource")
+            .register(meters);
     this.deadLettered =
         Counter.builder("relay.forward.dead.lettered")
             .description("Changes Pathling refused, moved to dead letters")
@@ -83,6 +88,10 @@ final class ForwardMetrics {
       lag.record(now - change.receivedAt().toEpochMilli(), TimeUnit.MILLISECONDS);
     }
     delivered.increment(changes.size());
+  }
+
+  void deleteSkipped() {
+    deletesSkipped.increment();
   }
 
   void deadLettered() {

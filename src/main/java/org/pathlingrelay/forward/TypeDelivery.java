@@ -54,7 +54,10 @@ final class TypeDelivery {
     try {
       List<PendingChange> upserts = new ArrayList<>();
       for (PendingChange change : changes) {
-        if (change.operation() == Operation.DELETE) {
+        if (change.pathlingCannotHold()) {
+          confirmed.add(change); // Pathling cannot hold it: nothing to delete there
+          metrics.deleteSkipped();
+        } else if (change.operation() == Operation.DELETE) {
           sendOne(change, () -> writer.delete(change.key()));
         } else {
           upserts.add(change);

@@ -1,5 +1,6 @@
 package org.pathlingrelay.outbox;
 
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -12,4 +13,10 @@ public interface ChangeAppender {
    * possible, and then nothing of these changes was stored.
    */
   CompletableFuture<List<Disposition>> append(List<Change> changes);
+
+  /**
+   * Records that a bulk load put these types (all when empty) into Pathling, so that deletes of
+   * resources of them queued before are sent even where the relay never forwarded them.
+   */
+  CompletableFuture<Void> recordBulkLoad(Collection<String> types);
 }

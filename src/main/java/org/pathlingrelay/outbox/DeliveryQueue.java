@@ -12,7 +12,10 @@ public interface DeliveryQueue {
    */
   List<TypeBacklog> backlog(int countUpTo);
 
-  /** Up to {@code limit} pending changes of one type, oldest first. */
+  /**
+   * Up to {@code limit} pending upserts and up to {@code limit} pending deletes of one type,
+   * oldest first: a long line of deletes does not hide the upserts behind it.
+   */
   List<PendingChange> oldest(String type, int limit);
 
   /**

@@ -121,7 +121,10 @@ final class Schema {
               "DROP TABLE forwarded",
               """
               CREATE INDEX resource_queue ON resource_state (resource_type, first_seq, first_received_at)
-              WHERE first_seq IS NOT NULL"""));
+              WHERE first_seq IS NOT NULL"""),
+          // 7: where the outbox saw a resource created (version 1) before anything of it was
+          // forwarded: a delete of it then needs no request, Pathling cannot hold it.
+          List.of("ALTER TABLE resource_state ADD COLUMN created_seq INTEGER"));
 
   private Schema() {}
 

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -158,6 +159,15 @@ final class SqliteOutbox implements Outbox {
   }
 
   @Override
+  public CompletableFuture<Void> recordBulkLoad(Collection<String> types) {
+    return committer.submit(
+        (side, now) -> {
+          side.markBulkLoad(types, now);
+          return null;
+        });
+  }
+
+  @Override
   public CompletableFuture<Void> recordPing() {
     return committer.submit(
         (side, now) -> {
@@ -252,22 +262,37 @@ final class SqliteOutbox implements Outbox {
     List<PendingChange> changes = new ArrayList<>();
     try (Connection connection = config().createConnection(url);
         PreparedStatement statement = connection.prepareStatement(
-            "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
-                + " seq, received_at FROM resource_state WHERE resource_type = ? AND " + QUEUED
-                + " ORDER BY first_seq LIMIT ?")) {
+            "SELECT * FROM (" + oldestOf("UPSERT") + ") UNION ALL SELECT * FROM (" + oldestOf("DELETE")
+                + ") ORDER BY 12")) {
+      BulkLoadMarks marks = BulkLoadMarks.of(connection, type);
       statement.setString(1, type);
       statement.setInt(2, limit);
+      statement.setString(3, type);
+      statement.setInt(4, limit);
       try (ResultSet rs = statement.executeQuery()) {
         while (rs.next()) {
-          changes.add(
-              new PendingChange(
-                  rs.getLong(7), Rows.change(rs, 1), Instant.ofEpochMilli(rs.getLong(8))));
+          Change change = Rows.change(rs, 1);
+          String forwardedOperation = rs.getString(9);
+          long forwardedAt = rs.getLong(10);
+          long createdSeq = rs.getLong(11);
+          Long created = rs.wasNull() ? null : createdSeq;
+          boolean cannotHold = change.operation() == Operation.DELETE
+              && marks.cannotHold(forwardedOperation, forwardedAt, created);
+          changes.add(new PendingChange(rs.getLong(7), change, Instant.ofEpochMilli(rs.getLong(8)), cannotHold));
         }
       }
       return changes;
     } catch (SQLException e) {
       throw new OutboxUnavailableException("cannot read the outbox", e);
     }
+  }
+
+  /** One operation's oldest pending rows: upserts are read past any number of older deletes. */
+  private static String oldestOf(String operation) {
+    return "SELECT resource_type, resource_id, operation, version_number, last_updated, body,"
+        + " seq, received_at, forwarded_operation, forwarded_at, created_seq, first_seq FROM resource_state"
+        + " WHERE resource_type = ? AND " + QUEUED + " AND operation = '" + operation + "'"
+        + " ORDER BY first_seq LIMIT ?";
   }
 
   @Override

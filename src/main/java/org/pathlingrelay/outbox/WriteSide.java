@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -42,6 +43,7 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement recordForwarded;
   private final PreparedStatement upsertDeadLetter;
   private final PreparedStatement addToCounter;
+  private final PreparedStatement setCounter;
   private final PreparedStatement selectDeadLetters;
   private final PreparedStatement deleteDeadLetter;
   private final PreparedStatement selectSeq;
@@ -61,14 +63,15 @@ final class WriteSide implements AutoCloseable {
     upsertPending =
         connection.prepareStatement(
             "INSERT INTO resource_state (resource_type, resource_id, seq, first_seq, operation,"
-                + " version_number, last_updated, body, first_received_at, received_at)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + " version_number, last_updated, body, first_received_at, received_at, created_seq)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 + " ON CONFLICT (resource_type, resource_id) DO UPDATE SET seq = excluded.seq,"
                 + " first_seq = COALESCE(resource_state.first_seq, excluded.first_seq),"
                 + " operation = excluded.operation, version_number = excluded.version_number,"
                 + " last_updated = excluded.last_updated, body = excluded.body,"
                 + " first_received_at = COALESCE(resource_state.first_received_at, excluded.first_received_at),"
-                + " received_at = excluded.received_at");
+                + " received_at = excluded.received_at,"
+                + " created_seq = COALESCE(resource_state.created_seq, excluded.created_seq)");
     String pendingCleared = "seq = NULL, first_seq = NULL, operation = NULL, version_number = NULL,"
         + " last_updated = NULL, body = NULL, first_received_at = NULL, received_at = NULL";
     // The usual acknowledgement: the forwarded change leaves the queue and becomes the resource's
@@ -107,6 +110,10 @@ final class WriteSide implements AutoCloseable {
             "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
                 + " ON CONFLICT (name) DO UPDATE SET value = counter.value + excluded.value,"
                 + " updated_at = excluded.updated_at");
+    setCounter =
+        connection.prepareStatement(
+            "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
+                + " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
     selectDeadLetters =
         connection.prepareStatement(
             "SELECT resource_type, resource_id, operation, version_number, last_updated, body"
@@ -248,6 +255,11 @@ final class WriteSide implements AutoCloseable {
     upsertPending.setBytes(8, bytesOf(change));
     upsertPending.setLong(9, nowMillis);
     upsertPending.setLong(10, nowMillis);
+    // A creation seen before anything was forwarded: Pathling can hold this resource only once
+    // the relay forwards it (or a bulk load of its type runs).
+    boolean creation = change.operation() == Operation.UPSERT && Long.valueOf(1).equals(stamp.versionNumber())
+        && forwarded.isEmpty();
+    setNullableLong(upsertPending, 11, creation ? seq : null);
     upsertPending.executeUpdate();
     remember(key, new Known(Optional.of(new Held(seq, stamp)), forwarded));
     return held.isPresent() ? Disposition.REPLACED : Disposition.QUEUED;
@@ -411,6 +423,19 @@ final class WriteSide implements AutoCloseable {
       upsert.executeUpdate();
     }
     return missed;
+  }
+
+  /**
+   * Records that a bulk load put the given types (all when empty) into Pathling: from now on,
+   * Pathling may hold any resource of them that was queued before.
+   */
+  void markBulkLoad(Collection<String> types, long nowMillis) throws SQLException {
+    for (String name : BulkLoadMarks.counterNames(types)) {
+      setCounter.setString(1, name);
+      setCounter.setLong(2, lastSeq);
+      setCounter.setLong(3, nowMillis);
+      setCounter.executeUpdate();
+    }
   }
 
   void addToCounter(String name, long delta, long nowMillis) throws SQLException {

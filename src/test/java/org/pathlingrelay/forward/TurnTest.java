@@ -27,6 +27,11 @@ class TurnTest {
     return new PendingChange(++seq, Change.delete(new ResourceKey("Observation", id), VersionStamp.UNKNOWN), NOW);
   }
 
+  private PendingChange absentDelete(String id) {
+    return new PendingChange(
+        ++seq, Change.delete(new ResourceKey("Observation", id), new VersionStamp(2L, null)), NOW, true);
+  }
+
   private static List<String> ids(List<PendingChange> changes) {
     return changes.stream().map(c -> c.operation() + " " + c.key().id()).toList();
   }
@@ -61,10 +66,32 @@ class TurnTest {
   }
 
   @Test
-  void batchMode_twoOldestAreDeletes_theUpsertsWaitForTheNextTurn() {
-    List<PendingChange> pending = List.of(delete("d1"), delete("d2"), upsert("u1"), delete("d3"));
+  void batchMode_deletesAhead_theUpsertsStillGoThisTurn_besideTheOldestDelete() {
+    List<PendingChange> pending = List.of(delete("d1"), delete("d2"), upsert("u1"), delete("d3"), upsert("u2"));
 
-    assertThat(ids(Turn.take(pending, ForwardMode.BATCH))).containsExactly("DELETE d1", "DELETE d2");
+    assertThat(ids(Turn.take(pending, ForwardMode.BATCH))).containsExactly("DELETE d1", "UPSERT u1", "UPSERT u2");
+  }
+
+  @Test
+  void updateMode_deletesAhead_theOldestUpsertStillGoesThisTurn() {
+    List<PendingChange> pending = List.of(delete("d1"), delete("d2"), upsert("u1"), upsert("u2"));
+
+    assertThat(ids(Turn.take(pending, ForwardMode.UPDATE))).containsExactly("DELETE d1", "UPSERT u1");
+  }
+
+  @Test
+  void deletesOfWhatPathlingCannotHold_allGo_withoutUsingTheBudget() {
+    List<PendingChange> pending = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      pending.add(absentDelete("gone" + i));
+    }
+    pending.add(delete("d1"));
+    pending.add(delete("d2"));
+    pending.add(delete("d3"));
+
+    List<String> turn = ids(Turn.take(pending, ForwardMode.BATCH));
+
+    assertThat(turn).hasSize(302).endsWith("DELETE d1", "DELETE d2").doesNotContain("DELETE d3");
   }
 
   @Test
