@@ -1,0 +1,142 @@
+package org.pathlingrelay.outbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Which pending deletes need a request to Pathling: only those of resources Pathling may hold.
+ * It cannot hold one the relay saw created and never forwarded, nor one whose delete it forwarded;
+ * after a bulk load of the type, it may hold anything queued before.
+ */
+class DeletesThatMatterTest {
+
+  @TempDir Path dir;
+  private SqliteOutbox outbox;
+
+  @BeforeEach
+  void open() throws Exception {
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    outbox.close();
+  }
+
+  @Test
+  void createdAndDeletedBeforeAnyForward_needsNoRequest() {
+    append(upsert("a", 1), delete("a", 2));
+
+    assertThat(cannotHold("a")).isTrue();
+  }
+
+  @Test
+  void deleteOfAResourceFirstSeenAtALaterVersion_isSent_PathlingMayHoldItFromBefore() {
+    append(upsert("b", 3), delete("b", 4));
+
+    assertThat(cannotHold("b")).isFalse();
+  }
+
+  @Test
+  void deleteOfAResourceNeverSeenBefore_isSent() {
+    append(delete("c", 2));
+
+    assertThat(cannotHold("c")).isFalse();
+  }
+
+  @Test
+  void deleteAfterTheCreationWasForwarded_isSent() {
+    append(upsert("d", 1));
+    outbox.acknowledge(pending());
+    append(delete("d", 2));
+
+    assertThat(cannotHold("d")).isFalse();
+  }
+
+  @Test
+  void deleteAfterTheCreationWentOutWhileTheDeleteArrived_isSent() {
+    append(upsert("e", 1));
+    List<PendingChange> inFlight = pending();
+    append(delete("e", 2)); // arrives while the creation is on its way to Pathling
+    outbox.acknowledge(inFlight);
+
+    assertThat(cannotHold("e")).isFalse();
+  }
+
+  @Test
+  void deleteOfWhatWasDeletedInPathlingAlready_needsNoRequest() {
+    append(upsert("f", 3));
+    outbox.acknowledge(pending());
+    append(delete("f", 4));
+    outbox.acknowledge(pending());
+    append(upsert("f", 5)); // re-created, then deleted again before it was forwarded
+    append(delete("f", 6));
+
+    assertThat(cannotHold("f")).isTrue();
+  }
+
+  @Test
+  void afterABulkLoadOfTheType_everyDeleteOfWhatWasQueuedBefore_isSent() {
+    append(upsert("g", 1));
+    outbox.recordBulkLoad(Set.of("Patient")).join();
+    append(delete("g", 2));
+    assertThat(cannotHold("g")).as("a load of another type changes nothing").isTrue();
+
+    outbox.recordBulkLoad(Set.of("Observation")).join();
+    append(upsert("h", 1), delete("h", 2)); // created after the load: Pathling cannot hold it
+
+    assertThat(cannotHold("g")).isFalse();
+    assertThat(cannotHold("h")).isTrue();
+  }
+
+  @Test
+  void afterABulkLoadOfEveryType_aForwardedDeleteMayBeUndone_soTheNextDeleteIsSent() {
+    append(upsert("i", 3));
+    outbox.acknowledge(pending());
+    append(delete("i", 4));
+    outbox.acknowledge(pending());
+    outbox.recordBulkLoad(List.of()).join();
+    append(upsert("i", 5), delete("i", 6));
+
+    assertThat(cannotHold("i")).isFalse();
+  }
+
+  @Test
+  void survivesReopening() throws Exception {
+    append(upsert("j", 1), delete("j", 2));
+    outbox.close();
+    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+
+    assertThat(cannotHold("j")).isTrue();
+  }
+
+  private void append(Change... changes) {
+    outbox.append(List.of(changes)).join();
+  }
+
+  private List<PendingChange> pending() {
+    return outbox.oldest("Observation", 100);
+  }
+
+  private boolean cannotHold(String id) {
+    return pending().stream().filter(change -> change.key().id().equals(id)).findFirst().orElseThrow()
+        .pathlingCannotHold();
+  }
+
+  private static Change upsert(String id, long version) {
+    return Change.upsert(new ResourceKey("Observation", id), new VersionStamp(version, null),
+        "{\"resourceType\":\"Observation\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"" + version + "\"}}");
+  }
+
+  private static Change delete(String id, long version) {
+    return Change.delete(new ResourceKey("Observation", id), new VersionStamp(version, null));
+  }
+}
