@@ -90,9 +90,9 @@ public final class Backfill {
     if (pathling != null) {
       ExportStaging staging = new ExportStaging(pathling.staging, journal, files, progress);
       loads.put(LoadMode.IMPORT,
-          new ImportLoad(export, downloads, staging, historyDeletes, writer, pathling.client(), hold, delivery, journal,
+          new ImportLoad(export, downloads, staging, historyDeletes, appender, pathling.client(), hold, delivery, journal,
               watch.clock()));
-      loads.put(LoadMode.PNP, new PnpLoad(source.baseUrl(), pathling.client(), hold, writer, journal, watch.clock()));
+      loads.put(LoadMode.PNP, new PnpLoad(source.baseUrl(), pathling.client(), hold, appender, journal, watch.clock()));
     }
   }
 

@@ -6,7 +6,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Set;
-import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.outbox.ChangeAppender;
 import org.pathlingrelay.pathling.PathlingImportClient;
 import org.pathlingrelay.source.ExportManifest;
 import org.slf4j.Logger;
@@ -26,7 +26,7 @@ final class ImportLoad implements Load {
   private final ExportDownloads downloads;
   private final ExportStaging staging;
   private final HistoryDeletes historyDeletes;
-  private final OutboxWriter bulkLoads;
+  private final ChangeAppender bulkLoads;
   private final PathlingImportClient pathling;
   private final ForwardingHold hold;
   private final DeliveryWait delivery;
@@ -35,7 +35,7 @@ final class ImportLoad implements Load {
 
   ImportLoad(
       SourceExport export, ExportDownloads downloads, ExportStaging staging, HistoryDeletes historyDeletes,
-      OutboxWriter bulkLoads, PathlingImportClient pathling, ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
+      ChangeAppender bulkLoads, PathlingImportClient pathling, ForwardingHold hold, DeliveryWait delivery, Journal journal, InstantSource clock) {
     this.export = export;
     this.downloads = downloads;
     this.staging = staging;

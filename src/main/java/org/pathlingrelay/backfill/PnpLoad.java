@@ -7,7 +7,7 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.pathlingrelay.outbox.OutboxWriter;
+import org.pathlingrelay.outbox.ChangeAppender;
 import org.pathlingrelay.pathling.PathlingImportClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,11 +24,11 @@ final class PnpLoad implements Load {
   private final String sourceBaseUrl;
   private final PathlingImportClient pathling;
   private final ForwardingHold hold;
-  private final OutboxWriter bulkLoads;
+  private final ChangeAppender bulkLoads;
   private final Journal journal;
   private final InstantSource clock;
 
-  PnpLoad(String sourceBaseUrl, PathlingImportClient pathling, ForwardingHold hold, OutboxWriter bulkLoads,
+  PnpLoad(String sourceBaseUrl, PathlingImportClient pathling, ForwardingHold hold, ChangeAppender bulkLoads,
       Journal journal, InstantSource clock) {
     this.sourceBaseUrl = sourceBaseUrl;
     this.pathling = pathling;

@@ -19,11 +19,11 @@ import org.junit.jupiter.api.io.TempDir;
 class DeletesThatMatterTest {
 
   @TempDir Path dir;
-  private SqliteOutbox outbox;
+  private Outbox outbox;
 
   @BeforeEach
   void open() throws Exception {
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC());
   }
 
   @AfterEach
@@ -113,7 +113,7 @@ class DeletesThatMatterTest {
   void survivesReopening() throws Exception {
     append(upsert("j", 1), delete("j", 2));
     outbox.close();
-    outbox = SqliteOutbox.open(dir.resolve("relay.db"), Clock.systemUTC());
+    outbox = Outbox.open(dir.resolve("relay.db"), Clock.systemUTC());
 
     assertThat(cannotHold("j")).isTrue();
   }
