@@ -1,10 +1,13 @@
 package org.pathlingrelay.cli;
 
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.pathlingrelay.backfill.BackfillPlan;
+import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.source.ExportRequest;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -65,10 +68,12 @@ final class BackfillCommand implements Callable<Integer> {
     }
     ExportRequest request =
         new ExportRequest(level, group, ResourceTypeNames.checked(spec, types),
-            ResourceTypeNames.checkedSince(spec, since, java.time.Clock.systemUTC()),
+            ResourceTypeNames.checkedSince(spec, since, Clock.systemUTC()),
             typeFilters == null ? List.of() : typeFilters);
     BackfillPlan plan = loading.plan(spec, request, source.downloadConcurrency, false);
-    return BackfillRunner.run(common.dataDir, source, pathling, watermark -> plan, loading.stagingAreas(), loading.forwardStallTimeout(spec),
-        spec.commandLine().getOut());
+    StagingAreas stagingAreas = loading.stagingAreas();
+    Duration stallTimeout = loading.forwardStallTimeout(spec);
+    return BackfillRunner.run(common.dataDir, source.settings(), pathling.forwarding(), watermark -> plan, stagingAreas,
+        stallTimeout, spec.commandLine().getOut());
   }
 }

@@ -24,7 +24,6 @@ import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.outbox.Outbox;
-import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.Parts;
@@ -56,42 +55,37 @@ final class BackfillRunner {
   static final int STOPPED = 130;
 
   static int run(
-      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker, PrintWriter out)
+      Path dataDir, SourceSettings source, ForwardingSettings forwarding, PlanMaker planMaker, PrintWriter out)
       throws Exception {
-    return run(dataDir, source, pathling, planMaker, StagingAreas.localOnly(),
-        LoadOptions.DEFAULT_STALL_TIMEOUT, out);
+    return run(dataDir, source, forwarding, planMaker, StagingAreas.localOnly(), LoadOptions.DEFAULT_STALL_TIMEOUT, out);
   }
 
   /** @param stallTimeout give up when nothing reaches Pathling for this long */
   static int run(
-      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
+      Path dataDir, SourceSettings source, ForwardingSettings forwarding, PlanMaker planMaker,
       StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out)
       throws Exception {
     CountDownLatch cleanedUp = new CountDownLatch(1);
     try {
-      return run(dataDir, source, pathling, planMaker, stagingAreas, stallTimeout, out, cleanedUp);
+      return run(dataDir, source, forwarding, planMaker, stagingAreas, stallTimeout, out, cleanedUp);
     } finally {
       cleanedUp.countDown();
     }
   }
 
   private static int run(
-      Path dataDir, SourceOptions source, PathlingOptions pathling, PlanMaker planMaker,
+      Path dataDir, SourceSettings source, ForwardingSettings forwarding, PlanMaker planMaker,
       StagingAreas stagingAreas, Duration stallTimeout, PrintWriter out,
       CountDownLatch cleanedUp)
       throws Exception {
     Clock clock = Clock.systemUTC();
     Parts parts = new Parts(clock, new SimpleMeterRegistry());
-    ForwardingSettings forwarding = new ForwardingSettings(
-        pathling.baseUrl(), pathling.tokens(), pathling.pathlingTimeout, pathling.forwardMode,
-        pathling.batchMax, pathling.linger, pathling.parallelTypes, ResilienceSettings.DEFAULTS);
     Optional<ForwarderLock> lock = ForwarderLock.tryAcquire(dataDir);
     try (Outbox outbox = parts.outbox(dataDir);
-        BulkExportClient client =
-            parts.sourceClient(new SourceSettings(source.sourceUrl, source.tokens(), source.downloadConcurrency))) {
+        BulkExportClient client = parts.sourceClient(source)) {
       Forwarder forwarder = null;
       ForwardingTrouble trouble = lock.isPresent()
-          ? ForwardingTrouble.pathlingAt(pathling.baseUrl(), clock)
+          ? ForwardingTrouble.pathlingAt(forwarding.pathlingUrl(), clock)
           : ForwardingTrouble.otherProcess(dataDir.toString(), clock);
       if (lock.isPresent()) {
         forwarder = parts.forwarder(outbox, forwarding, trouble);

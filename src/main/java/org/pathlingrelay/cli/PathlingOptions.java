@@ -1,8 +1,13 @@
 package org.pathlingrelay.cli;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.pathling.ResilienceSettings;
+import org.pathlingrelay.wiring.ForwardingSettings;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** How to reach Pathling and how to forward to it; shared by every command that forwards. */
@@ -34,10 +39,16 @@ final class PathlingOptions implements HelpSection {
   @Option(names = "--parallel-types", defaultValue = "4", description = "Resource types forwarded at once (one request per type). Env RELAY_PARALLEL_TYPES. Default: ${DEFAULT-VALUE}")
   int parallelTypes;
 
-  @picocli.CommandLine.Mixin PathlingAuthOptions auth;
+  @Mixin PathlingAuthOptions auth;
 
-  org.pathlingrelay.auth.AccessTokens tokens() {
-    return auth.options(token()).tokens(baseUrl(), java.time.Clock.systemUTC());
+  /** What a forwarder to this Pathling needs, with the default retries and circuit breaker. */
+  ForwardingSettings forwarding() {
+    return new ForwardingSettings(
+        baseUrl(), tokens(), pathlingTimeout, forwardMode, batchMax, linger, parallelTypes, ResilienceSettings.DEFAULTS);
+  }
+
+  AccessTokens tokens() {
+    return auth.options(token()).tokens(baseUrl(), Clock.systemUTC());
   }
 
   String baseUrl() {

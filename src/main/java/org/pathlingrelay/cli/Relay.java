@@ -8,12 +8,10 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.ReceiverAuthInterceptor;
 import org.pathlingrelay.auth.ReceiverSecrets;
 import org.pathlingrelay.backfill.Backfill;
@@ -23,7 +21,6 @@ import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.hosting.HttpHost;
-import org.pathlingrelay.hosting.TlsSettings;
 import org.pathlingrelay.ops.OpsServlet;
 import org.pathlingrelay.ops.OutboxMeterBinder;
 import org.pathlingrelay.ops.OutboxReadiness;
@@ -34,7 +31,9 @@ import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.source.SourceReaders;
+import org.pathlingrelay.wiring.CatchUpSettings;
 import org.pathlingrelay.wiring.Parts;
+import org.pathlingrelay.wiring.ReceiverSettings;
 import org.pathlingrelay.wiring.SourceSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,49 +66,10 @@ public final class Relay implements AutoCloseable {
     this.http = http;
   }
 
-  /**
-   * The source, for catch-up inside the server (sync on a schedule and after pings; no schedule
-   * when {@code interval} is null) and for reading resources that id-only notifications name.
-   */
-  public record CatchUpSettings(
-      String sourceUrl,
-      AccessTokens sourceTokens,
-      Duration interval,
-      int downloadConcurrency,
-      Duration pingDebounce) {
-
-    /** Pings come in bursts (one per changed resource); wait for the burst to pass. */
-    public static final Duration DEFAULT_PING_DEBOUNCE = Duration.ofSeconds(30);
-  }
-
+  /** Starts serving: the receiver, the forwarder and, if the config names a source, catch-up from it. */
   public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
-    return start(config, Optional.empty(), clock);
-  }
-
-  public static Relay start(
-      RelayConfig config, Optional<CatchUpSettings> catchUpSettings, InstantSource clock)
-      throws Exception {
-    return start(config, catchUpSettings, AccessTokens.fixed(config.pathlingToken()), clock);
-  }
-
-  /** @param pathlingTokens how to authenticate to Pathling (static token or OAuth2) */
-  public static Relay start(
-      RelayConfig config,
-      Optional<CatchUpSettings> catchUpSettings,
-      AccessTokens pathlingTokens,
-      InstantSource clock)
-      throws Exception {
-    return start(config, catchUpSettings, pathlingTokens, Optional.empty(), clock);
-  }
-
-  /** @param tls serve HTTPS instead of HTTP (optionally requiring client certificates) */
-  static Relay start(
-      RelayConfig config,
-      Optional<CatchUpSettings> catchUpSettings,
-      AccessTokens pathlingTokens,
-      Optional<TlsSettings> tls,
-      InstantSource clock)
-      throws Exception {
+    ReceiverSettings receiverSettings = config.receiver();
+    Optional<CatchUpSettings> catchUpSettings = config.catchUp();
     PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(meters);
     new JvmGcMetrics().bindTo(meters);
@@ -137,55 +97,56 @@ public final class Relay implements AutoCloseable {
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
-      forwarder = parts.forwarder(outbox, config.forwarding(pathlingTokens));
+      forwarder = parts.forwarder(outbox, config.forwarding());
       List<Object> interceptors = new ArrayList<>();
-      if (!config.noAuth()) {
-        interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(config.receiverSecrets())));
+      if (!receiverSettings.noAuth()) {
+        interceptors.add(new ReceiverAuthInterceptor(ReceiverSecrets.of(receiverSettings.secrets())));
       }
       Optional<SourceReader> sourceReader = catchUpSettings.map(
-          settings -> SourceReaders.hapi(fhirContext, settings.sourceUrl(), settings.sourceTokens()));
-      Receiver receiver =
-          new Receiver(fhirContext, outbox, config.maxBodyBytes(), interceptors, meters, sourceReader, clock);
+          settings -> SourceReaders.hapi(fhirContext, settings.source().sourceUrl(), settings.source().tokens()));
+      Receiver receiver = new Receiver(
+          fhirContext, outbox, receiverSettings.maxBodyBytes(), interceptors, meters, sourceReader, clock);
       if (catchUpSettings.isPresent() && catchUpSettings.get().interval() != null) {
         CatchUpSettings settings = catchUpSettings.get();
-        sourceClient = parts.sourceClient(
-            new SourceSettings(settings.sourceUrl(), settings.sourceTokens(), settings.downloadConcurrency()));
+        SourceSettings source = settings.source();
+        sourceClient = parts.sourceClient(source);
         Backfill backfill = parts.relayBackfill(sourceClient, outbox, config.dataDir(), forwarder::hold);
         catchUp = new CatchUp(
             backfill,
             watermark -> new BackfillPlan(
-                ExportRequest.system(List.of(), watermark), LoadMode.RELAY, settings.downloadConcurrency(), true),
+                ExportRequest.system(List.of(), watermark), LoadMode.RELAY, source.downloadConcurrency(), true),
             settings.interval(),
             settings.pingDebounce(),
             () -> outbox.stats().pings(),
             clock,
-            CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", settings.sourceUrl(),
-                "--pathling-url", config.pathlingUrl(), "--data-dir", config.dataDir().toString()));
+            CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", source.sourceUrl(),
+                "--pathling-url", config.forwarding().pathlingUrl(), "--data-dir", config.dataDir().toString()));
       }
       Forwarder status = forwarder;
       CatchUp catchUpStatus = catchUp;
       OpsServlet ops =
           new OpsServlet(outbox::stats,
               new OutboxReadiness(
-                  config.outboxFile().toAbsolutePath().getParent(), config.maxBodyBytes(), outbox::commitFailure)::check,
+                  config.outboxFile().toAbsolutePath().getParent(), receiverSettings.maxBodyBytes(),
+                  outbox::commitFailure)::check,
               status::status,
               () -> Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
               meters, clock);
-      http = HttpHost.start(config.bind(), config.port(), receiver.servlet(), receiver.filters(), ops, tls,
-          config.httpLimits());
+      http = HttpHost.start(receiverSettings.bind(), receiverSettings.port(), receiver.servlet(), receiver.filters(),
+          ops, receiverSettings.tls(), receiverSettings.httpLimits());
       forwarder.start();
       if (catchUp != null) {
         catchUp.start();
       }
       log.info(
           "pathling-relay listening on {}://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
-          tls.isPresent() ? "https" : "http",
-          config.bind(),
+          receiverSettings.tls().isPresent() ? "https" : "http",
+          receiverSettings.bind(),
           http.port(),
-          config.pathlingUrl(),
-          config.forwardMode().name().toLowerCase(),
+          config.forwarding().pathlingUrl(),
+          config.forwarding().mode().name().toLowerCase(),
           config.outboxFile().toAbsolutePath().normalize());
-      if (config.noAuth()) {
+      if (receiverSettings.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
       return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient, config.outboxFile());

@@ -1,11 +1,23 @@
 package org.pathlingrelay.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.hosting.HttpLimits;
 import org.pathlingrelay.hosting.TlsSettings;
-import org.pathlingrelay.pathling.ResilienceSettings;
+import org.pathlingrelay.wiring.CatchUpSettings;
+import org.pathlingrelay.wiring.ForwardingSettings;
+import org.pathlingrelay.wiring.ReceiverSettings;
+import org.pathlingrelay.wiring.SourceSettings;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,7 +32,7 @@ import picocli.CommandLine.Spec;
     description = "Receive rest-hook notifications and forward them to Pathling.")
 final class ServeCommand implements Callable<Integer> {
 
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServeCommand.class);
+  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
   @Spec CommandSpec spec;
   @Mixin CommonOptions common;
@@ -42,16 +54,16 @@ final class ServeCommand implements Callable<Integer> {
   long maxBody;
 
   @Option(names = "--idle-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Close a connection that sends nothing for this long. Env RELAY_IDLE_TIMEOUT. Default: ${DEFAULT-VALUE}")
-  java.time.Duration idleTimeout;
+  Duration idleTimeout;
 
   @Option(names = "--request-read-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Close a connection whose request has not arrived in full this long after its first byte (slow senders). Env RELAY_REQUEST_READ_TIMEOUT. Default: ${DEFAULT-VALUE}")
-  java.time.Duration requestReadTimeout;
+  Duration requestReadTimeout;
 
   @Option(names = "--max-concurrent-requests", defaultValue = "100", description = "Notifications handled at once; above it the answer is 503 with Retry-After. Env RELAY_MAX_CONCURRENT_REQUESTS. Default: ${DEFAULT-VALUE}")
   int maxConcurrentRequests;
 
   @Option(names = "--receiver-secret-file", description = "File of receiver secrets, one per line (keeps them out of process listings). Env RELAY_SECRET_FILE.")
-  java.nio.file.Path receiverSecretFile;
+  Path receiverSecretFile;
 
   @Mixin CatchUpOptions catchUpOptions;
   @Mixin TlsOptions tlsOptions;
@@ -64,7 +76,7 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin SourceAuthOptions sourceAuth;
 
     @Option(names = "--catch-up-interval", description = "Run sync on this schedule (e.g. PT1H), and after pings. Needs --source-url. Env RELAY_CATCH_UP_INTERVAL.")
-    java.time.Duration catchUpInterval;
+    Duration catchUpInterval;
 
     @Option(names = "--download-concurrency", defaultValue = "4", description = "Export files downloaded at once during catch-up. Env RELAY_DOWNLOAD_CONCURRENCY. Default: ${DEFAULT-VALUE}")
     int downloadConcurrency;
@@ -78,19 +90,19 @@ final class ServeCommand implements Callable<Integer> {
   /** HTTPS on the receiver. */
   static final class TlsOptions implements HelpSection {
     @Option(names = "--tls-cert", description = "PEM certificate chain: serve HTTPS. Env RELAY_TLS_CERT.")
-    java.nio.file.Path tlsCert;
+    Path tlsCert;
 
     @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert. Env RELAY_TLS_KEY.")
-    java.nio.file.Path tlsKey;
+    Path tlsKey;
 
     @Option(names = "--tls-keystore", description = "PKCS#12 (or .jks) keystore instead of --tls-cert/--tls-key. Env RELAY_TLS_KEYSTORE.")
-    java.nio.file.Path tlsKeystore;
+    Path tlsKeystore;
 
     @Option(names = "--tls-keystore-password-file", description = "File holding the keystore password. Env RELAY_TLS_KEYSTORE_PASSWORD_FILE.")
-    java.nio.file.Path tlsKeystorePasswordFile;
+    Path tlsKeystorePasswordFile;
 
     @Option(names = "--tls-client-ca", description = "PEM CA certificates: require client certificates signed by them. Env RELAY_TLS_CLIENT_CA.")
-    java.nio.file.Path tlsClientCa;
+    Path tlsClientCa;
 
     @Override
     public String heading() {
@@ -98,80 +110,78 @@ final class ServeCommand implements Callable<Integer> {
     }
   }
 
-  private java.util.Optional<TlsSettings> tls() throws java.io.IOException {
-    java.util.Optional<java.nio.file.Path> clientCa = java.util.Optional.ofNullable(tlsOptions.tlsClientCa);
+  private Optional<TlsSettings> tls() throws IOException {
+    Optional<Path> clientCa = Optional.ofNullable(tlsOptions.tlsClientCa);
     if (tlsOptions.tlsKeystore != null) {
       char[] password = tlsOptions.tlsKeystorePasswordFile == null ? new char[0]
-          : java.nio.file.Files.readString(tlsOptions.tlsKeystorePasswordFile).trim().toCharArray();
-      return java.util.Optional.of(TlsSettings.fromKeyStore(tlsOptions.tlsKeystore, password, clientCa));
+          : Files.readString(tlsOptions.tlsKeystorePasswordFile).trim().toCharArray();
+      return Optional.of(TlsSettings.fromKeyStore(tlsOptions.tlsKeystore, password, clientCa));
     }
     if ((tlsOptions.tlsCert == null) != (tlsOptions.tlsKey == null)) {
       throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
     }
     if (tlsOptions.tlsCert != null) {
-      return java.util.Optional.of(TlsSettings.fromPem(tlsOptions.tlsCert, tlsOptions.tlsKey, clientCa));
+      return Optional.of(TlsSettings.fromPem(tlsOptions.tlsCert, tlsOptions.tlsKey, clientCa));
     }
     if (clientCa.isPresent()) {
       throw new ParameterException(spec.commandLine(), "--tls-client-ca needs --tls-cert/--tls-key or --tls-keystore");
     }
-    return java.util.Optional.empty();
+    return Optional.empty();
   }
 
-  private List<String> secrets() throws java.io.IOException {
-    List<String> all = new java.util.ArrayList<>();
+  private List<String> secrets() throws IOException {
+    List<String> all = new ArrayList<>();
     if (receiverSecrets != null) {
       all.addAll(receiverSecrets);
     }
     if (receiverSecretFile != null) {
-      all.addAll(java.nio.file.Files.readAllLines(receiverSecretFile));
+      all.addAll(Files.readAllLines(receiverSecretFile));
     }
     return all.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
   }
 
-  @Override
-  public Integer call() throws Exception {
-    RelayConfig config;
-    try {
-      config =
-          new RelayConfig(
-              bind,
-              port,
-              common.dataDir,
-              pathling.baseUrl(),
-              pathling.token(),
-              pathling.pathlingTimeout,
-              secrets(),
-              noAuth,
-              pathling.forwardMode,
-              pathling.batchMax,
-              pathling.linger,
-              maxBody,
-              pathling.parallelTypes,
-              ResilienceSettings.DEFAULTS,
-              new HttpLimits(HttpLimits.DEFAULTS.maxHeaderBytes(), idleTimeout, requestReadTimeout,
-                  maxConcurrentRequests));
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), e.getMessage());
-    }
-    java.util.Optional<Relay.CatchUpSettings> catchUp = java.util.Optional.empty();
-    if (catchUpOptions.catchUpInterval != null && (catchUpOptions.sourceUrl == null || catchUpOptions.sourceUrl.isBlank())) {
+  /** Catch-up, and reading what id-only notifications name, when a source is given. */
+  private Optional<CatchUpSettings> catchUp() {
+    Duration interval = catchUpOptions.catchUpInterval;
+    boolean hasSource = catchUpOptions.sourceUrl != null && !catchUpOptions.sourceUrl.isBlank();
+    if (interval != null && !hasSource) {
       throw new ParameterException(spec.commandLine(), "--catch-up-interval needs --source-url (or SOURCE_URL)");
     }
-    if (catchUpOptions.catchUpInterval != null && (catchUpOptions.catchUpInterval.isNegative() || catchUpOptions.catchUpInterval.isZero())) {
+    if (interval != null && (interval.isNegative() || interval.isZero())) {
       throw new ParameterException(spec.commandLine(), "--catch-up-interval must be positive");
     }
-    if (catchUpOptions.sourceUrl != null && !catchUpOptions.sourceUrl.isBlank()) {
-      catchUp = java.util.Optional.of(new Relay.CatchUpSettings(
-          catchUpOptions.sourceUrl, catchUpOptions.sourceAuth.options().tokens(catchUpOptions.sourceUrl, Clock.systemUTC()), catchUpOptions.catchUpInterval,
-          catchUpOptions.downloadConcurrency, Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE));
+    if (!hasSource) {
+      return Optional.empty();
     }
-    java.util.Optional<TlsSettings> tls;
+    AccessTokens tokens = catchUpOptions.sourceAuth.options().tokens(catchUpOptions.sourceUrl, Clock.systemUTC());
+    return Optional.of(new CatchUpSettings(
+        new SourceSettings(catchUpOptions.sourceUrl, tokens, catchUpOptions.downloadConcurrency),
+        interval, CatchUpSettings.DEFAULT_PING_DEBOUNCE));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> secrets = secrets();
+    Optional<CatchUpSettings> catchUp = catchUp();
+    Optional<TlsSettings> tls;
     try {
       tls = tls();
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    Relay relay = Relay.start(config, catchUp, pathling.tokens(), tls, Clock.systemUTC());
+    HttpLimits httpLimits =
+        new HttpLimits(HttpLimits.DEFAULTS.maxHeaderBytes(), idleTimeout, requestReadTimeout, maxConcurrentRequests);
+    // Outside the try: a bad credential option fails as before, not as a usage error.
+    ForwardingSettings forwarding = pathling.forwarding();
+    RelayConfig config;
+    try {
+      config = new RelayConfig(
+          new ReceiverSettings(bind, port, secrets, noAuth, maxBody, httpLimits, tls), common.dataDir, forwarding,
+          catchUp);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    Relay relay = Relay.start(config, Clock.systemUTC());
     log.info("Changes Pathling refuses become dead letters; to list them: {}", DeadLettersCommand.listHint(common));
     Thread hook = new Thread(relay::close, "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);

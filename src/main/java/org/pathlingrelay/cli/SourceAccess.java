@@ -1,5 +1,8 @@
 package org.pathlingrelay.cli;
 
+import java.time.Clock;
+import org.pathlingrelay.auth.AccessTokens;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** How to reach the source FHIR server: its URL and credentials. */
@@ -8,14 +11,14 @@ class SourceAccess implements HelpSection {
   @Option(names = "--source-url", required = true, description = "The source's FHIR base URL. Env SOURCE_URL.")
   String sourceUrl;
 
-  @picocli.CommandLine.Mixin SourceAuthOptions auth;
+  @Mixin SourceAuthOptions auth;
 
   @Override
   public String heading() {
     return "Source";
   }
 
-  org.pathlingrelay.auth.AccessTokens tokens() {
-    return auth.options().tokens(sourceUrl, java.time.Clock.systemUTC());
+  AccessTokens tokens() {
+    return auth.options().tokens(sourceUrl, Clock.systemUTC());
   }
 }

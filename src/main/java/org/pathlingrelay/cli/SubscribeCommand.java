@@ -119,7 +119,7 @@ final class SubscribeCommand implements Callable<Integer> {
     } else if (backfill) {
       out.println("Subscriptions are active; backfilling what existed before them.");
       out.flush();
-      return BackfillRunner.run(common.dataDir, source, pathling,
+      return BackfillRunner.run(common.dataDir, source.settings(), pathling.forwarding(),
           // --all exports what a plain backfill does: everything, not just the types subscribed.
           watermark -> new BackfillPlan(ExportRequest.system(everything ? List.of() : types, Optional.empty()), LoadMode.RELAY,
               source.downloadConcurrency, false),

@@ -1,7 +1,9 @@
 package org.pathlingrelay.cli;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.source.ExportRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -38,14 +40,16 @@ final class SyncCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<String> checkedTypes = ResourceTypeNames.checked(spec, types);
+    StagingAreas stagingAreas = loading.stagingAreas();
+    Duration stallTimeout = loading.forwardStallTimeout(spec);
     return BackfillRunner.run(
         common.dataDir,
-        source,
-        pathling,
+        source.settings(),
+        pathling.forwarding(),
         watermark -> loading.plan(
             spec, ExportRequest.system(checkedTypes, watermark), source.downloadConcurrency, true),
-        loading.stagingAreas(),
-        loading.forwardStallTimeout(spec),
+        stagingAreas,
+        stallTimeout,
         spec.commandLine().getOut());
   }
 }

@@ -20,13 +20,16 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.cli.RelayConfig;
+import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
-import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakeBulkExportSource;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.CatchUpSettings;
+import org.pathlingrelay.wiring.SourceSettings;
 import org.slf4j.LoggerFactory;
 
 /** {@code serve --catch-up-interval}: sync inside the server, at start-up, on schedule, after pings. */
@@ -56,8 +59,9 @@ class CatchUpTest {
   private void startRelay(Duration interval) throws Exception {
     source.setRetryAfter("1"); // HAPI says 120; the relay would honour it (capped at 60 s)
     relay = Relay.start(
-        RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH),
-        Optional.of(new Relay.CatchUpSettings(source.baseUrl(), org.pathlingrelay.auth.AccessTokens.NONE, interval, 4, Duration.ofMillis(200))),
+        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
+            Optional.of(new CatchUpSettings(new SourceSettings(source.baseUrl(), AccessTokens.NONE, 4), interval,
+                Duration.ofMillis(200)))),
         Clock.systemUTC());
   }
 

@@ -6,11 +6,13 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.pathling.ResilienceSettings;
+import org.pathlingrelay.wiring.ForwardingSettings;
+import org.pathlingrelay.wiring.ReceiverSettings;
 
 /** Starts the real relay in this process, as {@code serve} would, on a free loopback port. */
 final class BenchRelay {
@@ -25,20 +27,10 @@ final class BenchRelay {
 
   Relay start(Path dataDir, String pathlingUrl, ForwardMode mode) throws Exception {
     RelayConfig config = new RelayConfig(
-        "127.0.0.1",
-        0,
+        new ReceiverSettings("127.0.0.1", 0, List.of(SECRET), false, 16L * 1024 * 1024),
         dataDir,
-        pathlingUrl,
-        Optional.empty(),
-        Duration.ofMinutes(5),
-        List.of(SECRET),
-        false,
-        mode,
-        settings.batchMax(),
-        settings.linger(),
-        16L * 1024 * 1024,
-        settings.parallelTypes(),
-        ResilienceSettings.DEFAULTS);
+        new ForwardingSettings(pathlingUrl, AccessTokens.NONE, Duration.ofMinutes(5), mode, settings.batchMax(),
+            settings.linger(), settings.parallelTypes(), ResilienceSettings.DEFAULTS));
     return Relay.start(config, Clock.systemUTC());
   }
 

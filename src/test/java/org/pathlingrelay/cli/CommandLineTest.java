@@ -28,6 +28,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.DeadLetter;
@@ -36,6 +37,8 @@ import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.VersionStamp;
 import org.pathlingrelay.pathling.ResilienceSettings;
+import org.pathlingrelay.wiring.ForwardingSettings;
+import org.pathlingrelay.wiring.ReceiverSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.ParseResult;
 
@@ -814,20 +817,22 @@ class CommandLineTest {
 
   private static RelayConfig configWithSecrets() {
     return new RelayConfig(
-        "0.0.0.0",
-        8080,
+        new ReceiverSettings(
+            "0.0.0.0",
+            8080,
+            List.of("receiver-secret-OLD-not-to-leak", "receiver-secret-NEW-not-to-leak"),
+            false,
+            16L * 1024 * 1024),
         Path.of("./data"),
-        "http://localhost:8081/fhir",
-        Optional.of("pathling-token-SHOULD-NOT-LEAK"),
-        Duration.ofMinutes(5),
-        List.of("receiver-secret-OLD-not-to-leak", "receiver-secret-NEW-not-to-leak"),
-        false,
-        ForwardMode.BATCH,
-        5000,
-        Duration.ofMillis(200),
-        16L * 1024 * 1024,
-        4,
-        ResilienceSettings.DEFAULTS);
+        new ForwardingSettings(
+            "http://localhost:8081/fhir",
+            AccessTokens.fixed(Optional.of("pathling-token-SHOULD-NOT-LEAK")),
+            Duration.ofMinutes(5),
+            ForwardMode.BATCH,
+            5000,
+            Duration.ofMillis(200),
+            4,
+            ResilienceSettings.DEFAULTS));
   }
 
   @Test
@@ -848,10 +853,11 @@ class CommandLineTest {
   @Test
   void relayConfigToString_withoutToken_saysNone() {
     RelayConfig config = configWithSecrets();
-    RelayConfig noToken = new RelayConfig(config.bind(), config.port(), config.dataDir(),
-        config.pathlingUrl(), Optional.empty(), config.pathlingTimeout(), config.receiverSecrets(),
-        config.noAuth(), config.forwardMode(), config.batchMax(), config.linger(),
-        config.maxBodyBytes(), config.parallelTypes(), config.resilience());
+    ForwardingSettings forwarding = config.forwarding();
+    RelayConfig noToken = new RelayConfig(config.receiver(), config.dataDir(),
+        new ForwardingSettings(forwarding.pathlingUrl(), AccessTokens.fixed(Optional.empty()),
+            forwarding.pathlingTimeout(), forwarding.mode(), forwarding.batchMax(), forwarding.linger(),
+            forwarding.parallelTypes(), forwarding.resilience()));
 
     assertThat(noToken.toString()).contains("pathlingToken=none");
   }

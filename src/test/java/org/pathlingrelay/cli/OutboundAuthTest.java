@@ -33,6 +33,7 @@ import org.pathlingrelay.testing.FakeSubscriptionSource;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RelayHarness;
 import org.pathlingrelay.testing.RequireBearerToken;
+import org.pathlingrelay.wiring.ForwardingSettings;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
@@ -82,7 +83,10 @@ class OutboundAuthTest {
   }
 
   private HapiNotifier startRelay(AccessTokens tokens) throws Exception {
-    relay = Relay.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH), Optional.empty(), tokens,
+    ForwardingSettings forwarding = RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH);
+    relay = Relay.start(new RelayConfig(RelayHarness.receiver(), dataDir,
+        new ForwardingSettings(forwarding.pathlingUrl(), tokens, forwarding.pathlingTimeout(), forwarding.mode(),
+            forwarding.batchMax(), forwarding.linger(), forwarding.parallelTypes(), forwarding.resilience())),
         Clock.systemUTC());
     return new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
   }

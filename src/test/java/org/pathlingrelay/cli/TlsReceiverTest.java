@@ -20,11 +20,11 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.hosting.TlsSettings;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ReceiverSettings;
 
 /** The receiver over HTTPS, from a keystore or PEM files, optionally requiring client certificates. */
 class TlsReceiverTest {
@@ -66,8 +66,12 @@ class TlsReceiverTest {
   }
 
   private Relay start(TlsSettings tls) throws Exception {
-    return Relay.start(RelayHarness.config(dir.resolve("data"), "http://127.0.0.1:1/fhir", ForwardMode.BATCH),
-        Optional.empty(), AccessTokens.NONE, Optional.of(tls), Clock.systemUTC());
+    ReceiverSettings receiver = RelayHarness.receiver();
+    return Relay.start(new RelayConfig(
+            new ReceiverSettings(receiver.bind(), receiver.port(), receiver.secrets(), receiver.noAuth(),
+                receiver.maxBodyBytes(), receiver.httpLimits(), Optional.of(tls)),
+            dir.resolve("data"), RelayHarness.forwarding("http://127.0.0.1:1/fhir", ForwardMode.BATCH)),
+        Clock.systemUTC());
   }
 
   private static HttpResponse<String> put(HttpClient client, Relay relay) throws Exception {

@@ -26,6 +26,7 @@ import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RecordedRequest;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ForwardingSettings;
 
 /**
  * Every type gets its turn, end to end: a real relay (Jetty, SQLite file, forwarder) fed a steady
@@ -63,10 +64,10 @@ class FairForwardingTest {
 
   private void startRelay(int parallelTypes) throws Exception {
     RelayConfig base = RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH);
-    relay = RelayHarness.start(new RelayConfig(base.bind(), base.port(), base.dataDir(),
-        base.pathlingUrl(), base.pathlingToken(), base.pathlingTimeout(), base.receiverSecrets(),
-        base.noAuth(), base.forwardMode(), base.batchMax(), base.linger(), base.maxBodyBytes(),
-        parallelTypes, base.resilience()));
+    ForwardingSettings forwarding = base.forwarding();
+    relay = RelayHarness.start(new RelayConfig(base.receiver(), base.dataDir(),
+        new ForwardingSettings(forwarding.pathlingUrl(), forwarding.pathlingTokens(), forwarding.pathlingTimeout(),
+            forwarding.mode(), forwarding.batchMax(), forwarding.linger(), parallelTypes, forwarding.resilience())));
     source = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
     pathling.setWriteDelay(REQUEST_COST, RESOURCE_COST);
   }

@@ -21,12 +21,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.Operation;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.HapiNotifier.Answer;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ReceiverSettings;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -208,12 +210,10 @@ class ReceiverTest {
   void aSecondSecret_isAcceptedToo_forRotation() throws Exception {
     Path otherDir = dataDir.resolve("rotation");
     var config = RelayHarness.config(otherDir, "http://127.0.0.1:1/fhir", ForwardMode.BATCH);
-    var rotating =
-        new org.pathlingrelay.cli.RelayConfig(
-            config.bind(), 0, otherDir, config.pathlingUrl(), config.pathlingToken(),
-            config.pathlingTimeout(), List.of("old-secret", "new-secret"), false, config.forwardMode(),
-            config.batchMax(), config.linger(), config.maxBodyBytes(), config.parallelTypes(),
-            config.resilience());
+    var receiver = config.receiver();
+    var rotating = new RelayConfig(
+        new ReceiverSettings(receiver.bind(), 0, List.of("old-secret", "new-secret"), false, receiver.maxBodyBytes()),
+        otherDir, config.forwarding());
     try (Relay second = RelayHarness.start(rotating)) {
       String url = RelayHarness.fhirBase(second);
       assertThat(new HapiNotifier(url, "old-secret").put("Patient", "r1", 1).status()).isEqualTo(200);

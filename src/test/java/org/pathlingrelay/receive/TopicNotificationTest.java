@@ -18,13 +18,17 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.outbox.Operation;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.HapiNotifier.Answer;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.CatchUpSettings;
+import org.pathlingrelay.wiring.SourceSettings;
 
 /**
  * Topic-based notifications (R4 Subscriptions Backport IG), shaped as HAPI sends them: entry 0 a
@@ -49,9 +53,9 @@ class TopicNotificationTest {
   void start() throws Exception {
     observations.clear();
     relay = Relay.start(
-        RelayHarness.config(dataDir, "http://127.0.0.1:1/fhir", ForwardMode.BATCH),
-        Optional.of(new Relay.CatchUpSettings(source.getBaseUrl(), org.pathlingrelay.auth.AccessTokens.NONE, null, 1,
-            Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE)),
+        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding("http://127.0.0.1:1/fhir", ForwardMode.BATCH),
+            Optional.of(new CatchUpSettings(new SourceSettings(source.getBaseUrl(), AccessTokens.NONE, 1), null,
+                CatchUpSettings.DEFAULT_PING_DEBOUNCE))),
         Clock.systemUTC());
     sender = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
   }

@@ -42,6 +42,7 @@ import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.RawHttp;
 import org.pathlingrelay.testing.RawRequest;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ReceiverSettings;
 
 /**
  * Hostile and malformed input against a real relay (Jetty, HAPI, SQLite outbox in a temp dir),
@@ -74,11 +75,11 @@ class HostileInputTest {
   @BeforeAll
   static void start() throws Exception {
     RelayConfig defaults = RelayHarness.config(dataDir, "http://127.0.0.1:1/fhir", ForwardMode.BATCH);
+    ReceiverSettings receiver = defaults.receiver();
     RelayConfig config = new RelayConfig(
-        defaults.bind(), 0, dataDir, defaults.pathlingUrl(), Optional.empty(), defaults.pathlingTimeout(),
-        defaults.receiverSecrets(), false, defaults.forwardMode(), defaults.batchMax(), defaults.linger(),
-        MAX_BODY, defaults.parallelTypes(), defaults.resilience(),
-        new HttpLimits(16 * 1024, IDLE, READ_DEADLINE, MAX_CONCURRENT));
+        new ReceiverSettings(receiver.bind(), 0, receiver.secrets(), false, MAX_BODY,
+            new HttpLimits(16 * 1024, IDLE, READ_DEADLINE, MAX_CONCURRENT), Optional.empty()),
+        dataDir, defaults.forwarding());
     relay = RelayHarness.start(config);
     raw = new RawHttp("127.0.0.1", relay.port());
   }

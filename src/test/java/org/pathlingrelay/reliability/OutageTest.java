@@ -34,6 +34,7 @@ import org.pathlingrelay.testing.HapiNotifier;
 import org.pathlingrelay.testing.HeapHistogram;
 import org.pathlingrelay.testing.RecordedRequest;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ForwardingSettings;
 
 /**
  * Pathling slow, silent or gone for a long while, end to end over real HTTP into a real relay
@@ -67,10 +68,10 @@ class OutageTest {
   private void startRelay(String pathlingUrl, Duration pathlingTimeout, ResilienceSettings resilience)
       throws Exception {
     RelayConfig base = RelayHarness.config(dataDir, pathlingUrl, ForwardMode.BATCH);
-    relay = RelayHarness.start(new RelayConfig(base.bind(), base.port(), base.dataDir(),
-        base.pathlingUrl(), base.pathlingToken(), pathlingTimeout, base.receiverSecrets(),
-        base.noAuth(), base.forwardMode(), base.batchMax(), base.linger(), base.maxBodyBytes(),
-        base.parallelTypes(), resilience));
+    ForwardingSettings forwarding = base.forwarding();
+    relay = RelayHarness.start(new RelayConfig(base.receiver(), base.dataDir(),
+        new ForwardingSettings(forwarding.pathlingUrl(), forwarding.pathlingTokens(), pathlingTimeout,
+            forwarding.mode(), forwarding.batchMax(), forwarding.linger(), forwarding.parallelTypes(), resilience)));
     source = new HapiNotifier(RelayHarness.fhirBase(relay), RelayHarness.SECRET);
   }
 

@@ -23,6 +23,7 @@ import org.pathlingrelay.outbox.Operation;
 import org.pathlingrelay.outbox.PendingChange;
 import org.pathlingrelay.testing.RawHttp;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ReceiverSettings;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of the receiver, through real HTTP to one relay per class.
@@ -52,11 +53,11 @@ class ReceiverFuzzTest {
   @BeforeAll
   static void start() throws Exception {
     RelayConfig defaults = RelayHarness.config(dataDir, "http://127.0.0.1:1/fhir", ForwardMode.BATCH);
+    ReceiverSettings receiver = defaults.receiver();
     RelayConfig config = new RelayConfig(
-        defaults.bind(), 0, dataDir, defaults.pathlingUrl(), Optional.empty(), defaults.pathlingTimeout(),
-        defaults.receiverSecrets(), false, defaults.forwardMode(), defaults.batchMax(), defaults.linger(),
-        256 * 1024, defaults.parallelTypes(), defaults.resilience(),
-        new HttpLimits(16 * 1024, Duration.ofSeconds(10), Duration.ofSeconds(10), 64));
+        new ReceiverSettings(receiver.bind(), 0, receiver.secrets(), false, 256 * 1024,
+            new HttpLimits(16 * 1024, Duration.ofSeconds(10), Duration.ofSeconds(10), 64), Optional.empty()),
+        dataDir, defaults.forwarding());
     relay = RelayHarness.start(config);
     raw = new RawHttp("127.0.0.1", relay.port());
   }

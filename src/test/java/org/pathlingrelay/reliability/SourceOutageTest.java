@@ -22,9 +22,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
+import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.CatchUpSettings;
+import org.pathlingrelay.wiring.SourceSettings;
 
 /**
  * The source down, or silent, when an {@code id-only} topic notification makes the relay read the
@@ -81,9 +84,9 @@ class SourceOutageTest {
 
   private void startRelay(String sourceUrl) throws Exception {
     relay = Relay.start(
-        RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH),
-        Optional.of(new Relay.CatchUpSettings(sourceUrl, AccessTokens.NONE, null, 1,
-            Relay.CatchUpSettings.DEFAULT_PING_DEBOUNCE)),
+        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
+            Optional.of(new CatchUpSettings(new SourceSettings(sourceUrl, AccessTokens.NONE, 1), null,
+                CatchUpSettings.DEFAULT_PING_DEBOUNCE))),
         Clock.systemUTC());
   }
 

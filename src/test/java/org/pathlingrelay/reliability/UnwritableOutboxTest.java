@@ -26,6 +26,7 @@ import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.RelayHarness;
+import org.pathlingrelay.wiring.ReceiverSettings;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -66,10 +67,10 @@ class UnwritableOutboxTest {
 
   private Relay start(Path dataDir) throws Exception {
     RelayConfig defaults = RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH);
-    return Relay.start(new RelayConfig(defaults.bind(), defaults.port(), defaults.dataDir(),
-        defaults.pathlingUrl(), defaults.pathlingToken(), defaults.pathlingTimeout(),
-        defaults.receiverSecrets(), defaults.noAuth(), defaults.forwardMode(), defaults.batchMax(),
-        defaults.linger(), MAX_BODY, defaults.parallelTypes(), defaults.resilience()), clock);
+    ReceiverSettings receiver = defaults.receiver();
+    return Relay.start(new RelayConfig(
+        new ReceiverSettings(receiver.bind(), receiver.port(), receiver.secrets(), receiver.noAuth(), MAX_BODY),
+        defaults.dataDir(), defaults.forwarding()), clock);
   }
 
   @BeforeEach
