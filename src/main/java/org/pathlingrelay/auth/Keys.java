@@ -5,6 +5,7 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.RSAKey;
 import java.security.KeyFactory;
+import java.security.NoSuchAlgorithmException;
 import java.security.PrivateKey;
 import java.security.spec.InvalidKeySpecException;
 import java.security.spec.PKCS8EncodedKeySpec;
@@ -56,7 +57,7 @@ public final class Keys {
     for (String algorithm : new String[] {"RSA", "EC"}) {
       try {
         return new SigningKey(KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der)), keyId);
-      } catch (InvalidKeySpecException | java.security.NoSuchAlgorithmException tryNext) {
+      } catch (InvalidKeySpecException | NoSuchAlgorithmException tryNext) {
         // not this algorithm
       }
     }

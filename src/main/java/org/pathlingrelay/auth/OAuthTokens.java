@@ -19,6 +19,7 @@ import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.interfaces.ECPrivateKey;
 import java.time.Clock;
@@ -228,7 +229,7 @@ public final class OAuthTokens implements AccessTokens, AutoCloseable {
   }
 
   private static String urlEncode(String value) {
-    return java.net.URLEncoder.encode(value, StandardCharsets.UTF_8);
+    return URLEncoder.encode(value, StandardCharsets.UTF_8);
   }
 
   @Override

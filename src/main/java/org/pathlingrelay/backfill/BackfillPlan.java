@@ -2,6 +2,7 @@ package org.pathlingrelay.backfill;
 
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 import org.pathlingrelay.source.ExportRequest;
 
 /**
@@ -49,7 +50,7 @@ public record BackfillPlan(
       throw new IllegalArgumentException(
           "--load import needs --staging-dir (and --staging-url if Pathling sees it elsewhere), or an s3:// --staging-url");
     }
-    if (!java.util.Set.of("merge", "overwrite").contains(saveMode)) {
+    if (!Set.of("merge", "overwrite").contains(saveMode)) {
       throw new IllegalArgumentException("--save-mode must be merge or overwrite");
     }
   }

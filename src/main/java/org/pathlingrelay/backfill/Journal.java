@@ -6,9 +6,11 @@ import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -135,7 +137,7 @@ final class Journal {
       Path temp = file.resolveSibling(file.getFileName() + ".tmp");
       Files.write(temp, json.writeValueAsBytes(next));
       // fsync the new file before it replaces the old one
-      try (var channel = java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.WRITE)) {
+      try (var channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
         channel.force(true);
       }
       Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

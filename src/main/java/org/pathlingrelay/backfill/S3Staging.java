@@ -2,6 +2,7 @@ package org.pathlingrelay.backfill;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.net.URI;
@@ -114,7 +115,7 @@ final class S3Staging implements StagingArea {
 
     Upload(String key) {
       this.key = key;
-      this.writer = new OutputStreamWriter(new java.io.OutputStream() {
+      this.writer = new OutputStreamWriter(new OutputStream() {
         @Override
         public void write(int b) throws IOException {
           buffer.write(b);

@@ -57,7 +57,8 @@ final class BackfillRunner {
   static int run(
       Path dataDir, SourceSettings source, ForwardingSettings forwarding, PlanMaker planMaker, PrintWriter out)
       throws Exception {
-    return run(dataDir, source, forwarding, planMaker, StagingAreas.localOnly(), LoadOptions.DEFAULT_STALL_TIMEOUT, out);
+    return run(
+        dataDir, source, forwarding, planMaker, StagingAreas.localOnly(), LoadOptions.DEFAULT_STALL_TIMEOUT, out);
   }
 
   /** @param stallTimeout give up when nothing reaches Pathling for this long */

@@ -1,6 +1,8 @@
 package org.pathlingrelay.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -28,8 +30,8 @@ final class DeadLettersCommand {
 
   /** A mistyped data dir must not quietly create an empty outbox and report nothing wrong. */
   static Outbox openExisting(CommandSpec spec, CommonOptions common) throws Exception {
-    java.nio.file.Path file = DataDirFiles.outbox(common.dataDir);
-    if (!java.nio.file.Files.isRegularFile(file)) {
+    Path file = DataDirFiles.outbox(common.dataDir);
+    if (!Files.isRegularFile(file)) {
       throw new ParameterException(
           spec.commandLine(), "no outbox at " + file.toAbsolutePath() + "; check --data-dir");
     }

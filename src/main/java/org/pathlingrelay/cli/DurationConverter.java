@@ -1,6 +1,7 @@
 package org.pathlingrelay.cli;
 
 import java.time.Duration;
+import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,7 +29,7 @@ final class DurationConverter implements ITypeConverter<Duration> {
     }
     try {
       return Duration.parse(value.trim().toUpperCase(Locale.ROOT));
-    } catch (java.time.format.DateTimeParseException e) {
+    } catch (DateTimeParseException e) {
       throw new TypeConversionException(
           "'" + value + "' is not a duration (try 200ms, 5s, 2m, 1h or PT1H)");
     }

@@ -6,11 +6,17 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.StringJoiner;
+import org.apache.commons.text.similarity.LevenshteinDistance;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -95,7 +101,7 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
    * The first key of the config file that no command has as an option, explained with the
    * nearest option name. A key of another command is accepted: one file can serve them all.
    */
-  Optional<String> unknownKey(java.util.Set<String> optionNames) {
+  Optional<String> unknownKey(Set<String> optionNames) {
     return file.keySet().stream()
         .filter(key -> !optionNames.contains(key))
         .sorted()
@@ -107,18 +113,17 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
   }
 
   /** The option a key was probably meant as: same words spelt otherwise, or a typo away. */
-  private static Optional<String> nearest(String key, java.util.Set<String> optionNames) {
-    String kebab = key.replaceAll("([a-z0-9])([A-Z])", "$1-$2").replace('_', '-').toLowerCase(java.util.Locale.ROOT)
+  private static Optional<String> nearest(String key, Set<String> optionNames) {
+    String kebab = key.replaceAll("([a-z0-9])([A-Z])", "$1-$2").replace('_', '-').toLowerCase(Locale.ROOT)
         .replaceFirst("^-+", "");
     if (optionNames.contains(kebab)) {
       return Optional.of(kebab);
     }
     // A typo or two in a long name, one in a short one; beyond that a guess would mislead.
-    org.apache.commons.text.similarity.LevenshteinDistance distance =
-        new org.apache.commons.text.similarity.LevenshteinDistance(Math.min(3, kebab.length() / 4 + 1));
+    LevenshteinDistance distance = new LevenshteinDistance(Math.min(3, kebab.length() / 4 + 1));
     return optionNames.stream()
         .filter(name -> distance.apply(kebab, name) >= 0)
-        .min(java.util.Comparator.comparingInt((String name) -> distance.apply(kebab, name)).thenComparing(name -> name));
+        .min(Comparator.comparingInt((String name) -> distance.apply(kebab, name)).thenComparing(name -> name));
   }
 
   /** Reads the config file named by {@code --config} in {@code args}, or by RELAY_CONFIG. */
@@ -190,8 +195,8 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
   }
 
   /** The config file keys (and names in {@link #ENV_NAMES}) of an option: its long names without dashes. */
-  static java.util.List<String> keys(OptionSpec option) {
-    return java.util.Arrays.stream(option.names())
+  static List<String> keys(OptionSpec option) {
+    return Arrays.stream(option.names())
         .filter(name -> name.startsWith("--"))
         .map(name -> name.substring(2))
         .toList();

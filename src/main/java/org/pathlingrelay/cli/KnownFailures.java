@@ -1,5 +1,6 @@
 package org.pathlingrelay.cli;
 
+import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
 import java.net.UnknownHostException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -58,7 +59,7 @@ final class KnownFailures {
           return mistake;
         }
       }
-      if (cause instanceof ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException
+      if (cause instanceof FhirClientConnectionException
           && options.apply("--source-url").isPresent()) {
         // The commands' own HAPI clients talk only to the source (the forwarder keeps its errors).
         return Optional.of(new OperatorMistake(unreachable(cause)));

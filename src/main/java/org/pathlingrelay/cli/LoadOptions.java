@@ -1,13 +1,20 @@
 package org.pathlingrelay.cli;
 
+import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.source.ExportRequest;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
 
 /** How a backfill gets its data into Pathling. */
 final class LoadOptions implements HelpSection {
@@ -41,28 +48,28 @@ final class LoadOptions implements HelpSection {
   @Option(names = "--save-mode", defaultValue = "merge", description = "merge or overwrite (import and pnp). Env RELAY_SAVE_MODE. Default: ${DEFAULT-VALUE}")
   String saveMode;
 
-  static final java.time.Duration DEFAULT_STALL_TIMEOUT = java.time.Duration.ofMinutes(5);
+  static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofMinutes(5);
 
   @Option(names = "--forward-stall-timeout", defaultValue = "5m", description = "Give up (exit 5, keeping the queue for a rerun) when no change reaches Pathling for this long. Env RELAY_FORWARD_STALL_TIMEOUT. Default: ${DEFAULT-VALUE}")
-  java.time.Duration forwardStallTimeout;
+  Duration forwardStallTimeout;
 
   /** S3 for an s3:// staging URL, built only when needed: credentials and region from the SDK's chain. */
-  org.pathlingrelay.backfill.StagingAreas stagingAreas() {
-    return org.pathlingrelay.backfill.StagingAreas.withS3(() -> {
-      software.amazon.awssdk.services.s3.S3ClientBuilder builder = software.amazon.awssdk.services.s3.S3Client.builder()
-          .httpClientBuilder(software.amazon.awssdk.http.apache.ApacheHttpClient.builder())
+  StagingAreas stagingAreas() {
+    return StagingAreas.withS3(() -> {
+      S3ClientBuilder builder = S3Client.builder()
+          .httpClientBuilder(ApacheHttpClient.builder())
           .forcePathStyle(s3PathStyle);
       if (s3Region != null) {
-        builder.region(software.amazon.awssdk.regions.Region.of(s3Region));
+        builder.region(Region.of(s3Region));
       }
       if (s3Endpoint != null) {
-        builder.endpointOverride(java.net.URI.create(s3Endpoint));
+        builder.endpointOverride(URI.create(s3Endpoint));
       }
       return builder.build();
     });
   }
 
-  java.time.Duration forwardStallTimeout(CommandSpec spec) {
+  Duration forwardStallTimeout(CommandSpec spec) {
     if (forwardStallTimeout.isNegative() || forwardStallTimeout.isZero()) {
       throw new ParameterException(spec.commandLine(), "--forward-stall-timeout must be positive");
     }

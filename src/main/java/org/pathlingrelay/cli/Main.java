@@ -1,12 +1,27 @@
 package org.pathlingrelay.cli;
 
 import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import org.pathlingrelay.auth.ClientAuthentication;
+import org.pathlingrelay.backfill.LoadMode;
+import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.ops.ErrorReporting;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /** Entry point of {@code pathling-relay}; the only place that exits the JVM. */
 public final class Main {
 
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Main.class);
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
 
   private Main() {}
 
@@ -14,7 +29,7 @@ public final class Main {
     System.exit(run(args, System.getenv()));
   }
 
-  static int run(String[] args, java.util.Map<String, String> environment) {
+  static int run(String[] args, Map<String, String> environment) {
     EnvironmentDefaults defaults;
     try {
       defaults = EnvironmentDefaults.from(args, environment);
@@ -23,7 +38,7 @@ public final class Main {
       return CommandLine.ExitCode.USAGE;
     }
     CommandLine commandLine = commandLine(defaults);
-    java.util.Optional<String> unknownKey = defaults.unknownKey(longOptionNames(commandLine));
+    Optional<String> unknownKey = defaults.unknownKey(longOptionNames(commandLine));
     if (unknownKey.isPresent()) {
       System.err.println("pathling-relay: " + unknownKey.get());
       return CommandLine.ExitCode.USAGE;
@@ -32,19 +47,19 @@ public final class Main {
     if (dsn == null || dsn.isBlank()) {
       return commandLine.execute(args);
     }
-    try (org.pathlingrelay.ops.ErrorReporting reporting = org.pathlingrelay.ops.ErrorReporting.install(
+    try (ErrorReporting reporting = ErrorReporting.install(
         dsn,
-        java.util.Optional.ofNullable(environment.get("SENTRY_ENVIRONMENT")),
-        java.util.Optional.ofNullable(environment.get("SENTRY_RELEASE")),
+        Optional.ofNullable(environment.get("SENTRY_ENVIRONMENT")),
+        Optional.ofNullable(environment.get("SENTRY_RELEASE")),
         options -> {})) {
       return commandLine.execute(args);
     }
   }
 
   /** Every command's long option names without their dashes: the keys a config file may use. */
-  static java.util.Set<String> longOptionNames(CommandLine root) {
-    java.util.Set<String> names = new java.util.TreeSet<>();
-    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(root));
+  static Set<String> longOptionNames(CommandLine root) {
+    Set<String> names = new TreeSet<>();
+    Deque<CommandLine> commands = new ArrayDeque<>(List.of(root));
     while (!commands.isEmpty()) {
       CommandLine command = commands.pop();
       command.getCommandSpec().options().forEach(option -> EnvironmentDefaults.keys(option).forEach(names::add));
@@ -57,17 +72,15 @@ public final class Main {
     CommandLine commandLine = new CommandLine(new RelayCommand());
     commandLine.setDefaultValueProvider(defaults);
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
-    commandLine.registerConverter(java.time.Duration.class, new DurationConverter());
-    commandLine.registerConverter(java.time.Instant.class, new InstantConverter());
-    commandLine.registerConverter(org.pathlingrelay.forward.ForwardMode.class,
-        new LowerCaseEnumConverter<>(org.pathlingrelay.forward.ForwardMode.class));
-    commandLine.registerConverter(org.pathlingrelay.backfill.LoadMode.class,
-        new LowerCaseEnumConverter<>(org.pathlingrelay.backfill.LoadMode.class));
-    commandLine.registerConverter(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class,
-        new LowerCaseEnumConverter<>(org.pathlingrelay.auth.ClientAuthentication.SecretMethod.class));
+    commandLine.registerConverter(Duration.class, new DurationConverter());
+    commandLine.registerConverter(Instant.class, new InstantConverter());
+    commandLine.registerConverter(ForwardMode.class, new LowerCaseEnumConverter<>(ForwardMode.class));
+    commandLine.registerConverter(LoadMode.class, new LowerCaseEnumConverter<>(LoadMode.class));
+    commandLine.registerConverter(ClientAuthentication.SecretMethod.class,
+        new LowerCaseEnumConverter<>(ClientAuthentication.SecretMethod.class));
     // Wide enough that examples and URLs in descriptions stay on one line.
     commandLine.setUsageHelpWidth(110);
-    java.util.Deque<CommandLine> commands = new java.util.ArrayDeque<>(java.util.List.of(commandLine));
+    Deque<CommandLine> commands = new ArrayDeque<>(List.of(commandLine));
     while (!commands.isEmpty()) {
       CommandLine command = commands.pop();
       command.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_OPTION_LIST,
@@ -80,8 +93,8 @@ public final class Main {
     commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
       CommandLine.Model.CommandSpec spec = line.getCommandSpec();
       KnownFailures known = new KnownFailures(
-          name -> java.util.Optional.ofNullable(spec.findOption(name)).map(option -> option.getValue()));
-      java.util.Optional<OperatorMistake> mistake = known.explain(e);
+          name -> Optional.ofNullable(spec.findOption(name)).map(option -> option.getValue()));
+      Optional<OperatorMistake> mistake = known.explain(e);
       if (mistake.isPresent()) {
         line.getErr().println("pathling-relay: " + mistake.get().getMessage());
         line.getErr().flush();

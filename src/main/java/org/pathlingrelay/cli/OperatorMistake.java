@@ -1,5 +1,7 @@
 package org.pathlingrelay.cli;
 
+import picocli.CommandLine;
+
 /**
  * A mistake the operator can fix (a busy port, a wrong URL, an unknown config key): the command
  * line prints its message as one line, with no stack trace, and exits with its code. The message
@@ -10,7 +12,7 @@ final class OperatorMistake extends RuntimeException {
   private final int exitCode;
 
   OperatorMistake(String message) {
-    this(message, picocli.CommandLine.ExitCode.SOFTWARE);
+    this(message, CommandLine.ExitCode.SOFTWARE);
   }
 
   OperatorMistake(String message, int exitCode) {

@@ -43,8 +43,8 @@ final class PathlingOptions implements HelpSection {
 
   /** What a forwarder to this Pathling needs, with the default retries and circuit breaker. */
   ForwardingSettings forwarding() {
-    return new ForwardingSettings(
-        baseUrl(), tokens(), pathlingTimeout, forwardMode, batchMax, linger, parallelTypes, ResilienceSettings.DEFAULTS);
+    return new ForwardingSettings(baseUrl(), tokens(), pathlingTimeout, forwardMode, batchMax, linger, parallelTypes,
+        ResilienceSettings.DEFAULTS);
   }
 
   AccessTokens tokens() {

@@ -1,8 +1,10 @@
 package org.pathlingrelay.cli;
 
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.IParameterExceptionHandler;
 import picocli.CommandLine.ParameterException;
@@ -27,7 +29,7 @@ final class ShortUsageErrors implements IParameterExceptionHandler {
     PrintWriter err = command.getErr();
     err.println("pathling-relay: " + e.getMessage());
     UnmatchedArgumentException.printSuggestions(e, err);
-    if (command.getCommandSpec().userObject() instanceof java.util.concurrent.Callable<?>) {
+    if (command.getCommandSpec().userObject() instanceof Callable<?>) {
       err.println("see: " + hint.command(helpWords(command)));
     } else {
       command.usage(err);
@@ -38,7 +40,7 @@ final class ShortUsageErrors implements IParameterExceptionHandler {
 
   /** {@code dead-letters retry --help}: the subcommand's words without the program's name. */
   private static List<String> helpWords(CommandLine command) {
-    List<String> words = new java.util.ArrayList<>(
+    List<String> words = new ArrayList<>(
         Arrays.asList(command.getCommandSpec().qualifiedName().split(" ")));
     words.remove(0);
     words.add("--help");

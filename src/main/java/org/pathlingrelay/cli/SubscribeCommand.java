@@ -1,6 +1,7 @@
 package org.pathlingrelay.cli;
 
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.parser.DataFormatException;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import java.io.PrintWriter;
@@ -22,6 +23,7 @@ import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
 import org.pathlingrelay.source.SubscriptionTemplates;
 import org.pathlingrelay.wiring.Parts;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -92,7 +94,7 @@ final class SubscribeCommand implements Callable<Integer> {
     FhirContext fhirContext = Parts.newFhirContext();
     if (spec.commandLine().getParseResult().hasMatchedOption("--dir") && !Files.isDirectory(dir.resolve("rest-hook"))) {
       throw new OperatorMistake("no templates in " + dir.resolve("rest-hook") + " (--dir): give the folder that holds rest-hook/",
-          picocli.CommandLine.ExitCode.USAGE);
+          CommandLine.ExitCode.USAGE);
     }
     SubscriptionTemplates templates = SubscriptionTemplates.load(dir);
     IGenericClient client = SourceClients.fhirClient(fhirContext, source.sourceUrl, source.tokens());
@@ -144,7 +146,7 @@ final class SubscribeCommand implements Callable<Integer> {
     List<String> served;
     try {
       served = SourceResourceTypes.served(client);
-    } catch (BaseServerResponseException | ca.uhn.fhir.parser.DataFormatException e) {
+    } catch (BaseServerResponseException | DataFormatException e) {
       served = List.of();
       out.printf("warning: cannot read the source's CapabilityStatement (%s)%n", e.getMessage());
     }

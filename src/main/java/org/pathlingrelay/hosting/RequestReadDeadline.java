@@ -3,6 +3,7 @@ package org.pathlingrelay.hosting;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.http.HttpCompliance;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.io.Connection;
@@ -111,7 +112,7 @@ final class RequestReadDeadline extends HttpConnectionFactory {
       }
       // Nothing can be answered on a half-received request; closing also wakes a servlet thread
       // that is blocked reading the body, which then fails without storing anything.
-      getEndPoint().close(new java.util.concurrent.TimeoutException(
+      getEndPoint().close(new TimeoutException(
           "request not received within " + deadlineMs + " ms"));
     }
 

@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -32,7 +34,7 @@ public final class OpsServlet extends HttpServlet {
   private final transient Supplier<OutboxReadiness.Verdict> readiness;
   private final transient Supplier<ForwarderStatus> forwarderStatus;
   private final transient Supplier<Optional<CatchUp.Status>> catchUpStatus;
-  private final transient Supplier<java.util.List<SubscriptionState>> subscriptions;
+  private final transient Supplier<List<SubscriptionState>> subscriptions;
   private final transient PrometheusMeterRegistry prometheus;
   private final transient InstantSource clock;
   private final transient ObjectMapper json =
@@ -43,7 +45,7 @@ public final class OpsServlet extends HttpServlet {
       Supplier<OutboxReadiness.Verdict> readiness,
       Supplier<ForwarderStatus> forwarderStatus,
       Supplier<Optional<CatchUp.Status>> catchUpStatus,
-      Supplier<java.util.List<SubscriptionState>> subscriptions,
+      Supplier<List<SubscriptionState>> subscriptions,
       PrometheusMeterRegistry prometheus,
       InstantSource clock) {
     this.outboxStats = outboxStats;
@@ -113,7 +115,7 @@ public final class OpsServlet extends HttpServlet {
     forward.put("largestRequestSize", counts.largestRequestSize());
     forward.put("meanRequestSize", Math.round(counts.meanRequestSize() * 10) / 10.0);
     body.put("forwarder", forward);
-    java.util.List<Map<String, Object>> topics = new java.util.ArrayList<>();
+    List<Map<String, Object>> topics = new ArrayList<>();
     for (SubscriptionState state : subscriptions.get()) {
       Map<String, Object> topic = new LinkedHashMap<>();
       topic.put("subscription", state.subscription());

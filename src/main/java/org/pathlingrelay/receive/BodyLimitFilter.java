@@ -12,6 +12,11 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import java.io.IOException;
+import java.util.Enumeration;
+import java.util.Map;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpException;
 
 /**
  * Stops reading a body once it passes the limit, so a chunked body of unknown length cannot make
@@ -57,12 +62,12 @@ final class BodyLimitFilter implements Filter {
     }
 
     @Override
-    public java.util.Map<String, String[]> getParameterMap() {
+    public Map<String, String[]> getParameterMap() {
       return parsed(super::getParameterMap);
     }
 
     @Override
-    public java.util.Enumeration<String> getParameterNames() {
+    public Enumeration<String> getParameterNames() {
       return parsed(super::getParameterNames);
     }
 
@@ -71,11 +76,11 @@ final class BodyLimitFilter implements Filter {
       return parsed(() -> super.getParameterValues(name));
     }
 
-    private static <T> T parsed(java.util.function.Supplier<T> parameters) {
+    private static <T> T parsed(Supplier<T> parameters) {
       try {
         return parameters.get();
       } catch (RuntimeException e) {
-        int status = e instanceof org.eclipse.jetty.http.HttpException http && http.getCode() >= 400 && http.getCode() < 500
+        int status = e instanceof HttpException http && http.getCode() >= 400 && http.getCode() < 500
             ? http.getCode()
             : 400;
         throw new UnclassifiedServerFailureException(status, "The content type or form content cannot be parsed");
@@ -127,7 +132,7 @@ final class BodyLimitFilter implements Filter {
      */
     private static IOException timedOutOr(IOException e) {
       for (Throwable cause = e; cause != null; cause = cause.getCause()) {
-        if (cause instanceof java.util.concurrent.TimeoutException) {
+        if (cause instanceof TimeoutException) {
           throw new UnclassifiedServerFailureException(408, "The request body did not arrive in time");
         }
       }

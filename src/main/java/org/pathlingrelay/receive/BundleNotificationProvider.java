@@ -2,17 +2,21 @@ package org.pathlingrelay.receive;
 
 import ca.uhn.fhir.rest.annotation.Transaction;
 import ca.uhn.fhir.rest.annotation.TransactionParam;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
+import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Bundle.BundleEntryComponent;
 import org.hl7.fhir.r4.model.Bundle.BundleType;
 import org.hl7.fhir.r4.model.Bundle.HTTPVerb;
 import org.hl7.fhir.r4.model.IdType;
-import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
-import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
-import java.util.Optional;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Disposition;
 import org.pathlingrelay.outbox.Operation;
@@ -36,8 +40,8 @@ final class BundleNotificationProvider {
   }
 
   /** The Bundle types a notification comes in; a document or a collection is no list of changes. */
-  private static final java.util.Set<BundleType> NOTIFICATION_TYPES =
-      java.util.EnumSet.of(BundleType.BATCH, BundleType.TRANSACTION, BundleType.HISTORY);
+  private static final Set<BundleType> NOTIFICATION_TYPES =
+      EnumSet.of(BundleType.BATCH, BundleType.TRANSACTION, BundleType.HISTORY);
 
   @Transaction
   public Bundle receive(@TransactionParam Bundle bundle) {
@@ -101,7 +105,7 @@ final class BundleNotificationProvider {
         }
         parser.requireKnownType(named.getResourceType());
         parser.requireValidId(named.getIdPart());
-        Optional<org.hl7.fhir.instance.model.api.IBaseResource> current;
+        Optional<IBaseResource> current;
         try {
           current = source.get().read(named.getResourceType(), named.getIdPart());
         } catch (SourceReader.UnavailableException e) {
@@ -169,6 +173,6 @@ final class BundleNotificationProvider {
 
   /** IdType reads only the last segments, so "Patient/../Observation/x" would name Observation/x. */
   private static boolean hasDotSegment(String url) {
-    return java.util.Arrays.stream(url.split("/")).anyMatch(segment -> segment.equals(".") || segment.equals(".."));
+    return Arrays.stream(url.split("/")).anyMatch(segment -> segment.equals(".") || segment.equals(".."));
   }
 }

@@ -2,6 +2,7 @@ package org.pathlingrelay.receive;
 
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.server.servlet.ServletRequestDetails;
+import jakarta.servlet.ServletRequest;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -15,7 +16,7 @@ final class DeferredAnswer {
 
   private CompletableFuture<?> commit;
 
-  static void offer(jakarta.servlet.ServletRequest request, DeferredAnswer answer) {
+  static void offer(ServletRequest request, DeferredAnswer answer) {
     request.setAttribute(ATTRIBUTE, answer);
   }
 

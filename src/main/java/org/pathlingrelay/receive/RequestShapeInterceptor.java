@@ -3,9 +3,13 @@ package org.pathlingrelay.receive;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import ca.uhn.fhir.rest.server.exceptions.PayloadTooLargeException;
 import ca.uhn.fhir.rest.server.exceptions.UnclassifiedServerFailureException;
 import jakarta.servlet.http.HttpServletRequest;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
 
 /**
  * Refuses a URL with a malformed %-escape (400), and bodies we would not accept before reading them: a declared length over the limit (413),
@@ -23,7 +27,7 @@ final class RequestShapeInterceptor {
   }
 
   /** A '%' that does not start an escape ({@code %} and two hex digits). */
-  private static final java.util.regex.Pattern BROKEN_ESCAPE = java.util.regex.Pattern.compile("%(?![0-9A-Fa-f]{2})");
+  private static final Pattern BROKEN_ESCAPE = Pattern.compile("%(?![0-9A-Fa-f]{2})");
 
   /**
    * HAPI decodes the path itself, and a broken escape that Jetty lets through (inside a path
@@ -32,7 +36,7 @@ final class RequestShapeInterceptor {
   @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_PRE_PROCESSED, order = 10)
   public boolean checkPath(HttpServletRequest request) {
     if (BROKEN_ESCAPE.matcher(request.getRequestURI()).find()) {
-      throw new ca.uhn.fhir.rest.server.exceptions.InvalidRequestException("The URL has a malformed %-escape");
+      throw new InvalidRequestException("The URL has a malformed %-escape");
     }
     return true;
   }
@@ -70,7 +74,7 @@ final class RequestShapeInterceptor {
     }
     boolean utf8;
     try {
-      utf8 = java.nio.charset.Charset.forName(name.trim()).equals(java.nio.charset.StandardCharsets.UTF_8);
+      utf8 = Charset.forName(name.trim()).equals(StandardCharsets.UTF_8);
     } catch (IllegalArgumentException notACharset) {
       utf8 = false;
     }

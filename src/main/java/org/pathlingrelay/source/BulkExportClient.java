@@ -2,11 +2,14 @@ package org.pathlingrelay.source;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.resilience4j.core.IntervalBiFunction;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.retry.RetryRegistry;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -18,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.http.Header;
@@ -26,8 +30,11 @@ import org.apache.http.client.config.RequestConfig;
 import org.apache.http.client.methods.CloseableHttpResponse;
 import org.apache.http.client.methods.HttpDelete;
 import org.apache.http.client.methods.HttpGet;
+import org.apache.http.client.methods.HttpPost;
 import org.apache.http.client.methods.HttpRequestBase;
 import org.apache.http.client.utils.URIBuilder;
+import org.apache.http.entity.ContentType;
+import org.apache.http.entity.StringEntity;
 import org.apache.http.impl.client.CloseableHttpClient;
 import org.apache.http.impl.client.HttpClients;
 import org.apache.http.util.EntityUtils;
@@ -95,7 +102,7 @@ public final class BulkExportClient implements AutoCloseable {
   public interface Pause {
     void pause(Duration duration) throws InterruptedException;
 
-    Pause SLEEP = duration -> java.util.concurrent.TimeUnit.NANOSECONDS.sleep(duration.toNanos());
+    Pause SLEEP = duration -> TimeUnit.NANOSECONDS.sleep(duration.toNanos());
   }
 
   private final URI base;
@@ -218,9 +225,9 @@ public final class BulkExportClient implements AutoCloseable {
 
   /** Some servers only take the kick-off as a POST of a Parameters resource. */
   private URI kickOffByPost(ExportRequest request) throws IOException {
-    com.fasterxml.jackson.databind.node.ObjectNode parameters = json.createObjectNode();
+    ObjectNode parameters = json.createObjectNode();
     parameters.put("resourceType", "Parameters");
-    com.fasterxml.jackson.databind.node.ArrayNode list = parameters.putArray("parameter");
+    ArrayNode list = parameters.putArray("parameter");
     for (String type : request.types()) {
       list.addObject().put("name", "_type").put("valueString", type);
     }
@@ -229,12 +236,12 @@ public final class BulkExportClient implements AutoCloseable {
       list.addObject().put("name", "_typeFilter").put("valueString", filter);
     }
     list.addObject().put("name", "_outputFormat").put("valueString", "application/fhir+ndjson");
-    org.apache.http.client.methods.HttpPost post = new org.apache.http.client.methods.HttpPost(base.resolve(request.path()));
+    HttpPost post = new HttpPost(base.resolve(request.path()));
     post.setHeader("Prefer", "respond-async");
     post.setHeader("Accept", "application/fhir+json");
     authorize(post);
-    post.setEntity(new org.apache.http.entity.StringEntity(json.writeValueAsString(parameters),
-        org.apache.http.entity.ContentType.create("application/fhir+json", StandardCharsets.UTF_8)));
+    post.setEntity(new StringEntity(json.writeValueAsString(parameters),
+        ContentType.create("application/fhir+json", StandardCharsets.UTF_8)));
     try (CloseableHttpResponse response = http.execute(post)) {
       String body = bodyOf(response);
       if (response.getStatusLine().getStatusCode() != 202) {
@@ -488,7 +495,7 @@ public final class BulkExportClient implements AutoCloseable {
   }
 
   /** The body of a download; closing it releases the connection. */
-  private static final class ResponseStream extends java.io.FilterInputStream {
+  private static final class ResponseStream extends FilterInputStream {
     private final CloseableHttpResponse response;
 
     ResponseStream(CloseableHttpResponse response) throws IOException {

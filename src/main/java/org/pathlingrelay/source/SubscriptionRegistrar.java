@@ -2,6 +2,7 @@ package org.pathlingrelay.source;
 
 import ca.uhn.fhir.rest.api.CacheControlDirective;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceGoneException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import java.time.Duration;
@@ -16,6 +17,7 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Extension;
+import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.StringType;
 import org.hl7.fhir.r4.model.Subscription;
 import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
@@ -89,7 +91,7 @@ public final class SubscriptionRegistrar {
         String id;
         try {
           id = client.create().resource(subscription).execute().getId().getIdPart();
-        } catch (ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
+        } catch (BaseServerResponseException e) {
           // HAPI refuses an invalid Subscription with 422 and stores nothing: report it, go on.
           outcomes.add(new Outcome(subscription.getCriteria(), "", Action.CREATED, "refused", Optional.of(refusal(e))));
           continue;
@@ -118,7 +120,7 @@ public final class SubscriptionRegistrar {
       subscription.setStatus(SubscriptionStatus.REQUESTED);
       try {
         client.update().resource(subscription).withId(id).execute();
-      } catch (ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
+      } catch (BaseServerResponseException e) {
         outcomes.add(new Outcome(subscription.getCriteria(), id, Action.UPDATED, "refused", Optional.of(refusal(e))));
         continue;
       }
@@ -249,8 +251,8 @@ public final class SubscriptionRegistrar {
     return result;
   }
 
-  private static String refusal(ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException e) {
-    String detail = e.getOperationOutcome() instanceof org.hl7.fhir.r4.model.OperationOutcome outcome && outcome.hasIssue()
+  private static String refusal(BaseServerResponseException e) {
+    String detail = e.getOperationOutcome() instanceof OperationOutcome outcome && outcome.hasIssue()
         ? outcome.getIssueFirstRep().getDiagnostics() : e.getMessage();
     return "the source refused it (" + e.getStatusCode() + "): " + detail;
   }

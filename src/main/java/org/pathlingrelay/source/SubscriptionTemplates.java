@@ -1,6 +1,7 @@
 package org.pathlingrelay.source;
 
 import ca.uhn.fhir.context.FhirContext;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.JarURLConnection;
@@ -92,7 +93,7 @@ public final class SubscriptionTemplates {
 
   /** Values go into JSON strings: a quote or backslash in a secret must not break the document. */
   private static String jsonEscaped(String value) {
-    return new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(value));
+    return new String(JsonStringEncoder.getInstance().quoteAsString(value));
   }
 
   /** The types that have a template of their own. */

@@ -59,7 +59,8 @@ class CatchUpTest {
   private void startRelay(Duration interval) throws Exception {
     source.setRetryAfter("1"); // HAPI says 120; the relay would honour it (capped at 60 s)
     relay = Relay.start(
-        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
+        new RelayConfig(
+            RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
             Optional.of(new CatchUpSettings(new SourceSettings(source.baseUrl(), AccessTokens.NONE, 4), interval,
                 Duration.ofMillis(200)))),
         Clock.systemUTC());

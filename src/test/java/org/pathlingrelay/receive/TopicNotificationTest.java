@@ -53,7 +53,8 @@ class TopicNotificationTest {
   void start() throws Exception {
     observations.clear();
     relay = Relay.start(
-        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding("http://127.0.0.1:1/fhir", ForwardMode.BATCH),
+        new RelayConfig(
+            RelayHarness.receiver(), dataDir, RelayHarness.forwarding("http://127.0.0.1:1/fhir", ForwardMode.BATCH),
             Optional.of(new CatchUpSettings(new SourceSettings(source.getBaseUrl(), AccessTokens.NONE, 1), null,
                 CatchUpSettings.DEFAULT_PING_DEBOUNCE))),
         Clock.systemUTC());

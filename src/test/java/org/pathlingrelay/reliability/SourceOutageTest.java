@@ -84,7 +84,8 @@ class SourceOutageTest {
 
   private void startRelay(String sourceUrl) throws Exception {
     relay = Relay.start(
-        new RelayConfig(RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
+        new RelayConfig(
+            RelayHarness.receiver(), dataDir, RelayHarness.forwarding(pathling.baseUrl(), ForwardMode.BATCH),
             Optional.of(new CatchUpSettings(new SourceSettings(sourceUrl, AccessTokens.NONE, 1), null,
                 CatchUpSettings.DEFAULT_PING_DEBOUNCE))),
         Clock.systemUTC());
