@@ -37,7 +37,7 @@ final class LogAboveBar extends AppenderBase<ILoggingEvent> implements AutoClose
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
       return Optional.empty();
     }
-    Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
     if (!(root.getAppender(consoleAppender) instanceof OutputStreamAppender<ILoggingEvent> console)
         || !(console.getEncoder() instanceof LayoutWrappingEncoder<ILoggingEvent> encoder)) {
       return Optional.empty();

@@ -50,7 +50,7 @@ public final class ErrorReporting implements AutoCloseable {
     appender.setMinimumEventLevel(Level.ERROR);
     appender.setMinimumBreadcrumbLevel(Level.INFO);
     appender.start();
-    Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
     root.addAppender(appender);
     return new ErrorReporting(root, appender);
   }
