@@ -2,7 +2,6 @@ package org.pathlingrelay.backfill;
 
 import io.github.resilience4j.retry.RetryRegistry;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -10,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.ChangeAppender;
 import org.pathlingrelay.outbox.DeliveryProgress;
 import org.pathlingrelay.pathling.PathlingImportClient;
@@ -36,7 +36,7 @@ public final class Backfill {
       DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
-      BulkExportClient.Pause pause) {
+      Pause pause) {
     this(source, appender, forwarding, dataDir, resourceTypes, pause, null, ForwardingHold.NONE,
         BackfillProgress.log());
   }
@@ -47,7 +47,7 @@ public final class Backfill {
       DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
-      BulkExportClient.Pause pause,
+      Pause pause,
       PathlingLoads pathling,
       ForwardingHold hold,
       BackfillProgress progress) {
@@ -70,7 +70,7 @@ public final class Backfill {
       DeliveryProgress forwarding,
       Path dataDir,
       Set<String> resourceTypes,
-      BulkExportClient.Pause pause,
+      Pause pause,
       PathlingLoads pathling,
       ForwardingHold hold,
       BackfillProgress progress,

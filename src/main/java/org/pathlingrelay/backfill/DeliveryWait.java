@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Optional;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.DeliveryProgress;
-import org.pathlingrelay.source.BulkExportClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,12 +21,12 @@ final class DeliveryWait {
   private static final Duration POLL = Duration.ofMillis(200);
 
   private final DeliveryProgress forwarding;
-  private final BulkExportClient.Pause pause;
+  private final Pause pause;
   private final BackfillProgress progress;
   private final DeliveryWatch watch;
 
   DeliveryWait(
-      DeliveryProgress forwarding, BulkExportClient.Pause pause, BackfillProgress progress, DeliveryWatch watch) {
+      DeliveryProgress forwarding, Pause pause, BackfillProgress progress, DeliveryWatch watch) {
     this.forwarding = forwarding;
     this.pause = pause;
     this.progress = progress;

@@ -15,15 +15,14 @@ import java.util.concurrent.Callable;
 import org.hl7.fhir.r4.model.Subscription;
 import org.pathlingrelay.backfill.BackfillPlan;
 import org.pathlingrelay.backfill.LoadMode;
-import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceResourceTypes;
-import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionRegistrar.Outcome;
+import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.source.SubscriptionTemplates;
 import org.pathlingrelay.wiring.Parts;
-import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,6 +30,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code pathling-relay subscribe}: register the relay's rest-hook Subscriptions on the source. */
 @Command(
@@ -107,7 +107,7 @@ final class SubscribeCommand implements Callable<Integer> {
       }
       wanted.add(templates.fill(fhirContext, type, relayUrl, secret));
     }
-    SubscriptionRegistrar registrar = new SubscriptionRegistrar(client, BulkExportClient.Pause.SLEEP, activationTimeout);
+    SubscriptionRegistrar registrar = new SubscriptionRegistrar(client, Pause.SLEEP, activationTimeout);
     List<Outcome> outcomes = registrar.subscribe(wanted, dryRun);
     print(out, outcomes);
     long failed = outcomes.stream().filter(Outcome::failed).count();

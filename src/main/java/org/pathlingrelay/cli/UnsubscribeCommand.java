@@ -4,7 +4,7 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SubscriptionRegistrar;
 import org.pathlingrelay.wiring.Parts;
@@ -31,7 +31,7 @@ final class UnsubscribeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     SubscriptionRegistrar registrar = new SubscriptionRegistrar(
-        SourceClients.fhirClient(Parts.newFhirContext(), source.sourceUrl, source.tokens()), BulkExportClient.Pause.SLEEP, Duration.ZERO);
+        SourceClients.fhirClient(Parts.newFhirContext(), source.sourceUrl, source.tokens()), Pause.SLEEP, Duration.ZERO);
     List<SubscriptionRegistrar.Outcome> outcomes = registrar.unsubscribe(dryRun);
     PrintWriter out = spec.commandLine().getOut();
     SubscribeCommand.print(out, outcomes);

@@ -24,7 +24,7 @@ import org.hl7.fhir.r4.model.InstantType;
 import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.StringType;
 import org.hl7.fhir.r4.model.UrlType;
-import org.pathlingrelay.source.BulkExportClient;
+import org.pathlingrelay.http.Pause;
 
 /**
  * Pathling's bulk loads: {@code $import} of staged NDJSON files and {@code $import-pnp} (Pathling
@@ -56,11 +56,11 @@ public final class PathlingImportClient {
   private static final int FAILED_CALLS = 10;
 
   private final PathlingServer pathling;
-  private final BulkExportClient.Pause pause;
+  private final Pause pause;
   private final Duration pollFloor;
   private final Duration pollCap;
 
-  PathlingImportClient(PathlingServer pathling, BulkExportClient.Pause pause, Duration pollFloor, Duration pollCap) {
+  PathlingImportClient(PathlingServer pathling, Pause pause, Duration pollFloor, Duration pollCap) {
     this.pathling = pathling;
     this.pause = pause;
     this.pollFloor = pollFloor;

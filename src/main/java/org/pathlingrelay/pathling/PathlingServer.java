@@ -18,8 +18,8 @@ import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.http.RetryAfter;
-import org.pathlingrelay.source.BulkExportClient;
 
 /**
  * One Pathling, and what every call to it shares: the base URL, the credentials, one pooled HTTP
@@ -87,7 +87,7 @@ public final class PathlingServer implements AutoCloseable {
    * @param pollFloor the shortest wait between polls of a job
    * @param pollCap the longest wait between polls, whatever {@code Retry-After} asks
    */
-  public PathlingImportClient imports(BulkExportClient.Pause pause, Duration pollFloor, Duration pollCap) {
+  public PathlingImportClient imports(Pause pause, Duration pollFloor, Duration pollCap) {
     return new PathlingImportClient(this, pause, pollFloor, pollCap);
   }
 

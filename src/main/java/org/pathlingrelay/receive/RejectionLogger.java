@@ -13,7 +13,6 @@ import java.time.InstantSource;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import org.pathlingrelay.ops.RepeatedWarnings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -21,7 +21,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.http.Header;
@@ -40,6 +39,7 @@ import org.apache.http.impl.client.HttpClients;
 import org.apache.http.util.EntityUtils;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.auth.AuthenticationFailedException;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.http.RetryAfter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -95,14 +95,6 @@ public final class BulkExportClient implements AutoCloseable {
         Duration requestTimeout) {
       this(pollFloor, pollFloor, pollCap, exportTimeout, maxAttempts, initialBackoff, requestTimeout);
     }
-  }
-
-  /** How the client waits; a dependency so that tests need not wait. */
-  @FunctionalInterface
-  public interface Pause {
-    void pause(Duration duration) throws InterruptedException;
-
-    Pause SLEEP = duration -> TimeUnit.NANOSECONDS.sleep(duration.toNanos());
   }
 
   private final URI base;

@@ -19,8 +19,9 @@ import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Extension;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.StringType;
-import org.hl7.fhir.r4.model.Subscription;
 import org.hl7.fhir.r4.model.Subscription.SubscriptionStatus;
+import org.hl7.fhir.r4.model.Subscription;
+import org.pathlingrelay.http.Pause;
 
 /**
  * Registers the relay's Subscriptions on the source, idempotently: the relay's own (tagged) ones
@@ -63,10 +64,10 @@ public final class SubscriptionRegistrar {
       .thenComparing(s -> s.getIdElement().getIdPart());
 
   private final IGenericClient client;
-  private final BulkExportClient.Pause pause;
+  private final Pause pause;
   private final Duration activationTimeout;
 
-  public SubscriptionRegistrar(IGenericClient client, BulkExportClient.Pause pause, Duration activationTimeout) {
+  public SubscriptionRegistrar(IGenericClient client, Pause pause, Duration activationTimeout) {
     this.client = client;
     this.pause = pause;
     this.activationTimeout = activationTimeout;

@@ -22,6 +22,7 @@ import org.pathlingrelay.backfill.ForwardingHold;
 import org.pathlingrelay.backfill.StagingAreas;
 import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.Forwarder;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingServer;
@@ -127,7 +128,7 @@ public final class Parts {
   public BulkExportClient sourceClient(SourceSettings source) {
     return new BulkExportClient(
         source.sourceUrl(), source.tokens(), BulkExportClient.Settings.DEFAULTS, source.downloadConcurrency(),
-        BulkExportClient.Pause.SLEEP, retries);
+        Pause.SLEEP, retries);
   }
 
   /**
@@ -136,7 +137,7 @@ public final class Parts {
    * @param hold pauses the forwarding of each type until its files are queued
    */
   public Backfill relayBackfill(BulkExportClient source, Outbox outbox, Path dataDir, ForwardingHold hold) {
-    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
+    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), Pause.SLEEP,
         null, hold, BackfillProgress.log(), DeliveryWatch.unbounded(), retries, history(source));
   }
 
@@ -149,9 +150,9 @@ public final class Parts {
   public Backfill backfill(
       BulkExportClient source, Outbox outbox, Path dataDir, ForwardingSettings pathling,
       StagingAreas stagingAreas, ForwardingHold hold, BackfillProgress progress, DeliveryWatch watch) {
-    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), BulkExportClient.Pause.SLEEP,
+    return new Backfill(source, outbox, outbox, dataDir, fhirContext.getResourceTypes(), Pause.SLEEP,
         new Backfill.PathlingLoads(
-            pathling(pathling).imports(BulkExportClient.Pause.SLEEP, IMPORT_POLL_FLOOR, IMPORT_POLL_CAP), stagingAreas),
+            pathling(pathling).imports(Pause.SLEEP, IMPORT_POLL_FLOOR, IMPORT_POLL_CAP), stagingAreas),
         hold, progress, watch, retries, history(source));
   }
 

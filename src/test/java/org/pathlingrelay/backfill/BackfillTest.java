@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingServer;
@@ -77,19 +78,19 @@ class BackfillTest {
   }
 
   private static BulkExportClient newClient() {
-    return new BulkExportClient(source.baseUrl(), Optional.empty(), FAST, 4, BulkExportClient.Pause.SLEEP);
+    return new BulkExportClient(source.baseUrl(), Optional.empty(), FAST, 4, Pause.SLEEP);
   }
 
   private Backfill backfill() {
     Outbox outbox = relay.outbox();
     return new Backfill(client, outbox, outbox, dataDir, resourceTypes(),
-        BulkExportClient.Pause.SLEEP);
+        Pause.SLEEP);
   }
 
   /** As the commands build it: with the source's history for the deletes of a sync. */
   private Backfill backfillWithHistory() {
     Outbox outbox = relay.outbox();
-    return new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP, null,
+    return new Backfill(client, outbox, outbox, dataDir, resourceTypes(), Pause.SLEEP, null,
         ForwardingHold.NONE, BackfillProgress.log(), DeliveryWatch.unbounded(), RetryRegistry.ofDefaults(),
         new SourceHistory(SourceClients.fhirClient(FhirContext.forR4Cached(), source.baseUrl(), AccessTokens.NONE)));
   }
@@ -283,7 +284,7 @@ class BackfillTest {
     source.setMaxResourcesPerFile(300); // Procedure: 7 files, MedicationRequest: 6
     pathling.setWriteDelay(Duration.ofMillis(300), Duration.ZERO); // files keep coming while a write runs
     Outbox outbox = relay.outbox();
-    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
+    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), Pause.SLEEP,
         null, relay.forwarder()::hold, BackfillProgress.log());
 
     backfill.run(new BackfillPlan(ExportRequest.system(List.of("Procedure", "MedicationRequest"), Optional.empty()),
@@ -322,8 +323,8 @@ class BackfillTest {
     source.put("Patient", HapiNotifier.resource("Patient", "raced", 3));
     pathling.setImportDuration(Duration.ofSeconds(2));
     Outbox outbox = relay.outbox();
-    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), BulkExportClient.Pause.SLEEP,
-        new Backfill.PathlingLoads(pathlingServer().imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200))),
+    Backfill backfill = new Backfill(client, outbox, outbox, dataDir, resourceTypes(), Pause.SLEEP,
+        new Backfill.PathlingLoads(pathlingServer().imports(Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200))),
         relay.forwarder()::hold, BackfillProgress.log());
     BackfillPlan plan = new BackfillPlan(ExportRequest.system(List.of("Patient"), Optional.empty()), LoadMode.IMPORT, 2,
         false, Optional.of(new BackfillPlan.Staging(staging, staging.toUri().toString().replaceFirst("/$", ""))), "merge");
@@ -361,7 +362,7 @@ class BackfillTest {
   void aSourceThatRequiresAToken_getsItOnEveryRequestIncludingDownloads() throws Exception {
     source.requireToken("source-secret");
     client.close();
-    client = new BulkExportClient(source.baseUrl(), Optional.of("source-secret"), FAST, 4, BulkExportClient.Pause.SLEEP);
+    client = new BulkExportClient(source.baseUrl(), Optional.of("source-secret"), FAST, 4, Pause.SLEEP);
     backfill().run(new BackfillPlan(ExportRequest.system(List.of("Patient", "Condition"), Optional.empty()), LoadMode.RELAY, 2, false));
     assertThat(source.downloads()).isNotEmpty().allSatisfy(d -> assertThat(d.authorization()).isEqualTo("Bearer source-secret"));
     assertThat(pathling.ids("Patient")).hasSize(source.resourceCounts().get("Patient"));
@@ -383,7 +384,7 @@ class BackfillTest {
     client.close();
     client = new BulkExportClient(source.baseUrl(), Optional.empty(),
         new BulkExportClient.Settings(Duration.ofMillis(20), Duration.ofMillis(20), Duration.ofMillis(300), 2,
-            Duration.ofMillis(10), Duration.ofSeconds(10)), 2, BulkExportClient.Pause.SLEEP);
+            Duration.ofMillis(10), Duration.ofSeconds(10)), 2, Pause.SLEEP);
     assertThatThrownBy(() -> backfill().run(full())).hasMessageContaining("did not finish");
     assertThat(source.cancellations()).hasSize(1);
   }

@@ -22,6 +22,7 @@ import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.testing.FakeBulkExportSource;
@@ -69,9 +70,9 @@ class CatchUpTest {
   /** A backfill beside the running server, on its data dir: it queues, and the server forwards. */
   private void backfill() throws Exception {
     try (BulkExportClient client = new BulkExportClient(source.baseUrl(), AccessTokens.NONE,
-        BulkExportClient.Settings.DEFAULTS, 4, BulkExportClient.Pause.SLEEP)) {
+        BulkExportClient.Settings.DEFAULTS, 4, Pause.SLEEP)) {
       new Backfill(client, relay.outbox(), relay.outbox(), dataDir, ca.uhn.fhir.context.FhirContext.forR4Cached().getResourceTypes(),
-          BulkExportClient.Pause.SLEEP)
+          Pause.SLEEP)
           .run(new BackfillPlan(ExportRequest.system(List.of(), Optional.empty()), LoadMode.RELAY, 4, false));
     }
   }

@@ -15,11 +15,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.outbox.VersionStamp;
-import org.pathlingrelay.source.BulkExportClient;
 
 /**
  * A backfill waiting for its changes to reach Pathling, on a fake clock: each pause of the wait
@@ -44,7 +44,7 @@ class DeliveryWaitTest {
   };
   /** What happens at each pause besides time passing (a delivery, a failure). */
   private Runnable duringPause = () -> {};
-  private final BulkExportClient.Pause pause = duration -> {
+  private final Pause pause = duration -> {
     now.set(now.get().plus(duration));
     duringPause.run();
   };

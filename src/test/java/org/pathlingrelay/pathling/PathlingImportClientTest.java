@@ -23,10 +23,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pathlingrelay.auth.AccessTokens;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.ResourceKey;
 import org.pathlingrelay.pathling.PathlingImportClient.ImportFailedException;
 import org.pathlingrelay.pathling.PathlingImportClient.StagedFile;
-import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.RecordedRequest;
 
@@ -58,7 +58,7 @@ class PathlingImportClientTest {
     // A window of two calls: the second failure opens the breaker, which stays open for the test.
     server = server(new ResilienceSettings(
         3, Duration.ofMillis(10), Duration.ofMillis(10), Duration.ofSeconds(5), Duration.ofMinutes(5), 2));
-    PathlingImportClient imports = server.imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(10), Duration.ofMillis(10));
+    PathlingImportClient imports = server.imports(Pause.SLEEP, Duration.ofMillis(10), Duration.ofMillis(10));
 
     assertThatThrownBy(() -> imports.kickOffImport(List.of(new StagedFile("Patient", patients())), "merge"))
         .isInstanceOf(CallNotPermittedException.class);
@@ -81,7 +81,7 @@ class PathlingImportClientTest {
     pathling.failNext(1, 503, Duration.ofSeconds(1));
     server = server(new ResilienceSettings(
         3, Duration.ofMillis(10), Duration.ofMillis(10), Duration.ofSeconds(5), Duration.ofMinutes(5), 10));
-    PathlingImportClient imports = server.imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200));
+    PathlingImportClient imports = server.imports(Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200));
 
     URI job = imports.kickOffImport(List.of(new StagedFile("Patient", patients())), "merge");
     Parameters result = imports.awaitJob(job, progress -> {});
@@ -99,7 +99,7 @@ class PathlingImportClientTest {
     pathling.setAllowableExportUrls("https://allowed.example/");
     server = server(new ResilienceSettings(
         3, Duration.ofMillis(10), Duration.ofMillis(10), Duration.ofSeconds(5), Duration.ofMinutes(5), 10));
-    PathlingImportClient imports = server.imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(10), Duration.ofMillis(10));
+    PathlingImportClient imports = server.imports(Pause.SLEEP, Duration.ofMillis(10), Duration.ofMillis(10));
 
     assertThatThrownBy(() -> imports.kickOffPnp("https://elsewhere.example/fhir", "merge", List.of("Patient"),
         Optional.empty()))
@@ -115,7 +115,7 @@ class PathlingImportClientTest {
     pathling.setImportDuration(Duration.ofSeconds(1));
     server = server(new ResilienceSettings(
         3, Duration.ofMillis(20), Duration.ofMillis(50), Duration.ofSeconds(5), Duration.ofMillis(100), 10));
-    PathlingImportClient imports = server.imports(BulkExportClient.Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200));
+    PathlingImportClient imports = server.imports(Pause.SLEEP, Duration.ofMillis(50), Duration.ofMillis(200));
     URI job = imports.kickOffImport(List.of(new StagedFile("Patient", patients())), "merge");
 
     pathling.goDown();

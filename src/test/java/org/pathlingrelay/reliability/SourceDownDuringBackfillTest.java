@@ -26,6 +26,7 @@ import org.pathlingrelay.backfill.BackfillReport;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
 import org.pathlingrelay.testing.FakeBulkExportSource;
@@ -64,12 +65,12 @@ class SourceDownDuringBackfillTest {
     return new BulkExportClient(source.baseUrl(), Optional.empty(),
         new BulkExportClient.Settings(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMinutes(2),
             attempts, Duration.ofMillis(200), Duration.ofSeconds(30)),
-        4, BulkExportClient.Pause.SLEEP);
+        4, Pause.SLEEP);
   }
 
   private Future<BackfillReport> startBackfill(BulkExportClient client) {
     Backfill backfill = new Backfill(client, relay.outbox(), relay.outbox(), dataDir,
-        FhirContext.forR4Cached().getResourceTypes(), BulkExportClient.Pause.SLEEP);
+        FhirContext.forR4Cached().getResourceTypes(), Pause.SLEEP);
     return runner.submit(() -> backfill.run(new BackfillPlan(
         ExportRequest.system(List.of(), Optional.empty()), LoadMode.RELAY, 4, false)));
   }

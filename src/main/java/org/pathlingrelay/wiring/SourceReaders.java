@@ -1,4 +1,4 @@
-package org.pathlingrelay.source;
+package org.pathlingrelay.wiring;
 
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.rest.client.apache.ApacheRestfulClientFactory;

@@ -1,4 +1,4 @@
-package org.pathlingrelay.ops;
+package org.pathlingrelay.receive;
 
 import java.time.Duration;
 import java.time.InstantSource;

@@ -1,4 +1,4 @@
-package org.pathlingrelay.ops;
+package org.pathlingrelay.receive;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
