@@ -353,13 +353,41 @@ final class SqliteOutbox implements Outbox {
 
   @Override
   public void sending(List<PendingChange> upserts) {
-    List<ResourceKey> keys = upserts.stream().map(PendingChange::key).toList();
+    // Only creations carry the mark. Read first: a retry of the same upserts must not commit at
+    // all (an empty commit succeeds even on a full disk, and would read as the outbox recovering).
+    List<ResourceKey> keys = createdHere(upserts.stream()
+        .filter(upsert -> Long.valueOf(1).equals(upsert.change().stamp().versionNumber()))
+        .map(PendingChange::key)
+        .toList());
+    if (keys.isEmpty()) {
+      return;
+    }
     await(
         committer.submit(
             (side, now) -> {
               side.forgetCreations(keys);
               return null;
             }));
+  }
+
+  /** Those of the keys still marked as created here and never sent. */
+  private synchronized List<ResourceKey> createdHere(List<ResourceKey> keys) {
+    List<ResourceKey> marked = new ArrayList<>();
+    try (PreparedStatement select = readConnection.prepareStatement(
+        "SELECT 1 FROM resource_state WHERE resource_type = ? AND resource_id = ? AND created_seq IS NOT NULL")) {
+      for (ResourceKey key : keys) {
+        select.setString(1, key.type());
+        select.setString(2, key.id());
+        try (ResultSet rs = select.executeQuery()) {
+          if (rs.next()) {
+            marked.add(key);
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+    return marked;
   }
 
   @Override
