@@ -169,9 +169,13 @@ public final class SyntheaCorpus {
   /** The templates of one type; a type the corpus lacks gets a minimal resource of its own. */
   public List<Template> ofType(String type) {
     List<Template> templates = byType.get(type);
-    return templates != null ? templates : minimal.computeIfAbsent(type, t -> List.of(template(new ObjectMapper(), "{\"resourceType\":\"" + type
-        + "\",\"text\":{\"status\":\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">"
-        + "bench</div>\"}}")));
+    return templates != null ? templates : minimal.computeIfAbsent(type, SyntheaCorpus::minimalOf);
+  }
+
+  private static List<Template> minimalOf(String type) {
+    String div = "<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">bench</div>";
+    return List.of(template(new ObjectMapper(),
+        "{\"resourceType\":\"" + type + "\",\"text\":{\"status\":\"generated\",\"div\":\"" + div + "\"}}"));
   }
 
   /**
