@@ -13,15 +13,27 @@ import java.util.Set;
 /**
  * Reads what the modelled Pathling needs from a batch Bundle, streaming, without building FHIR
  * objects: the {@code Type/id} of each entry (its {@code request.url}, else its resource's type
- * and id). Resources are skipped token by token.
+ * and id) and whether it is a DELETE. Resources are skipped token by token.
  */
 final class BatchEntries {
 
-  /** The entries of one Bundle. */
-  record Read(String bundleType, List<String> keys) {
+  /** One entry: its {@code Type/id}, and whether it deletes it. */
+  record Entry(String key, boolean delete) {}
+
+  /** The entries of one Bundle, in order. */
+  record Read(String bundleType, List<Entry> entries) {
+    List<String> upserts() {
+      return entries.stream().filter(entry -> !entry.delete()).map(Entry::key).toList();
+    }
+
+    List<String> deletes() {
+      return entries.stream().filter(Entry::delete).map(Entry::key).toList();
+    }
+
     Set<String> types() {
       Set<String> types = new LinkedHashSet<>();
-      for (String key : keys) {
+      for (Entry entry : entries) {
+        String key = entry.key();
         int slash = key.indexOf('/');
         types.add(slash < 0 ? key : key.substring(0, slash));
       }
@@ -33,7 +45,7 @@ final class BatchEntries {
 
   Read read(InputStream body) throws IOException {
     String bundleType = null;
-    List<String> keys = new ArrayList<>();
+    List<Entry> keys = new ArrayList<>();
     try (JsonParser parser = factory.createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         throw new IOException("the body is not a JSON object");
@@ -55,8 +67,9 @@ final class BatchEntries {
     return new Read(bundleType, keys);
   }
 
-  private static String entryKey(JsonParser parser) throws IOException {
+  private static Entry entryKey(JsonParser parser) throws IOException {
     String url = null;
+    String method = null;
     String type = null;
     String id = null;
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
@@ -73,6 +86,8 @@ final class BatchEntries {
         parser.nextToken();
         if (request && "url".equals(inner)) {
           url = parser.getValueAsString();
+        } else if (request && "method".equals(inner)) {
+          method = parser.getValueAsString();
         } else if (resource && "resourceType".equals(inner)) {
           type = parser.getValueAsString();
         } else if (resource && "id".equals(inner)) {
@@ -82,6 +97,6 @@ final class BatchEntries {
         }
       }
     }
-    return url != null ? url : type + "/" + id;
+    return new Entry(url != null ? url : type + "/" + id, "DELETE".equals(method));
   }
 }

@@ -72,8 +72,8 @@ public final class Bench {
           workspace, progress)::run;
       case "forward" -> new ForwardBench(settings.forward(), settings.rounds(), parallelTypes, corpus, relays, workspace,
           progress)::run;
-      case "lag" -> new LagBench(settings.lag(), settings.rounds(), Math.min(settings.forward().types(), parallelTypes),
-          corpus, relays, workspace, progress)::run;
+      case "lag" -> new LagBench(settings.lag(), settings.relay(), settings.rounds(), corpus, relays, workspace,
+          progress)::run;
       case "backfill" -> new BackfillBench(settings.backfill(), settings.rounds(), settings.relay(), corpus, workspace,
           progress)::run;
       default -> throw new IllegalArgumentException("unknown part " + name);

@@ -82,26 +82,52 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--forward-size", defaultValue = "20000", description = "Pending changes drained in batch mode. Default: ${DEFAULT-VALUE}")
   int forwardSize;
 
-  @Option(names = "--forward-update-size", defaultValue = "40",
+  @Option(names = "--forward-update-size", defaultValue = "20",
       description = "Pending changes drained in update mode (one commit each). Default: ${DEFAULT-VALUE}")
   int forwardUpdateSize;
 
-  @Option(names = "--forward-types", defaultValue = "4", description = "Resource types (the corpus's largest) for forward and lag. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--forward-types", defaultValue = "20",
+      description = "Resource types for forward (the corpus's largest, then common types it lacks). Default: ${DEFAULT-VALUE}")
   int forwardTypes;
 
-  @Option(names = "--commit-ms", defaultValue = "500",
-      description = "Modelled Pathling (forward, lag): cost of one write request, ms (a real one: 5000). Default: ${DEFAULT-VALUE}")
+  @Option(names = "--commit-ms", defaultValue = "2850",
+      description = "Modelled Pathling (forward, lag): a write request's merge, ms (Pathling 2.0.1's midpoint). Default: ${DEFAULT-VALUE}")
   double commitMs;
 
-  @Option(names = "--per-resource-ms", defaultValue = "0.25",
-      description = "Modelled Pathling (forward, lag): cost per resource, ms (a real one: 2.5). Default: ${DEFAULT-VALUE}")
+  @Option(names = "--per-resource-ms", defaultValue = "0.6",
+      description = "Modelled Pathling (forward, lag): cost per upserted resource, ms. Default: ${DEFAULT-VALUE}")
   double perResourceMs;
 
-  @Option(names = "--lag-rate", defaultValue = "200", description = "Notifications a second in the lag part. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--delete-held-ms", defaultValue = "3650",
+      description = "Modelled Pathling (forward, lag): one DELETE of a resource it holds, ms. Default: ${DEFAULT-VALUE}")
+  double deleteHeldMs;
+
+  @Option(names = "--delete-absent-ms", defaultValue = "1350",
+      description = "Modelled Pathling (forward, lag): one DELETE of an id it does not hold (404), ms. Default: ${DEFAULT-VALUE}")
+  double deleteAbsentMs;
+
+  @Option(names = "--pathling-cores", defaultValue = "2",
+      description = "Modelled Pathling (forward, lag): cores its concurrent requests share (0: no sharing). Default: ${DEFAULT-VALUE}")
+  int pathlingCores;
+
+  @Option(names = "--model-scale", defaultValue = "1",
+      description = "Multiplies the modelled Pathling's times (forward, lag), e.g. 0.1 for a quick run. Default: ${DEFAULT-VALUE}")
+  double modelScale;
+
+  @Option(names = "--lag-rate", defaultValue = "3",
+      description = "Notifications a second in the lag part (a real Pathling on 2 cores keeps up with a few). Default: ${DEFAULT-VALUE}")
   int lagRate;
 
-  @Option(names = "--lag-seconds", defaultValue = "20", description = "How long the lag stream runs. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--lag-seconds", defaultValue = "120", description = "How long the lag stream runs. Default: ${DEFAULT-VALUE}")
   int lagSeconds;
+
+  @Option(names = "--lag-types", defaultValue = "20",
+      description = "Busy resource types in the lag stream; one quiet type comes on top. Default: ${DEFAULT-VALUE}")
+  int lagTypes;
+
+  @Option(names = "--lag-quiet-every", defaultValue = "5",
+      description = "Seconds between the quiet type's creates in the lag stream. Default: ${DEFAULT-VALUE}")
+  int lagQuietEvery;
 
   @Option(names = "--backfill-size", defaultValue = "500000", description = "Resources in the backfill's export. Default: ${DEFAULT-VALUE}")
   int backfillSize;
@@ -156,8 +182,8 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private BenchSettings settings() {
-    for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, backfillSize,
-        backfillRounds, batchMax, parallelTypes}) {
+    for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, lagTypes, lagQuietEvery,
+        backfillSize, backfillRounds, batchMax, parallelTypes}) {
       if (value < 1) {
         throw new IllegalArgumentException("sizes, rates and counts must be at least 1");
       }
@@ -165,6 +191,12 @@ public final class BenchCommand implements Callable<Integer> {
     if (ingestWarmUp < 0 || forwardSize < 0 || forwardUpdateSize < 0 || lingerMs < 0) {
       throw new IllegalArgumentException("sizes must not be negative");
     }
+    if (!(modelScale > 0)) {
+      throw new IllegalArgumentException("--model-scale must be positive");
+    }
+    PathlingCost model = new PathlingCost(commitMs, perResourceMs, deleteHeldMs, deleteAbsentMs,
+        PathlingCost.PATHLING_2_0_1.countMs(), PathlingCost.PATHLING_2_0_1.importPerResourceMs(), pathlingCores)
+        .scaled(modelScale);
     return new BenchSettings(
         new LinkedHashSet<>(parts.stream().map(String::trim).map(String::toLowerCase).toList()),
         rounds,
@@ -172,8 +204,8 @@ public final class BenchCommand implements Callable<Integer> {
         workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")),
         new BenchSettings.RelayUnderTest(batchMax, Duration.ofMillis(lingerMs), parallelTypes),
         new BenchSettings.Ingest(ingestRequests, ingestWarmUp, concurrency, ingestForward),
-        new BenchSettings.Forward(forwardSize, forwardUpdateSize, forwardTypes, new PathlingCost(commitMs, perResourceMs)),
-        new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, new PathlingCost(commitMs, perResourceMs)),
+        new BenchSettings.Forward(forwardSize, forwardUpdateSize, forwardTypes, model),
+        new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, model, lagTypes, lagQuietEvery),
         new BenchSettings.Backfill(backfillSize, backfillRounds, backfillFileLines, backfillHeap,
             backfillJvmArgs == null ? List.of() : backfillJvmArgs,
             new PathlingCost(backfillCommitMs, backfillPerResourceMs)));

@@ -33,8 +33,8 @@ class BenchCommandTest {
 
     int exit = commandLine.execute("--rounds", "1", "--out", out.toString(), "--work-dir", workDir.toString(),
         "--ingest-requests", "200", "--ingest-warm-up", "50", "--concurrency", "8",
-        "--forward-size", "400", "--forward-update-size", "8", "--commit-ms", "20", "--per-resource-ms", "0.01",
-        "--lag-rate", "100", "--lag-seconds", "2",
+        "--forward-size", "400", "--forward-update-size", "8", "--model-scale", "0.01",
+        "--lag-rate", "100", "--lag-seconds", "2", "--lag-quiet-every", "1",
         "--backfill-size", "1500", "--backfill-file-lines", "400", "--backfill-commit-ms", "10",
         "--backfill-per-resource-ms", "0");
 
@@ -48,7 +48,8 @@ class BenchCommandTest {
     assertThat(rows).extracting(row -> row[1]).contains(
         "acknowledged notifications/s", "latency p99, ms",
         "batch mode: changes/s", "update mode: requests per 1,000 changes",
-        "lag p50, ms (ack to Pathling's answer)", "largest outbox depth, changes",
+        "Pathling time per 1,000 changes, s", "quiet type's p99 wait, request times",
+        "DELETE requests per 1,000 changes", "wait p99, s", "largest outbox depth, changes",
         "--load relay: resources/s", "--load import: resources/s", "--load relay: peak RSS, MiB");
     for (String[] row : rows) {
       String what = String.join(" | ", row);

@@ -57,8 +57,13 @@ public record BenchSettings(
    */
   public record Forward(int batchChanges, int updateChanges, int types, PathlingCost cost) {}
 
-  /** A steady stream: {@code rate} notifications a second for {@code duration}. */
-  public record Lag(int rate, Duration duration, int concurrency, PathlingCost cost) {}
+  /**
+   * A steady, realistic stream: {@code rate} notifications a second for {@code duration}.
+   *
+   * @param types the busy types (a quiet one comes on top)
+   * @param quietEverySeconds how often the quiet type gets a create
+   */
+  public record Lag(int rate, Duration duration, int concurrency, PathlingCost cost, int types, int quietEverySeconds) {}
 
   /**
    * @param resources how many resources the export holds (the corpus multiplied with fresh ids)

@@ -47,7 +47,7 @@ final class ForwardBench {
   private record Drain(double changesPerSecond, double requestsPerThousand, long conflicts) {}
 
   PartResult run() throws Exception {
-    List<String> types = corpus.largestTypes(settings.types());
+    List<String> types = corpus.types(settings.types());
     List<Figure> figures = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     notes.add(String.format(Locale.ROOT,
@@ -56,9 +56,10 @@ final class ForwardBench {
             + " after one unmeasured drain in batch mode (JIT warm-up);"
             + " modelled Pathling: %s, 500 on an overlapping write to a type",
         settings.batchChanges(), settings.updateChanges(), String.join(", ", types), settings.cost().describe()));
-    notes.add("forward ideal = max(max_t(c + n_t*r), sum_t(c + n_t*r) / P): one request of everything per type,"
-        + " types in parallel on P = --parallel-types = " + parallelTypes + " slots (c = commit, r = per resource,"
-        + " n_t = changes of type t); ideal requests per 1,000 = types / N * 1,000");
+    notes.add("forward ideal = max(max_t(c + n_t*r), sum_t(c + n_t*r) / min(P, cores)): one request of everything"
+        + " per type, types in parallel on P = --parallel-types = " + parallelTypes + " slots, sharing Pathling's "
+        + settings.cost().cores() + " cores (c = commit, r = per resource, n_t = changes of type t);"
+        + " ideal requests per 1,000 = types / N * 1,000");
     for (ForwardMode mode : List.of(ForwardMode.BATCH, ForwardMode.UPDATE)) {
       int changes = mode == ForwardMode.BATCH ? settings.batchChanges() : settings.updateChanges();
       if (changes < 1) {

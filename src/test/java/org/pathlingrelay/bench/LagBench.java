@@ -1,5 +1,6 @@
 package org.pathlingrelay.bench;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,81 +11,147 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.ToDoubleFunction;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.forward.ForwardMode;
 
 /**
- * Part 3: a steady stream at a fixed rate into the relay, forwarding to the modelled Pathling.
- * Lag is from the notification's acknowledgement to the model's answer for that resource; the
- * outbox depth is sampled throughout. The baseline is what the model allows a relay that always
- * has one request per type in flight.
+ * Part 3: a realistic live stream ({@link LagStream}: 20 and more types, more than the relay's
+ * slots, 10% deletes, a third of them of resources created in the same minute, one quiet type) at
+ * a fixed rate into the relay, forwarding to the modelled Pathling. The baseline is the relay as
+ * it was before it knew which deletes matter ({@link NaiveRelayModel}), simulated on the same
+ * stream against the same costs. Wait is from a change's arrival to Pathling's answer for it,
+ * counted for the last change of each resource (an earlier one may never go out on its own);
+ * deletes that needed no request have no answer and are left out.
  */
 final class LagBench {
 
   private static final String PART = "lag";
   private static final long DEPTH_SAMPLE_MS = 25;
+  private static final long SEED = 18;
+  private static final String VERSION_ONE = "\"versionId\":\"1\"";
 
   private final BenchSettings.Lag settings;
+  private final BenchSettings.RelayUnderTest relaySettings;
   private final int rounds;
-  private final int types;
   private final SyntheaCorpus corpus;
   private final BenchRelay relays;
   private final Workspace workspace;
   private final Consumer<String> progress;
 
-  /** @param types how many resource types the stream spreads over (the corpus's largest) */
-  LagBench(BenchSettings.Lag settings, int rounds, int types, SyntheaCorpus corpus, BenchRelay relays,
-      Workspace workspace, Consumer<String> progress) {
+  LagBench(BenchSettings.Lag settings, BenchSettings.RelayUnderTest relaySettings, int rounds, SyntheaCorpus corpus,
+      BenchRelay relays, Workspace workspace, Consumer<String> progress) {
     this.settings = settings;
+    this.relaySettings = relaySettings;
     this.rounds = rounds;
-    this.types = types;
     this.corpus = corpus;
     this.relays = relays;
     this.workspace = workspace;
     this.progress = progress;
   }
 
-  private record Round(double p50Millis, double p99Millis, long maxDepth, int failed) {}
+  /** One side's figures for one round. */
+  private record Side(double pathlingSecondsPerThousand, double requestsPerThousand, double deletesPerThousand,
+      double p50Seconds, double p99Seconds, double quietP99RequestTimes, double maxDepth) {}
 
   PartResult run() throws Exception {
-    List<String> streamTypes = corpus.largestTypes(types);
-    List<Double> p50 = new ArrayList<>();
-    List<Double> p99 = new ArrayList<>();
-    List<Double> depth = new ArrayList<>();
+    List<String> types = corpus.types(settings.types() + 1);
+    List<String> busy = types.subList(0, settings.types());
+    String quiet = types.get(settings.types());
+    double requestTime = settings.cost().writeMillis(1, 0, 0) / 1000;
+    List<Side> relay = new ArrayList<>();
+    List<Side> naive = new ArrayList<>();
     List<String> notes = new ArrayList<>();
+    LagStream first = null;
     for (int round = 1; round <= rounds; round++) {
-      Round measured = round(round, streamTypes);
-      p50.add(measured.p50Millis());
-      p99.add(measured.p99Millis());
-      depth.add((double) measured.maxDepth());
+      LagStream stream = LagStream.generate(busy, quiet, settings.rate(), count(), quietEvery(), "l" + round + "-",
+          SEED + round);
+      first = first == null ? stream : first;
+      NaiveRelayModel.Result simulated = new NaiveRelayModel(settings.cost(), relaySettings.parallelTypes(),
+          relaySettings.batchMax(), relaySettings.linger().toNanos() / 1e9).run(stream);
+      Side baseline = side(stream, simulated.waitSeconds(), simulated.modelledSeconds(), simulated.requests(),
+          simulated.deleteRequests(), simulated.maxDepth(), requestTime);
+      naive.add(baseline);
+      Measured measured = measure(round, stream);
       if (measured.failed() > 0) {
         notes.add("lag round " + round + ": " + measured.failed() + " notification(s) refused");
       }
-      progress.accept(String.format(Locale.ROOT, "lag round %d/%d: p50 %.0f ms, p99 %.0f ms, largest depth %d",
-          round, rounds, measured.p50Millis(), measured.p99Millis(), measured.maxDepth()));
+      Side side = side(stream, measured.waitSeconds(), measured.stats().modelledSeconds(),
+          measured.stats().writeRequests(), measured.stats().deleteRequests(), measured.maxDepth(), requestTime);
+      relay.add(side);
+      progress.accept(String.format(Locale.ROOT,
+          "lag round %d/%d: Pathling time %.0f s per 1,000 changes (naive %.0f s), quiet type p99 %.1f request times"
+              + " (naive %.1f), p99 %.0f s (naive %.0f s), %d DELETE requests (naive %d, %d of them 404)",
+          round, rounds, side.pathlingSecondsPerThousand(), baseline.pathlingSecondsPerThousand(),
+          side.quietP99RequestTimes(), baseline.quietP99RequestTimes(), side.p99Seconds(), baseline.p99Seconds(),
+          measured.stats().deleteRequests(), simulated.deleteRequests(), simulated.absentDeletes()));
     }
-    double requestSeconds = ModelIdeal.steadyRequestSeconds(settings.rate(), streamTypes.size(), settings.cost());
-    String idealIs = String.format(Locale.ROOT, "model's steady state, T = %.0f ms", requestSeconds * 1000);
+    String naiveIs = "naive relay (every delete sent, oldest first), modelled";
     List<Figure> figures = List.of(
-        new Figure(PART, "lag p50, ms (ack to Pathling's answer)", Figure.Better.LOWER, p50,
-            List.of(1.5 * requestSeconds * 1000), idealIs + ", 1.5 T", 0),
-        new Figure(PART, "lag p99, ms", Figure.Better.LOWER, p99, List.of(1.99 * requestSeconds * 1000),
-            idealIs + ", 1.99 T", 0),
-        new Figure(PART, "largest outbox depth, changes", Figure.Better.LOWER, depth,
-            List.of(2 * settings.rate() * requestSeconds), "2 x rate x T", 0));
+        figure("Pathling time per 1,000 changes, s", relay, naive, Side::pathlingSecondsPerThousand, naiveIs, 1),
+        figure("requests per 1,000 changes", relay, naive, Side::requestsPerThousand, naiveIs, 0),
+        figure("DELETE requests per 1,000 changes", relay, naive, Side::deletesPerThousand, naiveIs, 0),
+        figure("quiet type's p99 wait, request times", relay, naive, Side::quietP99RequestTimes, naiveIs, 1),
+        figure("wait p50, s (arrival to Pathling's answer)", relay, naive, Side::p50Seconds, naiveIs, 1),
+        figure("wait p99, s", relay, naive, Side::p99Seconds, naiveIs, 1),
+        figure("largest outbox depth, changes", relay, naive, Side::maxDepth, naiveIs, 0));
     notes.add(0, String.format(Locale.ROOT,
-        "lag: %d notifications/s for %d s (open loop, %d connections) of %s into the relay (batch mode), forwarding to the"
-            + " modelled Pathling (%s); depth = the outbox's pending rows, sampled every %d ms",
-        settings.rate(), settings.duration().toSeconds(), settings.concurrency(), String.join(", ", streamTypes),
+        "lag: %d notifications/s for %d s (open loop, %d connections): %d busy types (%s; weight 1/rank) and one quiet"
+            + " type (%s, a create every %d s), %.0f%% deletes (%d of %d in round 1 of resources created in the same"
+            + " minute, the rest of resources Pathling held before), 30%% of upserts updates; into the relay (batch"
+            + " mode) forwarding to the modelled Pathling (%s); depth = the outbox's pending rows, sampled every %d ms",
+        settings.rate(), settings.duration().toSeconds(), settings.concurrency(), busy.size(), String.join(", ", busy),
+        quiet, settings.quietEverySeconds(), LagStream.DELETE_SHARE * 100, first.sameMinuteDeletes(), first.deletes(),
         settings.cost().describe(), DEPTH_SAMPLE_MS));
-    notes.add(1, "lag baseline: with one request per type always in flight, each request takes T = c / (1 - (rate/types) * r)"
-        + " and carries what arrived during the last, so a change waits U(0, T) for the request in flight plus T for its own:"
-        + " p50 = 1.5 T, p99 = 1.99 T; the outbox holds at most one batch in flight plus one arriving: 2 x rate x T");
+    notes.add(1, String.format(Locale.ROOT,
+        "lag baseline: the relay before it skipped deletes Pathling cannot hold, simulated on the same stream and costs"
+            + " (NaiveRelayModel): each delete its own request (a 404 for a resource Pathling never got), a turn of at"
+            + " most 2 requests oldest first, the same scheduler; Pathling time = the sum of the requests' own costs;"
+            + " a request time = one PUT alone, %.2f s; targets (issue 18): Pathling time at most 1/3 of the baseline's,"
+            + " the quiet type's p99 at most 3 request times", requestTime));
     return new PartResult(figures, notes);
   }
 
-  private Round round(int round, List<String> streamTypes) throws Exception {
-    java.nio.file.Path dataDir = workspace.newDir(PART);
+  private static Figure figure(String name, List<Side> relay, List<Side> naive,
+      ToDoubleFunction<Side> value, String baselineIs, int decimals) {
+    return new Figure(PART, name, Figure.Better.LOWER, relay.stream().map(value::applyAsDouble).toList(),
+        naive.stream().map(value::applyAsDouble).toList(), baselineIs, decimals);
+  }
+
+  private int count() {
+    return (int) Math.max(1, settings.rate() * settings.duration().toMillis() / 1000);
+  }
+
+  private int quietEvery() {
+    return settings.rate() * settings.quietEverySeconds();
+  }
+
+  private static Side side(LagStream stream, double[] waitSeconds, double modelledSeconds, long requests,
+      long deleteRequests, long maxDepth, double requestTime) {
+    boolean[] last = stream.lastOfEachResource();
+    List<LagStream.Event> events = stream.events();
+    LatencyRecorder all = new LatencyRecorder(events.size());
+    LatencyRecorder quiet = new LatencyRecorder(events.size());
+    for (int i = 0; i < events.size(); i++) {
+      if (!last[i] || Double.isNaN(waitSeconds[i])) {
+        continue;
+      }
+      long nanos = Math.round(waitSeconds[i] * 1e9);
+      all.record(nanos);
+      if (events.get(i).quiet()) {
+        quiet.record(nanos);
+      }
+    }
+    double perThousand = 1000.0 / events.size();
+    return new Side(modelledSeconds * perThousand, requests * perThousand, deleteRequests * perThousand,
+        all.percentileMillis(50) / 1000, all.percentileMillis(99) / 1000,
+        quiet.percentileMillis(99) / 1000 / requestTime, maxDepth);
+  }
+
+  private record Measured(double[] waitSeconds, WriteModel.Stats stats, long maxDepth, int failed) {}
+
+  private Measured measure(int round, LagStream stream) throws Exception {
+    Path dataDir = workspace.newDir(PART);
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(runnable -> {
       Thread thread = new Thread(runnable, "bench-depth-sampler");
       thread.setDaemon(true);
@@ -92,46 +159,53 @@ final class LagBench {
     });
     try (ModelledPathling model = ModelledPathling.start(settings.cost(), true);
         Relay relay = relays.start(dataDir, model.fhirBase(), ForwardMode.BATCH)) {
+      model.hold(stream.heldBefore());
       AtomicLong maxDepth = new AtomicLong();
       sampler.scheduleAtFixedRate(
           () -> maxDepth.accumulateAndGet(relay.outbox().stats().pending(), Math::max),
           0, DEPTH_SAMPLE_MS, TimeUnit.MILLISECONDS);
-      PacedNotifications stream = new PacedNotifications(new HapiNotifications(BenchRelay.SECRET), settings.concurrency());
-      String prefix = "l" + round + "-";
-      PacedNotifications.Result sent = stream.run(BenchRelay.fhirBase(relay), settings.rate(), settings.duration(),
-          i -> notification(streamTypes, prefix, i));
-      int acknowledged = 0;
-      for (long at : sent.acknowledgedAt()) {
-        if (at != 0) {
-          acknowledged++;
-        }
-      }
-      Duration timeout = Duration.ofSeconds(60).plusMillis((long) (20_000 * settings.cost().secondsFor(1)));
-      if (!model.awaitWritten(acknowledged, timeout)) {
-        throw new IllegalStateException("the model got only " + model.stats().entries() + " of " + acknowledged
-            + " acknowledged changes within " + timeout.toSeconds() + " s after the stream ended");
-      }
+      List<LagStream.Event> events = stream.events();
+      PacedNotifications paced = new PacedNotifications(new HapiNotifications(BenchRelay.SECRET), settings.concurrency());
+      PacedNotifications.Result sent = paced.run(BenchRelay.fhirBase(relay), settings.rate(), settings.duration(),
+          i -> notification(events.get(i)));
+      awaitDrained(relay);
       sampler.shutdownNow();
-      LatencyRecorder lags = new LatencyRecorder(sent.sent().length);
-      for (int i = 0; i < sent.sent().length; i++) {
-        long ack = sent.acknowledgedAt()[i];
-        OptionalLong done = model.completedAt(sent.sent()[i].key());
-        if (ack != 0 && done.isPresent()) {
-          lags.record(done.getAsLong() - ack);
-        }
+      double[] waits = new double[events.size()];
+      for (int i = 0; i < events.size(); i++) {
+        // from when it was due: the stream is open loop, so that is when it arrived at the relay
+        long due = sent.startedAt() + Math.round(events.get(i).atSeconds() * 1e9);
+        OptionalLong done = model.completedAt(events.get(i).key());
+        waits[i] = sent.acknowledgedAt()[i] != 0 && done.isPresent() && done.getAsLong() >= due
+            ? (done.getAsLong() - due) / 1e9 : Double.NaN;
       }
-      return new Round(lags.percentileMillis(50), lags.percentileMillis(99), maxDepth.get(), sent.failed());
+      return new Measured(waits, model.stats(), maxDepth.get(), sent.failed());
     } finally {
       sampler.shutdownNow();
       Workspace.delete(dataDir);
     }
   }
 
-  private HapiNotifications.Notification notification(List<String> streamTypes, String prefix, int i) {
-    String type = streamTypes.get(i % streamTypes.size());
-    List<SyntheaCorpus.Template> templates = corpus.ofType(type);
-    SyntheaCorpus.Template template = templates.get((i / streamTypes.size()) % templates.size());
-    String id = prefix + i;
-    return new HapiNotifications.Notification(type, id, template.body(id));
+  /** Waits until the relay has nothing left to forward. */
+  private void awaitDrained(Relay relay) throws InterruptedException {
+    Duration timeout = settings.duration().multipliedBy(4).plusSeconds(120);
+    long end = System.nanoTime() + timeout.toNanos();
+    while (relay.outbox().stats().pending() > 0) {
+      if (System.nanoTime() > end) {
+        throw new IllegalStateException(relay.outbox().stats().pending() + " change(s) still pending "
+            + timeout.toSeconds() + " s after the stream started");
+      }
+      TimeUnit.MILLISECONDS.sleep(50);
+    }
+  }
+
+  private HapiNotifications.Notification notification(LagStream.Event event) {
+    if (event.delete()) {
+      return HapiNotifications.Notification.delete(event.type(), event.id());
+    }
+    List<SyntheaCorpus.Template> templates = corpus.ofType(event.type());
+    SyntheaCorpus.Template template = templates.get(Math.floorMod(event.id().hashCode(), templates.size()));
+    // an update carries its new version, as HAPI sends it; the outbox drops what is not newer
+    String body = template.body(event.id()).replace(VERSION_ONE, "\"versionId\":\"" + event.version() + "\"");
+    return new HapiNotifications.Notification(event.type(), event.id(), body);
   }
 }

@@ -7,10 +7,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -66,6 +69,11 @@ public final class ModelledPathling implements AutoCloseable {
     return writes.completedAt(key);
   }
 
+  /** Resources the model holds before the run, as an earlier load would have left them. */
+  void hold(Collection<String> keys) {
+    writes.hold(keys);
+  }
+
   @Override
   public void close() throws Exception {
     imports.close();
@@ -112,7 +120,7 @@ public final class ModelledPathling implements AutoCloseable {
       long arrived = System.nanoTime();
       BatchEntries.Read bundle;
       try {
-        bundle = batches.read(new java.io.ByteArrayInputStream(body));
+        bundle = batches.read(new ByteArrayInputStream(body));
       } catch (IOException e) {
         send(response, 400, outcome("error", "invalid", "The body is not a Bundle: " + e.getMessage()));
         return;
@@ -121,8 +129,14 @@ public final class ModelledPathling implements AutoCloseable {
         send(response, 400, outcome("error", "invalid", "Only batch Bundles are accepted"));
         return;
       }
-      if (!writes.write(bundle.types(), bundle.keys(), arrived)) {
+      WriteModel.Outcome outcome = writes.write(bundle.types(), bundle.upserts(), bundle.deletes(), arrived);
+      if (outcome == WriteModel.Outcome.CONFLICT) {
         conflict(response, bundle.types());
+        return;
+      }
+      if (outcome == WriteModel.Outcome.NOT_FOUND) {
+        send(response, 404, outcome("error", "not-found", "A resource this batch deletes is not known;"
+            + " nothing in this batch was applied"));
         return;
       }
       response.setStatus(200);
@@ -132,11 +146,11 @@ public final class ModelledPathling implements AutoCloseable {
         out.writeStringField("resourceType", "Bundle");
         out.writeStringField("type", "batch-response");
         out.writeArrayFieldStart("entry");
-        for (String key : bundle.keys()) {
+        for (BatchEntries.Entry entry : bundle.entries()) {
           out.writeStartObject();
           out.writeObjectFieldStart("response");
-          out.writeStringField("status", "200");
-          out.writeStringField("location", key);
+          out.writeStringField("status", entry.delete() ? "204" : "200");
+          out.writeStringField("location", entry.key());
           out.writeEndObject();
           out.writeEndObject();
         }
@@ -150,8 +164,14 @@ public final class ModelledPathling implements AutoCloseable {
       byte[] body = request.getInputStream().readAllBytes();
       long arrived = System.nanoTime();
       String type = key.substring(0, key.indexOf('/'));
-      if (!writes.write(Set.of(type), List.of(key), arrived)) {
+      WriteModel.Outcome outcome = writes.write(Set.of(type), put ? List.of(key) : List.of(),
+          put ? List.of() : List.of(key), arrived);
+      if (outcome == WriteModel.Outcome.CONFLICT) {
         conflict(response, Set.of(type));
+        return;
+      }
+      if (outcome == WriteModel.Outcome.NOT_FOUND) {
+        send(response, 404, outcome("error", "not-found", "Resource " + key + " is not known"));
         return;
       }
       if (put) {
@@ -235,7 +255,7 @@ public final class ModelledPathling implements AutoCloseable {
     private static void send(HttpServletResponse response, int status, String body) throws IOException {
       response.setStatus(status);
       response.setContentType(FHIR_JSON);
-      response.getOutputStream().write(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      response.getOutputStream().write(body.getBytes(StandardCharsets.UTF_8));
     }
   }
 }

@@ -15,8 +15,12 @@ import java.util.function.IntFunction;
  */
 final class PacedNotifications {
 
-  /** When each notification was acknowledged ({@link System#nanoTime()}; 0 if it was not). */
-  record Result(HapiNotifications.Notification[] sent, long[] acknowledgedAt, int failed, double lateSeconds) {}
+  /**
+   * When each notification was acknowledged ({@link System#nanoTime()}; 0 if it was not); {@code
+   * startedAt} is when the stream began (notification {@code i} was due {@code i / rate} later).
+   */
+  record Result(HapiNotifications.Notification[] sent, long[] acknowledgedAt, int failed, double lateSeconds,
+      long startedAt) {}
 
   private final HapiNotifications client;
   private final int concurrency;
@@ -71,6 +75,6 @@ final class PacedNotifications {
     } finally {
       senders.shutdownNow();
     }
-    return new Result(sent, acknowledged, failed.get(), lateNanos / 1e9);
+    return new Result(sent, acknowledged, failed.get(), lateNanos / 1e9, start);
   }
 }

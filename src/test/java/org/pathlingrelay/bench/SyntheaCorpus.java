@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
@@ -23,6 +24,11 @@ public final class SyntheaCorpus {
 
   private static final String PLACEHOLDER = "BENCHIDPLACEHOLDER0";
   private static final String LAST_UPDATED = "2026-01-01T00:00:00.000+00:00";
+  /** FHIR R4 types that pad {@link #types} beyond the corpus. */
+  private static final List<String> EXTRA_TYPES = List.of("Observation", "DiagnosticReport", "CarePlan", "CareTeam",
+      "Claim", "ExplanationOfBenefit", "MedicationAdministration", "Provenance", "SupplyDelivery", "ImagingStudy",
+      "Goal", "Medication", "Specimen", "ServiceRequest", "Appointment", "Coverage", "FamilyMemberHistory",
+      "RiskAssessment", "Media", "Composition", "Flag", "Consent", "Communication", "Task", "Basic");
 
   /** One resource with a hole where its id goes. */
   public record Template(String type, String prefix, String suffix) {
@@ -34,6 +40,7 @@ public final class SyntheaCorpus {
   private final List<Template> templates;
   private final Map<String, List<Template>> byType;
   private final String source;
+  private final Map<String, List<Template>> minimal = new ConcurrentHashMap<>();
 
   private SyntheaCorpus(List<Template> templates, String source) {
     if (templates.isEmpty()) {
@@ -159,8 +166,35 @@ public final class SyntheaCorpus {
         .toList();
   }
 
-  /** The templates of one type. */
+  /** The templates of one type; a type the corpus lacks gets a minimal resource of its own. */
   public List<Template> ofType(String type) {
-    return byType.getOrDefault(type, List.of());
+    List<Template> templates = byType.get(type);
+    return templates != null ? templates : minimal.computeIfAbsent(type, SyntheaCorpus::minimalOf);
+  }
+
+  private static List<Template> minimalOf(String type) {
+    String div = "<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">bench</div>";
+    return List.of(template(new ObjectMapper(),
+        "{\"resourceType\":\"" + type + "\",\"text\":{\"status\":\"generated\",\"div\":\"" + div + "\"}}"));
+  }
+
+  /**
+   * {@code count} types: the corpus's, largest first, then (as real sources write 20 and more,
+   * and Synthea's 13 fixtures fall short) common FHIR types it lacks, each with a minimal resource.
+   */
+  public List<String> types(int count) {
+    List<String> types = new ArrayList<>(largestTypes(count));
+    for (String extra : EXTRA_TYPES) {
+      if (types.size() >= count) {
+        break;
+      }
+      if (!types.contains(extra)) {
+        types.add(extra);
+      }
+    }
+    if (types.size() < count) {
+      throw new IllegalArgumentException("at most " + types.size() + " resource types are available");
+    }
+    return List.copyOf(types);
   }
 }

@@ -241,6 +241,10 @@ public final class FakePathling extends FakeFhirServer {
   private final ConcurrentLinkedQueue<RecordedRequest> requests = new ConcurrentLinkedQueue<>();
 
   private volatile PathlingCost writeCost = PathlingCost.FREE;
+  /** Pathling's CPU, shared by the requests in progress; replaced with the cost. */
+  private volatile PathlingCpu cpu = new PathlingCpu(0);
+  /** Whether imports cost what {@link #writeCost} says when no import duration is set. */
+  private volatile boolean importsCharged;
   private volatile Predicate<IBaseResource> rejection = resource -> false;
   private final InjectedFailures writeFailures = new InjectedFailures();
   private final InjectedFailures jobFailures = new InjectedFailures();
@@ -298,7 +302,24 @@ public final class FakePathling extends FakeFhirServer {
    * in-flight markers of its types, so overlapping writes to one type really conflict.
    */
   public void setWriteDelay(Duration perRequest, Duration perResource) {
-    writeCost = PathlingCost.of(perRequest, perResource);
+    applyCost(PathlingCost.of(perRequest, perResource), false);
+  }
+
+  /**
+   * Every request then costs what {@code cost} charges: a write of upserts its merge plus a time
+   * per resource, each DELETE its own (more for a resource the fake holds than for a {@code 404}),
+   * a search a count, an import a time per line unless {@link #setImportDuration} says otherwise;
+   * concurrent requests share the cost's cores. {@link PathlingCost#PATHLING_2_0_1} is a real
+   * Pathling's; the default ({@link PathlingCost#FREE}) keeps the tests fast.
+   */
+  public void setCost(PathlingCost cost) {
+    applyCost(Objects.requireNonNull(cost, "cost"), true);
+  }
+
+  private void applyCost(PathlingCost cost, boolean chargeImports) {
+    cpu = new PathlingCpu(cost.cores());
+    writeCost = cost;
+    importsCharged = chargeImports;
   }
 
   /**
@@ -415,7 +436,7 @@ public final class FakePathling extends FakeFhirServer {
     importRequests.clear();
     pnpRequests.clear();
     inFlight.clearConflicts();
-    writeCost = PathlingCost.FREE;
+    applyCost(PathlingCost.FREE, false);
     rejection = resource -> false;
     importDuration = Duration.ZERO;
     allowableSources = DEFAULT_ALLOWABLE_SOURCES;
@@ -562,7 +583,7 @@ public final class FakePathling extends FakeFhirServer {
         throw new InvalidRequestException("Resource ID missing or does not match supplied ID");
       }
       Resource row = asRow(resource, idPart);
-      return write(List.of(type), 1, () -> {
+      return write(List.of(type), writeCost.writeDuration(1, 0, 0), () -> {
         checkNotRejected(row, type + "/" + idPart);
         List<Resource> table = table(type);
         if (!replaceRows(table, idPart, row)) {
@@ -577,7 +598,9 @@ public final class FakePathling extends FakeFhirServer {
     @Delete
     public MethodOutcome delete(@IdParam IdType id) {
       String idPart = id.getIdPart();
-      return write(List.of(type), 1, () -> {
+      boolean held = current(type, idPart).isPresent(); // stays so: the write claims the type
+      Duration cost = held ? writeCost.writeDuration(0, 1, 0) : writeCost.writeDuration(0, 0, 1);
+      return write(List.of(type), cost, () -> {
         // No table is created for a type that has none (it matters to import's ignore/error).
         if (!tables.getOrDefault(type, new ArrayList<>()).removeIf(
             row -> idPart.equals(idOf(row)))) {
@@ -596,6 +619,7 @@ public final class FakePathling extends FakeFhirServer {
     /** Lists every row; HAPI turns {@code _summary=count} into a total-only searchset. */
     @Search
     public IBundleProvider search() {
+      pause(writeCost.countDuration()); // a Spark job over the type's table
       return new SimpleBundleProvider(rows(type));
     }
   }
@@ -617,7 +641,7 @@ public final class FakePathling extends FakeFhirServer {
         ops.add(parseEntry(i, bundle.getEntry().get(i)));
       }
       Set<String> types = ops.stream().map(BatchOp::type).collect(Collectors.toSet());
-      return write(types, ops.size(), () -> applyBatch(ops));
+      return write(types, batchCost(ops), () -> applyBatch(ops));
     }
   }
 
@@ -681,6 +705,28 @@ public final class FakePathling extends FakeFhirServer {
     if (!type.equals(resource.fhirType())) {
       throw new InvalidRequestException(where + ": Resource in URL does not match resource type");
     }
+  }
+
+  /**
+   * The merge of the upserts plus each delete on its own, in order until the first one of an
+   * absent resource, which fails the batch (Pathling runs the deletes first).
+   */
+  private Duration batchCost(List<BatchOp> ops) {
+    long held = 0;
+    long absent = 0;
+    synchronized (dataLock) {
+      for (BatchOp op : ops) {
+        if (op.verb() == HTTPVerb.DELETE) {
+          if (tables.getOrDefault(op.type(), List.of()).stream().noneMatch(row -> op.id().equals(idOf(row)))) {
+            absent = 1;
+            break;
+          }
+          held++;
+        }
+      }
+    }
+    long upserts = absent > 0 ? 0 : ops.stream().filter(op -> op.verb() != HTTPVerb.DELETE).count();
+    return writeCost.writeDuration(upserts, held, absent);
   }
 
   /** Runs under the data lock: validates everything, applies to copies, commits at the end. */
@@ -1555,11 +1601,15 @@ public final class FakePathling extends FakeFhirServer {
    * duration first.
    */
   private void load(Job job, Map<String, List<String>> linesByType, String saveMode) {
+    Duration duration = importDuration.isZero() && importsCharged
+        ? linesByType.values().stream().map(lines -> writeCost.importDuration(lines.size()))
+            .reduce(Duration.ZERO, Duration::plus)
+        : importDuration;
     if (linesByType.isEmpty()) {
-      pause(importDuration); // nothing to write: no markers, and the data version stays
+      pause(duration); // nothing to write: no markers, and the data version stays
       return;
     }
-    write(linesByType.keySet(), importDuration, () -> {
+    write(linesByType.keySet(), duration, () -> {
       if (job.abandoned()) {
         throw new Abandoned();
       }
@@ -1642,14 +1692,9 @@ public final class FakePathling extends FakeFhirServer {
 
   /**
    * Runs one write: takes the in-flight markers of {@code types} (500 when another write holds
-   * one), pays the write cost, then applies atomically. {@code apply} must validate before it
+   * one), pays {@code cost}, then applies atomically. {@code apply} must validate before it
    * mutates, so a failing write leaves nothing behind.
    */
-  private <T> T write(Collection<String> types, int resources, Supplier<T> apply) {
-    return write(types, writeCost.durationFor(resources), apply);
-  }
-
-  /** As {@link #write(Collection, int, Supplier)}, paying {@code cost}. */
   private <T> T write(Collection<String> types, Duration cost, Supplier<T> apply) {
     try (OneWritePerType.Claim claim = inFlight.claim(types)) {
       Optional<String> conflict = claim.conflict();
@@ -1667,12 +1712,12 @@ public final class FakePathling extends FakeFhirServer {
     }
   }
 
-  private static void pause(Duration duration) {
+  private void pause(Duration duration) {
     if (duration.isZero() || duration.isNegative()) {
       return;
     }
     try {
-      TimeUnit.NANOSECONDS.sleep(duration.toNanos()); // models the cost of a Delta write
+      cpu.spend(duration); // models the cost of a Spark job, on Pathling's shared CPU
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InternalErrorException("Interrupted while writing; nothing was applied");

@@ -285,6 +285,43 @@ class FakePathlingTest {
   }
 
   @Nested
+  class Costs {
+
+    @Test
+    void aDeleteOfAHeldResource_costsMoreThanOneAnswered404() {
+      pathling.setCost(new PathlingCost(50, 0, 700, 250, 0, 0, 0));
+      client.update().resource(patient("1", "A")).execute();
+
+      long held = millis(() -> client.delete().resourceById("Patient", "1").execute());
+      long absent = millis(() -> assertThatThrownBy(() -> client.delete().resourceById("Patient", "1").execute())
+          .isInstanceOf(ResourceNotFoundException.class));
+
+      assertThat(held).isBetween(700L, 1_500L);
+      assertThat(absent).isBetween(250L, 650L);
+    }
+
+    @Test
+    void concurrentWritesOfDifferentTypes_shareItsCores() throws Exception {
+      pathling.setCost(new PathlingCost(500, 0, 0, 0, 0, 0, 1));
+      long started = System.nanoTime();
+      CompletableFuture<MethodOutcome> patient = CompletableFuture.supplyAsync(
+          () -> client.update().resource(patient("1", "A")).execute(), executor);
+      client.update().resource(observation("o1")).execute();
+      patient.get(5, TimeUnit.SECONDS);
+
+      // alone each takes 500 ms; on one core, both together take twice that
+      assertThat((System.nanoTime() - started) / 1_000_000).isGreaterThanOrEqualTo(950L);
+      assertThat(pathling.conflicts()).isZero();
+    }
+
+    private static long millis(Runnable request) {
+      long started = System.nanoTime();
+      request.run();
+      return (System.nanoTime() - started) / 1_000_000;
+    }
+  }
+
+  @Nested
   class Knobs {
 
     @Test

@@ -1,0 +1,52 @@
+package org.pathlingrelay.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+class LagStreamTest {
+
+  private static final List<String> BUSY = IntStream.range(0, 20).mapToObj(i -> "Type" + (char) ('A' + i)).toList();
+
+  @Test
+  void theStream_hasTwentyBusyTypes_tenPercentDeletes_aThirdOfThemOfResourcesCreatedInTheSameMinute() {
+    LagStream stream = LagStream.generate(BUSY, "Quiet", 10, 6_000, 50, "s-", 1);
+
+    assertThat(stream.events()).hasSize(6_000);
+    assertThat(stream.events().stream().filter(e -> !e.quiet()).map(LagStream.Event::type).distinct()).hasSize(20);
+    double deleteShare = (double) stream.deletes() / stream.events().size();
+    assertThat(deleteShare).isBetween(0.085, 0.115);
+    assertThat((double) stream.sameMinuteDeletes() / stream.deletes()).isBetween(0.25, 0.42);
+    assertThat(stream.heldBefore()).hasSize((int) (stream.deletes() - stream.sameMinuteDeletes()));
+    assertThat(stream.events().stream().filter(LagStream.Event::quiet)).hasSize(120)
+        .allMatch(e -> e.type().equals("Quiet") && !e.delete());
+  }
+
+  @Test
+  void aSameMinuteDelete_isOfAResourceTheStreamCreatedLessThanAMinuteBefore() {
+    LagStream stream = LagStream.generate(BUSY, "Quiet", 10, 3_000, 0, "s-", 2);
+    List<LagStream.Event> events = stream.events();
+
+    for (int i = 0; i < events.size(); i++) {
+      LagStream.Event delete = events.get(i);
+      if (!delete.delete() || stream.heldBefore().contains(delete.key())) {
+        continue;
+      }
+      LagStream.Event created = events.stream().filter(e -> e.key().equals(delete.key()) && e.version() == 1)
+          .findFirst().orElseThrow();
+      assertThat(delete.atSeconds() - created.atSeconds()).isBetween(0.0, 60.0);
+    }
+  }
+
+  @Test
+  void updates_carryTheNextVersion() {
+    LagStream stream = LagStream.generate(BUSY, "Quiet", 10, 3_000, 0, "s-", 3);
+
+    assertThat(stream.events().stream().filter(e -> !e.delete() && e.version() > 1)).isNotEmpty();
+    stream.events().stream().filter(e -> !e.delete() && e.version() > 1).forEach(update ->
+        assertThat(stream.events()).anyMatch(e -> e.key().equals(update.key()) && e.version() == update.version() - 1
+            && e.atSeconds() < update.atSeconds()));
+  }
+}
