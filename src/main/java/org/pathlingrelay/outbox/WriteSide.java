@@ -146,15 +146,17 @@ final class WriteSide implements AutoCloseable {
   /**
    * Appends changes in order, as {@link #append} does one by one, but reads what is known of all
    * of them in a few queries first: a backfill's chunks would otherwise cost a lookup per resource.
+   *
+   * @param guardForwarded false to drop only what is pending at its version or newer (a repair's resend)
    */
-  List<Disposition> appendAll(List<Change> changes, long nowMillis) throws SQLException {
+  List<Disposition> appendAll(List<Change> changes, long nowMillis, boolean guardForwarded) throws SQLException {
     List<Disposition> dispositions = new ArrayList<>(changes.size());
     try {
       if (changes.size() > 1) {
         lookAhead(changes.stream().map(Change::key).toList());
       }
       for (Change change : changes) {
-        dispositions.add(append(change, nowMillis));
+        dispositions.add(append(change, nowMillis, guardForwarded));
       }
       return dispositions;
     } finally {
@@ -227,7 +229,7 @@ final class WriteSide implements AutoCloseable {
     lookedAhead.computeIfPresent(key, (k, before) -> now);
   }
 
-  Disposition append(Change change, long nowMillis) throws SQLException {
+  private Disposition append(Change change, long nowMillis, boolean guardForwarded) throws SQLException {
     ResourceKey key = change.key();
     Known known = known(key);
     Optional<Held> held = known.pending();
@@ -236,7 +238,7 @@ final class WriteSide implements AutoCloseable {
     if (change.operation() == Operation.DELETE && stamp.versionNumber() == null) {
       stamp = inferDeleteStamp(held.map(Held::stamp), forwarded);
     }
-    if (forwarded.isPresent()
+    if (guardForwarded && forwarded.isPresent()
         && ChangeOrder.compare(stamp, forwarded.get()) != ChangeOrder.Verdict.NEWER) {
       return Disposition.STALE;
     }
