@@ -26,13 +26,13 @@ final class VerifyCommand implements Callable<Integer> {
   @Mixin SourceAccess source;
   @Mixin PathlingOptions pathling;
 
-  @Option(names = "--types", split = ",",
+  @Option(names = "--type", split = ",",
       description = "Resource types to compare (default: every type the source serves that either side holds).")
   List<String> types;
 
-  /** The other commands' spelling, accepted here too. */
-  @Option(names = "--type", split = ",", hidden = true)
-  void typeAlias(List<String> types) {
+  /** {@code subscribe}'s old spelling, accepted here too: one spelling per idea, both work. */
+  @Option(names = "--types", split = ",", hidden = true)
+  void typesAlias(List<String> types) {
     this.types = types;
   }
 

@@ -366,7 +366,7 @@ final class WriteSide implements AutoCloseable {
       }
     }
     for (Change letter : letters) {
-      append(letter, nowMillis);
+      append(letter, nowMillis, true);
       deleteDeadLetter.setString(1, letter.key().type());
       deleteDeadLetter.setString(2, letter.key().id());
       deleteDeadLetter.executeUpdate();

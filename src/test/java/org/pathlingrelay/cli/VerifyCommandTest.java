@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -134,7 +135,7 @@ class VerifyCommandTest {
       }
       Run backfill = run("backfill", "--type", "Specimen", "--linger", "10ms");
       assertThat(backfill.exitCode()).as(backfill.out()).isZero();
-      Run inStep = run("verify", "--types", "Specimen");
+      Run inStep = run("verify", "--type", "Specimen");
       assertThat(inStep.exitCode()).as(inStep.out()).isZero();
     } finally {
       maintenance.shutdownNow();
@@ -145,7 +146,7 @@ class VerifyCommandTest {
     hapi.client().delete().resourceById("Specimen", id("spec-2")).execute();
     write(new Specimen().setNote(List.of(new Annotation().setText("v1"))), "spec-4");
 
-    Run check = run("verify", "--types", "Specimen", "--json");
+    Run check = run("verify", "--type", "Specimen", "--json");
     assertThat(check.exitCode()).as(check.out()).isEqualTo(VerifyRunner.DIFFERENT);
     JsonNode specimen = byType(JSON.readTree(check.out())).get("Specimen");
     assertCounts(specimen, 4, 4, 1, 1, 1, 0);
@@ -153,9 +154,9 @@ class VerifyCommandTest {
     assertThat(examples(specimen, "stale")).containsExactly(id("spec-1"));
     assertThat(examples(specimen, "extra")).containsExactly(id("spec-2"));
 
-    Run repair = run("verify", "--types", "Specimen", "--repair", "--linger", "10ms");
+    Run repair = run("verify", "--type", "Specimen", "--repair", "--linger", "10ms");
     assertThat(repair.exitCode()).as(repair.out()).isZero();
-    Run after = run("verify", "--types", "Specimen");
+    Run after = run("verify", "--type", "Specimen");
     assertThat(after.exitCode()).as(after.out()).isZero();
     assertThat(after.out()).containsPattern("Specimen\\s+4\\s+4\\s+0\\s+0\\s+0\\s+0")
         .contains("Pathling holds what the source holds.");
@@ -204,7 +205,7 @@ class VerifyCommandTest {
 
   private record Run(int exitCode, String out) {}
 
-  private Run run(String... args) {
+  private Run run(String... args) throws IOException {
     List<String> all = new ArrayList<>(List.of(args));
     all.addAll(List.of("--source-url", hapi.baseUrl(), "--pathling-url", pathling.baseUrl()));
     if (!all.contains("--data-dir")) {
