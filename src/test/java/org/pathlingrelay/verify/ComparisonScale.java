@@ -15,10 +15,13 @@ import java.util.Map;
  * Measures the comparison on this machine: {@code n} ids per side written straight into a
  * {@link ComparisonStore} in pages (as the listings write them, without HTTP), then compared. It
  * prints ids compared per second and the peak heap; it asserts nothing. Run it with a small heap
- * ({@code -Xmx64m}) to see that the heap does not grow with {@code n}:
+ * to see that the heap does not grow with {@code n}, on a classpath of only what it needs (the
+ * whole test classpath makes JDBC load every driver on it, H2's included, which costs more heap
+ * than the comparison):
  *
  * <pre>{@code
- * java -Xmx64m -cp target/test-classes:target/classes:$(cat cp.txt) org.pathlingrelay.verify.ComparisonScale 1000000
+ * java -XX:+UseSerialGC -Xmx16m -cp target/test-classes:target/classes:<sqlite-jdbc, slf4j-api,
+ *     hapi-fhir-base and org.hl7.fhir.utilities jars> org.pathlingrelay.verify.ComparisonScale 1000000
  * }</pre>
  */
 public final class ComparisonScale {
