@@ -19,8 +19,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Annotation;
+import org.hl7.fhir.r4.model.BodyStructure;
 import org.hl7.fhir.r4.model.Device;
 import org.hl7.fhir.r4.model.Location;
+import org.hl7.fhir.r4.model.Medication;
 import org.hl7.fhir.r4.model.Organization;
 import org.hl7.fhir.r4.model.Practitioner;
 import org.hl7.fhir.r4.model.Resource;
@@ -90,6 +92,22 @@ class VerifyCommandTest {
         .contains("Organization duplicated: " + id("org-doubled"))
         .contains("Delete each one in Pathling")
         .contains("Pathling differs from the source.");
+  }
+
+  @Test
+  void withoutTypes_everyTypeTheSourceServesThatEitherSideHolds_isChecked() throws Exception {
+    write(new Medication().setStatus(Medication.MedicationStatus.ACTIVE), "med-1"); // the source only
+    pathling.seed(new BodyStructure().setActive(true).setId(id("body-1"))); // Pathling only
+
+    Run check = run("verify", "--json");
+
+    assertThat(check.exitCode()).as(check.out()).isEqualTo(VerifyRunner.DIFFERENT);
+    Map<String, JsonNode> types = byType(JSON.readTree(check.out()));
+    assertCounts(types.get("Medication"), 1, 0, 1, 0, 0, 0);
+    assertCounts(types.get("BodyStructure"), 0, 1, 0, 0, 1, 0);
+    assertThat(types).as("no side holds any").doesNotContainKey("ImmunizationRecommendation");
+    assertThat(types.values()).allSatisfy(type ->
+        assertThat(type.get("source").asLong() + type.get("pathling").asLong()).isPositive());
   }
 
   @Test
