@@ -19,6 +19,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Annotation;
+import org.hl7.fhir.r4.model.Appointment;
 import org.hl7.fhir.r4.model.BodyStructure;
 import org.hl7.fhir.r4.model.Device;
 import org.hl7.fhir.r4.model.Location;
@@ -31,8 +32,10 @@ import org.hl7.fhir.r4.model.Substance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.testing.FakePathling;
 import org.pathlingrelay.testing.HapiJpaServer;
+import org.pathlingrelay.testing.RelayHarness;
 import picocli.CommandLine;
 
 /**
@@ -178,6 +181,20 @@ class VerifyCommandTest {
     assertThat(after.exitCode()).as(after.out()).isZero();
     assertThat(after.out()).containsPattern("Specimen\\s+4\\s+4\\s+0\\s+0\\s+0\\s+0")
         .contains("Pathling holds what the source holds.");
+  }
+
+  @Test
+  void repair_whileServeForwardsFromTheDataDir_onlyQueues_andServeDelivers() throws Exception {
+    Appointment booked = write(new Appointment().setStatus(Appointment.AppointmentStatus.BOOKED), "appt-1");
+
+    try (Relay serve = RelayHarness.start(RelayHarness.config(dataDir, pathling.baseUrl(), ForwardMode.BATCH))) {
+      Run repair = run("verify", "--type", "Appointment", "--repair", "--json");
+
+      assertThat(repair.exitCode()).as(repair.out()).isZero();
+      assertThat(JSON.readTree(repair.out()).at("/repair/upserts").asLong()).isEqualTo(1);
+      assertThat(pathling.current("Appointment", id("appt-1")).orElseThrow().getMeta().getVersionId())
+          .isEqualTo(booked.getMeta().getVersionId());
+    }
   }
 
   private static String[] with(String[] args, String... more) {
