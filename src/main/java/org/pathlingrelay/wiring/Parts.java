@@ -134,7 +134,8 @@ public final class Parts {
 
   /** What the source holds now, by search: {@code verify}'s listings and a repair's reads. */
   public SourceListing sourceListing(String sourceUrl, AccessTokens tokens) {
-    return new SourceListing(SourceClients.fhirClient(fhirContext, sourceUrl, tokens));
+    return new SourceListing(SourceClients.fhirClient(fhirContext, sourceUrl, tokens),
+        retries.retry(SourceListing.RETRY, SourceListing.retryConfig()));
   }
 
   /**
