@@ -38,7 +38,8 @@ public final class PathlingReader {
 
   /**
    * {@code [type]?_summary=count}: every row, so an id held twice counts twice. Empty when
-   * Pathling refuses the type (a 4xx): it cannot hold resources of it.
+   * Pathling does not know the type (400, 404): it cannot hold resources of it. Other refusals
+   * (401, 403) are thrown: a wrong token must not pass for an empty Pathling.
    */
   public OptionalLong count(String type) {
     try {
@@ -46,7 +47,7 @@ public final class PathlingReader {
           .cacheControl(SearchPages.noCache()).returnBundle(Bundle.class).execute(), "count of " + type);
       return OptionalLong.of(bundle.getTotal());
     } catch (BaseServerResponseException e) {
-      if (e.getStatusCode() >= 400 && e.getStatusCode() < 500) {
+      if (e.getStatusCode() == 400 || e.getStatusCode() == 404) {
         return OptionalLong.empty();
       }
       throw e;
