@@ -18,6 +18,7 @@ import org.pathlingrelay.forward.ForwarderLock;
 import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingServer;
+import org.pathlingrelay.pathling.RetriableWriteException;
 import org.pathlingrelay.source.SourceListing;
 import org.pathlingrelay.verify.Differences;
 import org.pathlingrelay.verify.Repair;
@@ -54,9 +55,16 @@ final class VerifyRunner {
     PathlingServer pathling = parts.pathling(request.forwarding());
     try {
       Verifier verifier = new Verifier(source, pathling.reader(), request.dataDir(), request.pageSize());
-      VerifyReport report = request.repair()
-          ? repair(request, parts, source, verifier, clock)
-          : VerifyReport.of(verifier.verify(request.types(), Differences.NONE));
+      VerifyReport report;
+      try {
+        report = request.repair()
+            ? repair(request, parts, source, verifier, clock)
+            : VerifyReport.of(verifier.verify(request.types(), Differences.NONE));
+      } catch (RetriableWriteException e) {
+        // Pathling's reads failed for now, retries spent: one line, not HAPI's stack (nor the
+        // source's name, which the FhirClientConnectionException inside would get).
+        throw new OperatorMistake(pathlingUnavailable(request.forwarding().pathlingUrl(), e));
+      }
       if (json) {
         out.println(report.json());
         out.flush();
@@ -67,6 +75,17 @@ final class VerifyRunner {
     } finally {
       pathling.close();
     }
+  }
+
+  private static String pathlingUnavailable(String url, RetriableWriteException e) {
+    if (e.status() != 0) {
+      return e.getMessage() + " (Pathling at " + url + ")";
+    }
+    Throwable root = e;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    return "cannot reach Pathling at " + url + ": " + root.getMessage() + " (--pathling-url / PATHLING_URL)";
   }
 
   private static VerifyReport repair(
