@@ -28,6 +28,7 @@ import org.hl7.fhir.r4.model.Organization;
 import org.hl7.fhir.r4.model.Practitioner;
 import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.Specimen;
+import org.hl7.fhir.r4.model.Subscription;
 import org.hl7.fhir.r4.model.Substance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -101,6 +102,10 @@ class VerifyCommandTest {
   void withoutTypes_everyTypeTheSourceServesThatEitherSideHolds_isChecked() throws Exception {
     write(new Medication().setStatus(Medication.MedicationStatus.ACTIVE), "med-1"); // the source only
     pathling.seed(new BodyStructure().setActive(true).setId(id("body-1"))); // Pathling only
+    Subscription own = new Subscription().setStatus(Subscription.SubscriptionStatus.OFF).setCriteria("Patient?")
+        .setReason("the relay's own");
+    own.getChannel().setType(Subscription.SubscriptionChannelType.RESTHOOK).setEndpoint("http://127.0.0.1:9/fhir");
+    write(own, "sub-own");
 
     Run check = run("verify", "--json");
 
@@ -109,6 +114,7 @@ class VerifyCommandTest {
     assertCounts(types.get("Medication"), 1, 0, 1, 0, 0, 0);
     assertCounts(types.get("BodyStructure"), 0, 1, 0, 0, 1, 0);
     assertThat(types).as("no side holds any").doesNotContainKey("ImmunizationRecommendation");
+    assertThat(types).as("the relay's own, never relayed").doesNotContainKey("Subscription");
     assertThat(types.values()).allSatisfy(type ->
         assertThat(type.get("source").asLong() + type.get("pathling").asLong()).isPositive());
   }
