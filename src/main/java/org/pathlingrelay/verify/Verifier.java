@@ -81,8 +81,10 @@ public final class Verifier {
   private TypeComparison compare(ComparisonStore store, String type, long pathlingCount, Differences sink)
       throws SQLException {
     store.clear();
-    source.ids(type, pageSize, page -> load(page, rows -> store.addSource(rows)));
-    pathling.ids(type, pageSize, page -> load(page, rows -> store.addPathling(rows)));
+    Listed fromSource = new Listed(type, "the source");
+    source.ids(type, pageSize, page -> fromSource.add(page, rows -> store.addSource(rows)));
+    Listed fromPathling = new Listed(type, "Pathling");
+    pathling.ids(type, pageSize, page -> fromPathling.add(page, rows -> store.addPathling(rows)));
     Map<DifferenceKind, List<String>> examples = new EnumMap<>(DifferenceKind.class);
     ComparisonStore.Tally tally = store.compare(type, (t, kind, id) -> {
       List<String> some = examples.computeIfAbsent(kind, k -> new ArrayList<>());
@@ -104,11 +106,30 @@ public final class Verifier {
     void add(List<ListedRow> rows) throws SQLException;
   }
 
-  private static void load(List<IBaseResource> page, RowSink sink) {
-    try {
-      sink.add(page.stream().map(ListedRow::of).toList());
-    } catch (SQLException e) {
-      throw new IllegalStateException("cannot write the comparison's scratch file: " + e.getMessage(), e);
+  /** One side's listing of one type as it goes: a log line now and then, so a long one shows life. */
+  private static final class Listed {
+    private static final long LOG_EVERY = 100_000;
+
+    private final String type;
+    private final String side;
+    private long rows;
+
+    Listed(String type, String side) {
+      this.type = type;
+      this.side = side;
+    }
+
+    void add(List<IBaseResource> page, RowSink sink) {
+      try {
+        sink.add(page.stream().map(ListedRow::of).toList());
+      } catch (SQLException e) {
+        throw new IllegalStateException("cannot write the comparison's scratch file: " + e.getMessage(), e);
+      }
+      long before = rows;
+      rows += page.size();
+      if (rows / LOG_EVERY > before / LOG_EVERY) {
+        log.info("{}: {} listed from {} so far", type, rows, side);
+      }
     }
   }
 }
