@@ -1,5 +1,7 @@
 package org.pathlingrelay.verify;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
@@ -23,7 +25,10 @@ public record TypeComparison(
     Map<DifferenceKind, List<String>> examples) {
 
   public TypeComparison {
-    examples = Map.copyOf(examples);
+    // In the kinds' order, so that the table and the JSON list them the same way every time.
+    EnumMap<DifferenceKind, List<String>> ordered = new EnumMap<>(DifferenceKind.class);
+    examples.forEach((kind, ids) -> ordered.put(kind, List.copyOf(ids)));
+    examples = Collections.unmodifiableMap(ordered);
   }
 
   /** A type Pathling refuses: it cannot hold the source's resources of it. */
