@@ -203,6 +203,16 @@ class VerifyCommandTest {
     }
   }
 
+  @Test
+  void aPathlingThatCannotBeReached_isOneLineNamingIt_notTheSource() throws Exception {
+    Run run = execute("verify", "--type", "Patient", "--source-url", hapi.baseUrl(),
+        "--pathling-url", "http://127.0.0.1:9/fhir", "--data-dir", dataDir.toString());
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.SOFTWARE);
+    assertThat(run.out()).contains("cannot reach Pathling at http://127.0.0.1:9/fhir")
+        .contains("--pathling-url").doesNotContain("source").doesNotContain("\tat ");
+  }
+
   private static String[] with(String[] args, String... more) {
     List<String> all = new ArrayList<>(List.of(args));
     all.addAll(List.of(more));
@@ -252,7 +262,10 @@ class VerifyCommandTest {
     if (!all.contains("--data-dir")) {
       all.addAll(List.of("--data-dir", dataDir.toString()));
     }
-    String[] argv = all.toArray(String[]::new);
+    return execute(all.toArray(String[]::new));
+  }
+
+  private static Run execute(String... argv) throws IOException {
     StringWriter out = new StringWriter();
     CommandLine commandLine = Main.commandLine(EnvironmentDefaults.from(argv, Map.of()));
     commandLine.setOut(new PrintWriter(out));
