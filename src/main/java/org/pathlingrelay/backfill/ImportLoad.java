@@ -65,6 +65,7 @@ final class ImportLoad implements Load {
               (m, index, c) -> staging.stage(area, job.statusUrl(), m, index, c), counts);
           // Queued now, forwarded once the hold ends: after the import, which cannot delete.
           historyDeletes.queue(plan.request(), manifest, counts);
+          bulkLoads.recordBulkLoadStarting(plan.request().types()).join();
           importStaged(area, manifest, plan.saveMode(), job.statusUrl());
           // Pathling may now hold any resource of these types: their deletes must all be sent.
           bulkLoads.recordBulkLoad(plan.request().types()).join();

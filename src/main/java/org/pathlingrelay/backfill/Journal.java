@@ -132,6 +132,9 @@ final class Journal {
   }
 
   private void write(State next) {
+    // A stop (interrupt) that lands during the write would close the channel mid-way
+    // (ClosedByInterruptException) and lose the journal; it is kept for the next blocking call.
+    boolean interrupted = Thread.interrupted();
     try {
       Files.createDirectories(file.getParent());
       Path temp = file.resolveSibling(file.getFileName() + ".tmp");
@@ -144,6 +147,10 @@ final class Journal {
       state = next;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the backfill journal " + file, e);
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 }

@@ -56,6 +56,7 @@ final class PnpLoad implements Load {
         log.info("Resuming the wait for Pathling's $import-pnp job at {}", job);
       } else {
         kickedOffAt = clock.instant();
+        bulkLoads.recordBulkLoadStarting(plan.request().types()).join();
         job = pathling.kickOffPnp(sourceBaseUrl, plan.saveMode(), plan.request().types(), plan.request().since());
         journal.start(fingerprint, job.toString(), kickedOffAt);
         journal.importStarted(job.toString(), 1);

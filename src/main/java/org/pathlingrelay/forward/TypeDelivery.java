@@ -63,6 +63,9 @@ final class TypeDelivery {
           upserts.add(change);
         }
       }
+      if (!upserts.isEmpty()) {
+        outbox.sending(upserts);
+      }
       if (mode == ForwardMode.BATCH) {
         sendBatch(type, upserts);
       } else {

@@ -26,4 +26,10 @@ public interface ChangeAppender {
    * resources of them queued before are sent even where the relay never forwarded them.
    */
   CompletableFuture<Void> recordBulkLoad(Collection<String> types);
+
+  /**
+   * Records that a bulk load of these types (all when empty) is starting: until it is recorded as
+   * done, Pathling may hold anything of them, and every delete of them is sent.
+   */
+  CompletableFuture<Void> recordBulkLoadStarting(Collection<String> types);
 }

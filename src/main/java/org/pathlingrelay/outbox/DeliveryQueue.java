@@ -25,6 +25,13 @@ public interface DeliveryQueue {
    */
   void acknowledge(List<PendingChange> delivered);
 
+  /**
+   * Records, durably and before the request, that these upserts are being sent: from then on
+   * Pathling may hold them whatever it answers (a crash or a lost answer leaves that unknown), so
+   * their deletes must be sent.
+   */
+  void sending(List<PendingChange> upserts);
+
   /** Moves a change Pathling refused out of the queue, keeping Pathling's answer with it. */
   void deadLetter(PendingChange change, int status, String reason);
 }

@@ -171,7 +171,16 @@ final class SqliteOutbox implements Outbox {
   public CompletableFuture<Void> recordBulkLoad(Collection<String> types) {
     return committer.submit(
         (side, now) -> {
-          side.markBulkLoad(types, now);
+          side.markBulkLoad(types, false, now);
+          return null;
+        });
+  }
+
+  @Override
+  public CompletableFuture<Void> recordBulkLoadStarting(Collection<String> types) {
+    return committer.submit(
+        (side, now) -> {
+          side.markBulkLoad(types, true, now);
           return null;
         });
   }
@@ -347,6 +356,17 @@ final class SqliteOutbox implements Outbox {
         committer.submit(
             (side, now) -> {
               side.acknowledgeAll(copy, now);
+              return null;
+            }));
+  }
+
+  @Override
+  public void sending(List<PendingChange> upserts) {
+    List<ResourceKey> keys = upserts.stream().map(PendingChange::key).toList();
+    await(
+        committer.submit(
+            (side, now) -> {
+              side.forgetCreations(keys);
               return null;
             }));
   }

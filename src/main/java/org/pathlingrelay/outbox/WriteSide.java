@@ -6,10 +6,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,6 +44,7 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement upsertDeadLetter;
   private final PreparedStatement addToCounter;
   private final PreparedStatement setCounter;
+  private final PreparedStatement forgetCreation;
   private final PreparedStatement selectDeadLetters;
   private final PreparedStatement deleteDeadLetter;
   private final PreparedStatement selectSeq;
@@ -110,6 +111,10 @@ final class WriteSide implements AutoCloseable {
             "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
                 + " ON CONFLICT (name) DO UPDATE SET value = counter.value + excluded.value,"
                 + " updated_at = excluded.updated_at");
+    forgetCreation =
+        connection.prepareStatement(
+            "UPDATE resource_state SET created_seq = NULL WHERE resource_type = ? AND resource_id = ?"
+                + " AND created_seq IS NOT NULL");
     setCounter =
         connection.prepareStatement(
             "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
@@ -431,12 +436,22 @@ final class WriteSide implements AutoCloseable {
    * Records that a bulk load put the given types (all when empty) into Pathling: from now on,
    * Pathling may hold any resource of them that was queued before.
    */
-  void markBulkLoad(Collection<String> types, long nowMillis) throws SQLException {
+  void markBulkLoad(Collection<String> types, boolean running, long nowMillis) throws SQLException {
     for (String name : BulkLoadMarks.counterNames(types)) {
       setCounter.setString(1, name);
-      setCounter.setLong(2, lastSeq);
-      setCounter.setLong(3, nowMillis);
+      // While a load runs, nothing is known of what Pathling holds: it counts as never ending.
+      setCounter.setLong(2, running ? Long.MAX_VALUE : lastSeq);
+      setCounter.setLong(3, running ? Long.MAX_VALUE : nowMillis);
       setCounter.executeUpdate();
+    }
+  }
+
+  /** These resources go to Pathling now: they no longer count as created here and never sent. */
+  void forgetCreations(List<ResourceKey> keys) throws SQLException {
+    for (ResourceKey key : keys) {
+      forgetCreation.setString(1, key.type());
+      forgetCreation.setString(2, key.id());
+      forgetCreation.executeUpdate();
     }
   }
 

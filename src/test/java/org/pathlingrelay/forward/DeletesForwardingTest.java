@@ -3,6 +3,10 @@ package org.pathlingrelay.forward;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -51,6 +55,7 @@ class DeletesForwardingTest {
     await().atMost(Duration.ofSeconds(20)).until(() -> pathling.ids("Condition").size() == 10);
     await().atMost(Duration.ofSeconds(20)).until(() -> relay.outbox().stats().pending() == 0);
     assertThat(deletes()).as("DELETE requests").isEmpty();
+    assertThat(metrics()).contains("relay_forward_deletes_skipped_total 40.0");
 
     assertThat(hapi.delete("Condition", "c0").status()).isEqualTo(200); // one Pathling holds
 
@@ -83,6 +88,12 @@ class DeletesForwardingTest {
       upsertAt--;
     }
     assertThat(upsertAt).as("requests before the upsert went out").isLessThanOrEqualTo(2);
+  }
+
+  private String metrics() throws Exception {
+    return HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + relay.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
   }
 
   private static List<RecordedRequest> deletes() {

@@ -298,6 +298,9 @@ class ForwarderHoldTest {
     }
 
     @Override
+    public void sending(List<PendingChange> upserts) {}
+
+    @Override
     public void deadLetter(PendingChange change, int status, String reason) {
       throw new AssertionError("nothing is refused here");
     }

@@ -110,6 +110,27 @@ class DeletesThatMatterTest {
   }
 
   @Test
+  void aCreationSentButNeverAcknowledged_asWhenTheRelayDiedMidRequest_itsDeleteIsSent() {
+    append(upsert("k", 1));
+    outbox.sending(pending()); // the request went out; no answer was recorded
+    append(delete("k", 2));
+
+    assertThat(cannotHold("k")).isFalse();
+  }
+
+  @Test
+  void whileABulkLoadRuns_everyDeleteOfItsTypesIsSent_evenOfResourcesCreatedMeanwhile() {
+    outbox.recordBulkLoadStarting(List.of("Observation")).join();
+    append(upsert("l", 1), delete("l", 2));
+    assertThat(cannotHold("l")).isFalse();
+
+    outbox.recordBulkLoad(List.of("Observation")).join();
+    append(upsert("m", 1), delete("m", 2));
+    assertThat(cannotHold("l")).isFalse();
+    assertThat(cannotHold("m")).isTrue();
+  }
+
+  @Test
   void survivesReopening() throws Exception {
     append(upsert("j", 1), delete("j", 2));
     outbox.close();

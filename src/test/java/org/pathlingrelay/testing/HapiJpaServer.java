@@ -4,11 +4,17 @@ import ca.uhn.fhir.batch2.api.IJobMaintenanceService;
 import ca.uhn.fhir.batch2.jobs.export.BulkDataExportProvider;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
+import ca.uhn.fhir.interceptor.api.IAnonymousInterceptor;
+import ca.uhn.fhir.interceptor.api.IInterceptorService;
+import ca.uhn.fhir.interceptor.api.Pointcut;
 import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import ca.uhn.fhir.jpa.provider.IJpaSystemProvider;
 import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
 import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
+import ca.uhn.fhir.jpa.subscription.model.ResourceDeliveryMessage;
+import ca.uhn.fhir.jpa.topic.ISubscriptionTopicLoader;
+import ca.uhn.fhir.jpa.topic.SubscriptionTopicRegistry;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import ca.uhn.fhir.rest.server.RestfulServer;
@@ -16,10 +22,12 @@ import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.Consumer;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.slf4j.Logger;
@@ -83,6 +91,32 @@ public final class HapiJpaServer implements BeforeAllCallback {
   /** One Batch2 maintenance pass now, waiting for it: moves each job on by one step. */
   public void runMaintenancePass() {
     running().maintenance().forceMaintenancePass();
+  }
+
+  /**
+   * Whether HAPI's topic registry holds a SubscriptionTopic with this canonical URL now: HAPI
+   * matches writes only against topics it has loaded, and says so nowhere over HTTP.
+   */
+  public boolean topicRegistered(String url) {
+    return running().spring().getBean(SubscriptionTopicRegistry.class).findSubscriptionTopicByUrl(url).isPresent();
+  }
+
+  /** Loads the stored topics (R4: Basic) into the registry now instead of at HAPI's next refresh. */
+  public void refreshTopics() {
+    running().spring().getBean(ISubscriptionTopicLoader.class).forceRefresh();
+  }
+
+  /**
+   * Hands {@code listener} every payload HAPI's own threads are about to POST or PUT to a rest-hook
+   * endpoint, as HAPI built it, until the returned handle is closed.
+   */
+  public AutoCloseable onRestHookDelivery(Consumer<IBaseResource> listener) {
+    IInterceptorService interceptors = running().spring().getBean(IInterceptorService.class);
+    FhirContext fhir = fhirContext();
+    IAnonymousInterceptor hook =
+        (pointcut, params) -> listener.accept(params.get(ResourceDeliveryMessage.class).getPayload(fhir));
+    interceptors.registerAnonymousInterceptor(Pointcut.SUBSCRIPTION_BEFORE_REST_HOOK_DELIVERY, hook);
+    return () -> interceptors.unregisterInterceptor(hook);
   }
 
   /** One started server: closed by JUnit when the whole run ends. */
