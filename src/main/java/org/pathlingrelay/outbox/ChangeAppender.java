@@ -32,4 +32,11 @@ public interface ChangeAppender {
    * done, Pathling may hold anything of them, and every delete of them is sent.
    */
   CompletableFuture<Void> recordBulkLoadStarting(Collection<String> types);
+
+  /**
+   * Records that a check has just seen Pathling hold resources of these types that the relay
+   * does not account for: deletes of them queued from now on are sent, as after a bulk load. Kept
+   * apart from the bulk loads' marks, so that it never cuts short a load still running.
+   */
+  CompletableFuture<Void> recordSeenInPathling(Collection<String> types);
 }

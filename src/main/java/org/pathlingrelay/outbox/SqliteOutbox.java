@@ -177,6 +177,15 @@ final class SqliteOutbox implements Outbox {
   }
 
   @Override
+  public CompletableFuture<Void> recordSeenInPathling(Collection<String> types) {
+    return committer.submit(
+        (side, now) -> {
+          side.markSeenInPathling(types, now);
+          return null;
+        });
+  }
+
+  @Override
   public CompletableFuture<Void> recordBulkLoadStarting(Collection<String> types) {
     return committer.submit(
         (side, now) -> {

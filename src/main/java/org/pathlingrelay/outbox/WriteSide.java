@@ -446,6 +446,16 @@ final class WriteSide implements AutoCloseable {
     }
   }
 
+  /** Pathling was seen holding resources of these types now: a mark of their own, beside the loads'. */
+  void markSeenInPathling(Collection<String> types, long nowMillis) throws SQLException {
+    for (String name : BulkLoadMarks.seenNames(types)) {
+      setCounter.setString(1, name);
+      setCounter.setLong(2, lastSeq);
+      setCounter.setLong(3, nowMillis);
+      setCounter.executeUpdate();
+    }
+  }
+
   /** These resources go to Pathling now: they no longer count as created here and never sent. */
   void forgetCreations(List<ResourceKey> keys) throws SQLException {
     for (ResourceKey key : keys) {

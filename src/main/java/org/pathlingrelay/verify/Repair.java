@@ -90,8 +90,8 @@ public final class Repair implements Differences {
         if (typesWithExtras.add(type)) {
           // The outbox skips a delete of what it believes Pathling cannot hold (deleted there
           // already, or created after the last bulk load and never forwarded). The check has just
-          // seen Pathling hold it: record that, as a bulk load would, so the delete is sent.
-          await(outbox.recordBulkLoad(List.of(type)));
+          // seen Pathling hold it: record that, so the delete is sent.
+          await(outbox.recordSeenInPathling(List.of(type)));
         }
         deletes.add(Change.delete(new ResourceKey(type, id), VersionStamp.UNKNOWN));
         if (deletes.size() >= CHUNK) {
