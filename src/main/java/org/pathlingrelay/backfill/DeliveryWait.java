@@ -10,11 +10,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Waits until what a backfill queued has left the outbox. While nothing gets through it says why
+ * Waits until what a backfill (or a repair) queued has left the outbox. While nothing gets through it says why
  * (at once, then every {@link #REPORT_EVERY}), and it gives up once no change has been delivered
  * for the stall timeout, leaving the changes queued for the next run.
  */
-final class DeliveryWait {
+public final class DeliveryWait {
 
   private static final Logger log = LoggerFactory.getLogger(Backfill.class);
   static final Duration REPORT_EVERY = Duration.ofSeconds(30);
@@ -25,7 +25,7 @@ final class DeliveryWait {
   private final BackfillProgress progress;
   private final DeliveryWatch watch;
 
-  DeliveryWait(
+  public DeliveryWait(
       DeliveryProgress forwarding, Pause pause, BackfillProgress progress, DeliveryWatch watch) {
     this.forwarding = forwarding;
     this.pause = pause;
@@ -34,7 +34,7 @@ final class DeliveryWait {
   }
 
   /** Returns how many of the run's changes were pending when the wait began. */
-  long await(long upToSeq) throws InterruptedException {
+  public long await(long upToSeq) throws InterruptedException {
     InstantSource clock = watch.clock();
     long pending = forwarding.pendingUpTo(upToSeq);
     long atStart = pending;

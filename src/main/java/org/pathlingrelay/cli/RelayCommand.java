@@ -8,5 +8,5 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Keeps a Pathling server in sync with a source FHIR server.",
-    subcommands = {ServeCommand.class, BackfillCommand.class, SyncCommand.class, SubscribeCommand.class, UnsubscribeCommand.class, DeadLettersCommand.class})
+    subcommands = {ServeCommand.class, BackfillCommand.class, SyncCommand.class, VerifyCommand.class, SubscribeCommand.class, UnsubscribeCommand.class, DeadLettersCommand.class})
 final class RelayCommand {}

@@ -20,18 +20,29 @@ record BulkLoadMarks(long seq, long atMillis) {
   static final BulkLoadMarks NONE = new BulkLoadMarks(-1, -1);
 
   private static final String ALL = "bulk_load";
+  /** Set by a check that saw Pathling hold resources of a type ({@code verify --repair}). */
+  private static final String SEEN = "seen_in_pathling:";
 
   /** The counter rows a load of these types (all when empty) sets. */
   static List<String> counterNames(Collection<String> types) {
     return types.isEmpty() ? List.of(ALL) : types.stream().map(type -> ALL + ":" + type).toList();
   }
 
-  /** The latest load that covered {@code type}: of it alone, or of every type. */
+  /** The counter rows a check that saw Pathling hold these types sets. */
+  static List<String> seenNames(Collection<String> types) {
+    return types.stream().map(type -> SEEN + type).toList();
+  }
+
+  /**
+   * The latest load that covered {@code type} (of it alone, or of every type), or the latest
+   * check that saw Pathling hold resources of it, whichever is later.
+   */
   static BulkLoadMarks of(Connection connection, String type) throws SQLException {
     try (PreparedStatement select = connection.prepareStatement(
-        "SELECT MAX(value), MAX(updated_at) FROM counter WHERE name IN (?, ?)")) {
+        "SELECT MAX(value), MAX(updated_at) FROM counter WHERE name IN (?, ?, ?)")) {
       select.setString(1, ALL);
       select.setString(2, ALL + ":" + type);
+      select.setString(3, SEEN + type);
       try (ResultSet rs = select.executeQuery()) {
         if (!rs.next()) {
           return NONE;

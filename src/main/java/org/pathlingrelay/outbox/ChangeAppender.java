@@ -15,6 +15,13 @@ public interface ChangeAppender {
   CompletableFuture<List<Disposition>> append(List<Change> changes);
 
   /**
+   * Stores changes as {@link #append} does, but whatever was forwarded before: for a repair that
+   * has just seen Pathling lack (or hold an older copy of) what the relay once sent it. A pending
+   * change of the same version or newer still wins: it is on its way already.
+   */
+  CompletableFuture<List<Disposition>> resend(List<Change> changes);
+
+  /**
    * Records that a bulk load put these types (all when empty) into Pathling, so that deletes of
    * resources of them queued before are sent even where the relay never forwarded them.
    */
@@ -25,4 +32,11 @@ public interface ChangeAppender {
    * done, Pathling may hold anything of them, and every delete of them is sent.
    */
   CompletableFuture<Void> recordBulkLoadStarting(Collection<String> types);
+
+  /**
+   * Records that a check has just seen Pathling hold resources of these types that the relay
+   * does not account for: deletes of them queued from now on are sent, as after a bulk load. Kept
+   * apart from the bulk loads' marks, so that it never cuts short a load still running.
+   */
+  CompletableFuture<Void> recordSeenInPathling(Collection<String> types);
 }

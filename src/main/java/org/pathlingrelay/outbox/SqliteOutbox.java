@@ -140,10 +140,19 @@ final class SqliteOutbox implements Outbox {
 
   @Override
   public CompletableFuture<List<Disposition>> append(List<Change> changes) {
+    return append(changes, true);
+  }
+
+  @Override
+  public CompletableFuture<List<Disposition>> resend(List<Change> changes) {
+    return append(changes, false);
+  }
+
+  private CompletableFuture<List<Disposition>> append(List<Change> changes, boolean guardForwarded) {
     List<Change> copy = List.copyOf(changes);
     CompletableFuture<List<Disposition>> stored = committer.submit(
         (side, now) -> {
-          List<Disposition> dispositions = side.appendAll(copy, now);
+          List<Disposition> dispositions = side.appendAll(copy, now, guardForwarded);
           long stale = dispositions.stream().filter(d -> d == Disposition.STALE).count();
           if (stale > 0) {
             side.addToCounter("stale_drops", stale, now);
@@ -163,6 +172,15 @@ final class SqliteOutbox implements Outbox {
     return committer.submit(
         (side, now) -> {
           side.markBulkLoad(types, false, now);
+          return null;
+        });
+  }
+
+  @Override
+  public CompletableFuture<Void> recordSeenInPathling(Collection<String> types) {
+    return committer.submit(
+        (side, now) -> {
+          side.markSeenInPathling(types, now);
           return null;
         });
   }

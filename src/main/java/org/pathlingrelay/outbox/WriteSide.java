@@ -151,15 +151,17 @@ final class WriteSide implements AutoCloseable {
   /**
    * Appends changes in order, as {@link #append} does one by one, but reads what is known of all
    * of them in a few queries first: a backfill's chunks would otherwise cost a lookup per resource.
+   *
+   * @param guardForwarded false to drop only what is pending at its version or newer (a repair's resend)
    */
-  List<Disposition> appendAll(List<Change> changes, long nowMillis) throws SQLException {
+  List<Disposition> appendAll(List<Change> changes, long nowMillis, boolean guardForwarded) throws SQLException {
     List<Disposition> dispositions = new ArrayList<>(changes.size());
     try {
       if (changes.size() > 1) {
         lookAhead(changes.stream().map(Change::key).toList());
       }
       for (Change change : changes) {
-        dispositions.add(append(change, nowMillis));
+        dispositions.add(append(change, nowMillis, guardForwarded));
       }
       return dispositions;
     } finally {
@@ -232,7 +234,7 @@ final class WriteSide implements AutoCloseable {
     lookedAhead.computeIfPresent(key, (k, before) -> now);
   }
 
-  Disposition append(Change change, long nowMillis) throws SQLException {
+  private Disposition append(Change change, long nowMillis, boolean guardForwarded) throws SQLException {
     ResourceKey key = change.key();
     Known known = known(key);
     Optional<Held> held = known.pending();
@@ -241,7 +243,7 @@ final class WriteSide implements AutoCloseable {
     if (change.operation() == Operation.DELETE && stamp.versionNumber() == null) {
       stamp = inferDeleteStamp(held.map(Held::stamp), forwarded);
     }
-    if (forwarded.isPresent()
+    if (guardForwarded && forwarded.isPresent()
         && ChangeOrder.compare(stamp, forwarded.get()) != ChangeOrder.Verdict.NEWER) {
       return Disposition.STALE;
     }
@@ -369,7 +371,7 @@ final class WriteSide implements AutoCloseable {
       }
     }
     for (Change letter : letters) {
-      append(letter, nowMillis);
+      append(letter, nowMillis, true);
       deleteDeadLetter.setString(1, letter.key().type());
       deleteDeadLetter.setString(2, letter.key().id());
       deleteDeadLetter.executeUpdate();
@@ -440,6 +442,16 @@ final class WriteSide implements AutoCloseable {
       // While a load runs, nothing is known of what Pathling holds: it counts as never ending.
       setCounter.setLong(2, running ? Long.MAX_VALUE : lastSeq);
       setCounter.setLong(3, running ? Long.MAX_VALUE : nowMillis);
+      setCounter.executeUpdate();
+    }
+  }
+
+  /** Pathling was seen holding resources of these types now: a mark of their own, beside the loads'. */
+  void markSeenInPathling(Collection<String> types, long nowMillis) throws SQLException {
+    for (String name : BulkLoadMarks.seenNames(types)) {
+      setCounter.setString(1, name);
+      setCounter.setLong(2, lastSeq);
+      setCounter.setLong(3, nowMillis);
       setCounter.executeUpdate();
     }
   }

@@ -91,6 +91,11 @@ public final class PathlingServer implements AutoCloseable {
     return new PathlingImportClient(this, pause, pollFloor, pollCap);
   }
 
+  /** Reads of what Pathling holds: counts and id listings, for {@code verify}. */
+  public PathlingReader reader() {
+    return new PathlingReader(this);
+  }
+
   /** The Retry and circuit breaker every call to this Pathling passes. */
   public PathlingCalls calls() {
     return calls;

@@ -30,6 +30,7 @@ import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceHistory;
+import org.pathlingrelay.source.SourceListing;
 
 /**
  * The one place that builds the relay's parts (outbox, forwarder, source client, backfill) for
@@ -129,6 +130,12 @@ public final class Parts {
     return new BulkExportClient(
         source.sourceUrl(), source.tokens(), BulkExportClient.Settings.DEFAULTS, source.downloadConcurrency(),
         Pause.SLEEP, retries);
+  }
+
+  /** What the source holds now, by search: {@code verify}'s listings and a repair's reads. */
+  public SourceListing sourceListing(String sourceUrl, AccessTokens tokens) {
+    return new SourceListing(SourceClients.fhirClient(fhirContext, sourceUrl, tokens),
+        retries.retry(SourceListing.RETRY, SourceListing.retryConfig()));
   }
 
   /**

@@ -929,6 +929,25 @@ class CommandLineTest {
   }
 
   @Test
+  void verifyHelp_showsWhatVerifyUses_andItsExitCode() throws IOException {
+    Run run = execute(NO_ENV, "verify", "--help");
+
+    assertThat(run.exitCode()).isZero();
+    assertThat(run.out())
+        .contains("--source-url", "--pathling-url", "--type=", "--json", "--repair", "--data-dir")
+        .doesNotContain("--download-concurrency", "--load", "--types");
+    assertThat(run.out().replaceAll("\\s+", " ")).contains("Exit 0 when they match, 7 when they differ");
+  }
+
+  @Test
+  void verify_refusesAMisspeltType_beforeCallingAnything() throws IOException {
+    Run run = execute(NO_ENV, "verify", "--source-url", "http://127.0.0.1:9/fhir", "--type", "Patinet");
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err()).contains("Patinet").contains("Patient");
+  }
+
+  @Test
   void serveHelp_groupsItsOptionsUnderHeadings_andKeepsTheSynopsisShort() throws IOException {
     String help = execute(NO_ENV, "serve", "--help").out();
 

@@ -131,6 +131,27 @@ class DeletesThatMatterTest {
   }
 
   @Test
+  void onceACheckSawPathlingHoldTheType_aDeleteOfWhatItDeletedAlready_isSent() {
+    append(upsert("n", 3));
+    outbox.acknowledge(pending());
+    append(delete("n", 4));
+    outbox.acknowledge(pending()); // yet someone wrote it into Pathling again by hand
+    outbox.recordSeenInPathling(List.of("Observation")).join();
+    append(delete("n", 5));
+
+    assertThat(cannotHold("n")).isFalse();
+  }
+
+  @Test
+  void aCheckDuringABulkLoad_doesNotEndTheLoadsHold() {
+    outbox.recordBulkLoadStarting(List.of("Observation")).join();
+    outbox.recordSeenInPathling(List.of("Observation")).join();
+    append(upsert("o", 1), delete("o", 2)); // created while the load runs
+
+    assertThat(cannotHold("o")).isFalse();
+  }
+
+  @Test
   void survivesReopening() throws Exception {
     append(upsert("j", 1), delete("j", 2));
     outbox.close();

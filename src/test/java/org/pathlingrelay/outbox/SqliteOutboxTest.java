@@ -121,6 +121,19 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void resend_queuesAVersionAlreadyForwarded_butNotOneAlreadyPending() {
+    append(version(PATIENT, 5));
+    outbox.acknowledge(pending("Patient"));
+
+    // A repair saw Pathling lack version 5, though the relay sent it: it goes again.
+    assertThat(outbox.resend(List.of(version(PATIENT, 5))).join()).containsExactly(Disposition.QUEUED);
+    assertThat(pending("Patient")).extracting(p -> p.change().stamp().versionNumber()).containsExactly(5L);
+    // Pending at that version already: on its way, nothing to add.
+    assertThat(outbox.resend(List.of(version(PATIENT, 5))).join()).containsExactly(Disposition.STALE);
+    assertThat(outbox.resend(List.of(version(PATIENT, 4))).join()).containsExactly(Disposition.STALE);
+  }
+
+  @Test
   void acknowledge_keepsANewerVersionThatArrivedWhileInFlight() {
     append(version(PATIENT, 1));
     List<PendingChange> inFlight = pending("Patient");

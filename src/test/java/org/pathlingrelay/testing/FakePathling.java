@@ -20,6 +20,7 @@ import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.IBundleProvider;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
+import ca.uhn.fhir.rest.server.FifoMemoryPagingProvider;
 import ca.uhn.fhir.rest.server.IResourceProvider;
 import ca.uhn.fhir.rest.server.SimpleBundleProvider;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
@@ -146,7 +147,9 @@ import org.hl7.fhir.r4.model.UrlType;
  *       {@code Type/id}. Other bundle types: 400.
  *   <li>A write that overlaps another write to the same resource type fails with 500 (a Delta
  *       write conflict) and applies nothing; see {@link #conflicts()}.
- *   <li>{@code GET [type]?_summary=count}, {@code GET [type]/[id]} (first row),
+ *   <li>{@code GET [type]?_summary=count} (every row: an id held twice counts twice),
+ *       {@code GET [type]?_elements=id&_count=N} (id and meta of every row, duplicates included,
+ *       {@code N} a page with a {@code next} link to the rest), {@code GET [type]/[id]} (first row),
  *       {@code GET metadata}.
  * </ul>
  *
@@ -207,6 +210,10 @@ public final class FakePathling extends FakeFhirServer {
   private static final Set<String> WRITE_METHODS = Set.of("PUT", "POST", "DELETE", "PATCH");
   private static final String ENTRIES_ATTRIBUTE = FakePathling.class.getName() + ".entries";
   private static final String SERVLET_PATH = "/fhir";
+  /** Searches whose later pages are kept at once (HAPI's in-memory paging drops the oldest). */
+  private static final int PAGED_SEARCHES = 100;
+  /** More rows than any test stores (and far from int overflow in HAPI's offset sums). */
+  private static final int ONE_PAGE = 1_000_000;
 
   private static final String IMPORT = "$import";
   private static final String IMPORT_PNP = "$import-pnp";
@@ -280,6 +287,7 @@ public final class FakePathling extends FakeFhirServer {
   public FakePathling() {
     super("fake Pathling");
     server.withServletPath(SERVLET_PATH + "/*")
+        .withPagingProvider(pagingProvider())
         .withServletFilter(new RecordingFilter())
         .withValidationMode(ServerValidationModeEnum.NEVER)
         .keepAliveBetweenTests();
@@ -291,6 +299,18 @@ public final class FakePathling extends FakeFhirServer {
     }
     server.registerProvider(new BatchProvider());
     server.registerProvider(new ImportProvider());
+  }
+
+  /**
+   * Searches page as Pathling's HAPI server pages them: {@code _count} rows a page, the rest kept
+   * in memory behind a {@code next} link ({@code ?_getpages=..&_getpagesoffset=..}). Without
+   * {@code _count}, one page holds every row, as the fake always answered.
+   */
+  private static FifoMemoryPagingProvider pagingProvider() {
+    FifoMemoryPagingProvider paging = new FifoMemoryPagingProvider(PAGED_SEARCHES);
+    paging.setDefaultPageSize(ONE_PAGE);
+    paging.setMaximumPageSize(ONE_PAGE);
+    return paging;
   }
 
   // ---------------------------------------------------------------- JUnit lifecycle

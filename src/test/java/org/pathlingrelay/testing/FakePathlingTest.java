@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -421,6 +422,35 @@ class FakePathlingTest {
       assertThat(count.getType()).isEqualTo(BundleType.SEARCHSET);
       assertThat(count.getTotal()).isEqualTo(3);
       assertThat(count.getEntry()).isEmpty();
+    }
+
+    @Test
+    void elementsIdPagesEveryRowWithItsMeta_followingNextLinks() {
+      Patient first = patient("1", "A");
+      first.getMeta().setVersionId("3");
+      Patient second = patient("2", "B");
+      second.getMeta().setVersionId("1");
+      pathling.seed(first, first, second, observation("o"));
+
+      Bundle page = client.search().forResource(Patient.class).elementsSubset("id").count(2)
+          .returnBundle(Bundle.class).execute();
+      List<String> rows = new ArrayList<>();
+      int pages = 0;
+      while (true) {
+        pages++;
+        for (Bundle.BundleEntryComponent entry : page.getEntry()) {
+          Patient listed = (Patient) entry.getResource();
+          assertThat(listed.hasName()).as("only id and meta").isFalse();
+          rows.add(listed.getIdElement().getIdPart() + "@" + listed.getMeta().getVersionId());
+        }
+        if (page.getLink(Bundle.LINK_NEXT) == null) {
+          break;
+        }
+        page = client.loadPage().next(page).execute();
+      }
+
+      assertThat(pages).isEqualTo(2);
+      assertThat(rows).containsExactly("1@3", "1@3", "2@1");
     }
 
     @Test
