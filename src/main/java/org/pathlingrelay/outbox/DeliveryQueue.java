@@ -26,9 +26,10 @@ public interface DeliveryQueue {
   void acknowledge(List<PendingChange> delivered);
 
   /**
-   * Records, durably and before the request, that these upserts are being sent: from then on
-   * Pathling may hold them whatever it answers (a crash or a lost answer leaves that unknown), so
-   * their deletes must be sent.
+   * Records, before the request, that these upserts are being sent: from then on Pathling may hold
+   * them whatever it answers (a lost answer leaves that unknown), so their deletes must be sent.
+   * Kept in memory: after a crash, every creation queued before the outbox was opened again counts
+   * as possibly sent.
    */
   void sending(List<PendingChange> upserts);
 

@@ -14,8 +14,10 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import org.sqlite.SQLiteConfig;
@@ -39,6 +41,13 @@ final class SqliteOutbox implements Outbox {
   private final WriteSide writeSide;
   private final GroupCommitter committer;
   private final List<Runnable> commitListeners;
+  /**
+   * Where the queue stood when this process opened the outbox: a creation queued before may have
+   * been on its way to Pathling when an earlier process died, so Pathling may hold it.
+   */
+  private final long openedAtSeq;
+  /** Resources whose upserts this process handed to a request: Pathling may hold them. */
+  private final Set<ResourceKey> sent = ConcurrentHashMap.newKeySet();
 
   private SqliteOutbox(
       String url,
@@ -53,6 +62,7 @@ final class SqliteOutbox implements Outbox {
     this.writeSide = writeSide;
     this.committer = committer;
     this.commitListeners = commitListeners;
+    this.openedAtSeq = lastSeq();
   }
 
   static SqliteOutbox open(Path file, InstantSource clock, Settings settings) throws SQLException {
@@ -303,6 +313,9 @@ final class SqliteOutbox implements Outbox {
           long forwardedAt = rs.getLong(10);
           long createdSeq = rs.getLong(11);
           Long created = rs.wasNull() ? null : createdSeq;
+          if (created != null && (created <= openedAtSeq || sent.contains(change.key()))) {
+            created = null;
+          }
           boolean cannotHold = change.operation() == Operation.DELETE
               && marks.cannotHold(forwardedOperation, forwardedAt, created);
           changes.add(new PendingChange(rs.getLong(7), change, Instant.ofEpochMilli(rs.getLong(8)), cannotHold));
@@ -371,41 +384,10 @@ final class SqliteOutbox implements Outbox {
 
   @Override
   public void sending(List<PendingChange> upserts) {
-    // Only creations carry the mark. Read first: a retry of the same upserts must not commit at
-    // all (an empty commit succeeds even on a full disk, and would read as the outbox recovering).
-    List<ResourceKey> keys = createdHere(upserts.stream()
-        .filter(upsert -> Long.valueOf(1).equals(upsert.change().stamp().versionNumber()))
-        .map(PendingChange::key)
-        .toList());
-    if (keys.isEmpty()) {
-      return;
-    }
-    await(
-        committer.submit(
-            (side, now) -> {
-              side.forgetCreations(keys);
-              return null;
-            }));
-  }
-
-  /** Those of the keys still marked as created here and never sent. */
-  private synchronized List<ResourceKey> createdHere(List<ResourceKey> keys) {
-    List<ResourceKey> marked = new ArrayList<>();
-    try (PreparedStatement select = readConnection.prepareStatement(
-        "SELECT 1 FROM resource_state WHERE resource_type = ? AND resource_id = ? AND created_seq IS NOT NULL")) {
-      for (ResourceKey key : keys) {
-        select.setString(1, key.type());
-        select.setString(2, key.id());
-        try (ResultSet rs = select.executeQuery()) {
-          if (rs.next()) {
-            marked.add(key);
-          }
-        }
-      }
-    } catch (SQLException e) {
-      throw new OutboxUnavailableException("cannot read the outbox", e);
-    }
-    return marked;
+    // Kept in memory, not written: a write before every request would be a commit that succeeds
+    // while notifications fail on a nearly full disk. A crash forgets it, and then openedAtSeq
+    // covers what may have been in flight.
+    upserts.forEach(upsert -> sent.add(upsert.key()));
   }
 
   @Override

@@ -44,7 +44,6 @@ final class WriteSide implements AutoCloseable {
   private final PreparedStatement upsertDeadLetter;
   private final PreparedStatement addToCounter;
   private final PreparedStatement setCounter;
-  private final PreparedStatement forgetCreation;
   private final PreparedStatement selectDeadLetters;
   private final PreparedStatement deleteDeadLetter;
   private final PreparedStatement selectSeq;
@@ -111,10 +110,6 @@ final class WriteSide implements AutoCloseable {
             "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
                 + " ON CONFLICT (name) DO UPDATE SET value = counter.value + excluded.value,"
                 + " updated_at = excluded.updated_at");
-    forgetCreation =
-        connection.prepareStatement(
-            "UPDATE resource_state SET created_seq = NULL WHERE resource_type = ? AND resource_id = ?"
-                + " AND created_seq IS NOT NULL");
     setCounter =
         connection.prepareStatement(
             "INSERT INTO counter (name, value, updated_at) VALUES (?, ?, ?)"
@@ -456,14 +451,6 @@ final class WriteSide implements AutoCloseable {
     }
   }
 
-  /** These resources go to Pathling now: they no longer count as created here and never sent. */
-  void forgetCreations(List<ResourceKey> keys) throws SQLException {
-    for (ResourceKey key : keys) {
-      forgetCreation.setString(1, key.type());
-      forgetCreation.setString(2, key.id());
-      forgetCreation.executeUpdate();
-    }
-  }
 
   void addToCounter(String name, long delta, long nowMillis) throws SQLException {
     addToCounter.setString(1, name);
