@@ -380,6 +380,7 @@ final class SqliteOutbox implements Outbox {
               side.acknowledgeAll(copy, now);
               return null;
             }));
+    copy.forEach(change -> sent.remove(change.key()));
   }
 
   @Override
@@ -387,7 +388,13 @@ final class SqliteOutbox implements Outbox {
     // Kept in memory, not written: a write before every request would be a commit that succeeds
     // while notifications fail on a nearly full disk. A crash forgets it, and then openedAtSeq
     // covers what may have been in flight.
-    upserts.forEach(upsert -> sent.add(upsert.key()));
+    // Only creations matter (only they are marked), and acknowledge() drops them again once
+    // Pathling confirmed them (then the forwarded row says so), so the set stays small.
+    for (PendingChange upsert : upserts) {
+      if (Long.valueOf(1).equals(upsert.change().stamp().versionNumber())) {
+        sent.add(upsert.key());
+      }
+    }
   }
 
   @Override

@@ -14,12 +14,18 @@ public final class SourceClients {
 
   private SourceClients() {}
 
+  /** For searches, history and exports: 10 s to connect, a minute of silence. */
   public static IGenericClient fhirClient(FhirContext fhirContext, String sourceUrl, AccessTokens tokens) {
+    return fhirClient(fhirContext, sourceUrl, tokens, new ClientTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(60)));
+  }
+
+  public static IGenericClient fhirClient(
+      FhirContext fhirContext, String sourceUrl, AccessTokens tokens, ClientTimeouts timeouts) {
     ApacheRestfulClientFactory factory = new ApacheRestfulClientFactory(fhirContext);
     factory.setServerValidationMode(ServerValidationModeEnum.NEVER);
     IGenericClient client = factory.newGenericClient(sourceUrl);
     // Set on the requests: HAPI ignores a factory's timeouts and would wait the context's 10 s.
-    client.registerInterceptor(new ClientTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(60)));
+    client.registerInterceptor(timeouts);
     client.registerInterceptor(new BearerTokenInterceptor(tokens));
     return client;
   }
