@@ -4,11 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Optional;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import org.pathlingrelay.schedule.Ticker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,12 +35,7 @@ public final class CatchUp implements AutoCloseable {
   private final LongSupplier pings;
   private final InstantSource clock;
   private final String howToBackfill;
-  private final ScheduledExecutorService scheduler =
-      Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "catch-up");
-        thread.setDaemon(true);
-        return thread;
-      });
+  private final Ticker ticker = new Ticker("catch-up", CHECK_EVERY);
 
   private Instant lastRun;
   private long pingsSeen;
@@ -74,7 +67,7 @@ public final class CatchUp implements AutoCloseable {
     boolean stale = watermark.map(w -> w.plus(interval).isBefore(clock.instant())).orElse(true);
     // Without a stale watermark, the first scheduled run is one interval from now.
     lastRun = stale ? Instant.MIN : clock.instant();
-    scheduler.scheduleWithFixedDelay(this::check, 0, CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    ticker.start(this::check);
   }
 
   public Status status() {
@@ -151,7 +144,6 @@ public final class CatchUp implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
-    scheduler.shutdownNow();
-    scheduler.awaitTermination(10, TimeUnit.SECONDS);
+    ticker.close();
   }
 }

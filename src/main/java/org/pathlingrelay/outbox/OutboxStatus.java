@@ -8,6 +8,12 @@ public interface OutboxStatus {
 
   OutboxStats stats();
 
+  /**
+   * Every resource type the outbox holds a row of, by name: a change of it is queued now, or one
+   * was forwarded before. The types this relay relays.
+   */
+  List<String> types();
+
   /** What each topic-based subscription last reported, by subscription. */
   List<SubscriptionState> subscriptions();
 

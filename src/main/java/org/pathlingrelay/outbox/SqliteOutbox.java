@@ -243,6 +243,31 @@ final class SqliteOutbox implements Outbox {
     }
   }
 
+  /**
+   * Found by seeking in the (resource_type, resource_id) index one type after another: the cost
+   * grows with the number of types, not with the number of rows.
+   */
+  @Override
+  public synchronized List<String> types() {
+    List<String> types = new ArrayList<>();
+    try (PreparedStatement nextType = readConnection.prepareStatement(
+        "SELECT resource_type FROM resource_state WHERE resource_type > ? ORDER BY resource_type LIMIT 1")) {
+      String type = "";
+      while (true) {
+        nextType.setString(1, type);
+        try (ResultSet rs = nextType.executeQuery()) {
+          if (!rs.next()) {
+            return types;
+          }
+          type = rs.getString(1);
+          types.add(type);
+        }
+      }
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
+  }
+
   // ---- delivery queue and progress ----
 
   @Override

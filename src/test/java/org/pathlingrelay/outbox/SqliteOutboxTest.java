@@ -63,6 +63,18 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void types_namesEachTypeHeld_queuedOrForwarded_once() {
+    assertThat(outbox.types()).isEmpty();
+    append(version(PATIENT, 1));
+    append(version(new ResourceKey("Patient", "p2"), 1));
+    append(version(new ResourceKey("Observation", "o1"), 1));
+    outbox.acknowledge(pending("Observation"));
+
+    assertThat(pending("Observation")).isEmpty();
+    assertThat(outbox.types()).containsExactly("Observation", "Patient");
+  }
+
+  @Test
   void olderOrEqualVersion_isDroppedAsStale() {
     assertThat(append(version(PATIENT, 3))).isEqualTo(Disposition.QUEUED);
     assertThat(append(version(PATIENT, 2))).isEqualTo(Disposition.STALE);
