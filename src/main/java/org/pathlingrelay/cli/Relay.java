@@ -30,11 +30,13 @@ import org.pathlingrelay.receive.Receiver;
 import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.ExportRequest;
+import org.pathlingrelay.verify.ScheduledVerify;
 import org.pathlingrelay.wiring.CatchUpSettings;
 import org.pathlingrelay.wiring.Parts;
 import org.pathlingrelay.wiring.ReceiverSettings;
 import org.pathlingrelay.wiring.SourceReaders;
 import org.pathlingrelay.wiring.SourceSettings;
+import org.pathlingrelay.wiring.VerifySettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,14 +53,16 @@ public final class Relay implements AutoCloseable {
   private final Forwarder forwarder;
   private final HttpHost http;
   private final CatchUp catchUp;
+  private final ScheduledVerify verify;
   private final BulkExportClient sourceClient;
   private final Path outboxFile;
 
   private Relay(
-      ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
+      ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp, ScheduledVerify verify,
       BulkExportClient sourceClient, Path outboxFile) {
     this.outboxFile = outboxFile;
     this.catchUp = catchUp;
+    this.verify = verify;
     this.sourceClient = sourceClient;
     this.lock = lock;
     this.outbox = outbox;
@@ -66,7 +70,10 @@ public final class Relay implements AutoCloseable {
     this.http = http;
   }
 
-  /** Starts serving: the receiver, the forwarder and, if the config names a source, catch-up from it. */
+  /**
+   * Starts serving: the receiver, the forwarder and, if the config names a source, catch-up from it
+   * and the scheduled checks against it.
+   */
   public static Relay start(RelayConfig config, InstantSource clock) throws Exception {
     ReceiverSettings receiverSettings = config.receiver();
     Optional<CatchUpSettings> catchUpSettings = config.catchUp();
@@ -93,6 +100,7 @@ public final class Relay implements AutoCloseable {
     Forwarder forwarder = null;
     HttpHost http = null;
     CatchUp catchUp = null;
+    ScheduledVerify verify = null;
     BulkExportClient sourceClient = null;
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
@@ -122,21 +130,33 @@ public final class Relay implements AutoCloseable {
             CommandHint.ofThisProcess().command(List.of("backfill"), "--source-url", source.sourceUrl(),
                 "--pathling-url", config.forwarding().pathlingUrl(), "--data-dir", config.dataDir().toString()));
       }
+      if (config.verify().isPresent()) {
+        SourceSettings source = catchUpSettings.orElseThrow().source();
+        VerifySettings settings = config.verify().get();
+        verify = parts.scheduledVerify(settings, source, config.forwarding(), outbox, config.dataDir(),
+            CommandHint.ofThisProcess().command(List.of("verify", "--repair"), "--source-url", source.sourceUrl(),
+                "--pathling-url", config.forwarding().pathlingUrl(), "--data-dir", config.dataDir().toString()));
+      }
       Forwarder status = forwarder;
       CatchUp catchUpStatus = catchUp;
+      ScheduledVerify verifyStatus = verify;
       OpsServlet ops =
           new OpsServlet(outbox::stats,
               new OutboxReadiness(
                   config.outboxFile().toAbsolutePath().getParent(), receiverSettings.maxBodyBytes(),
                   outbox::commitFailure)::check,
               status::status,
-              () -> Optional.ofNullable(catchUpStatus).map(CatchUp::status), outbox::subscriptions,
+              () -> Optional.ofNullable(catchUpStatus).map(CatchUp::status),
+              () -> Optional.ofNullable(verifyStatus).map(ScheduledVerify::status), outbox::subscriptions,
               meters, clock);
       http = HttpHost.start(receiverSettings.bind(), receiverSettings.port(), receiver.servlet(), receiver.filters(),
           ops, receiverSettings.tls(), receiverSettings.httpLimits());
       forwarder.start();
       if (catchUp != null) {
         catchUp.start();
+      }
+      if (verify != null) {
+        verify.start();
       }
       log.info(
           "pathling-relay listening on {}://{}:{}/fhir, forwarding to {} ({} mode), outbox {}",
@@ -149,8 +169,9 @@ public final class Relay implements AutoCloseable {
       if (receiverSettings.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient, config.outboxFile());
+      return new Relay(lock, outbox, forwarder, http, catchUp, verify, sourceClient, config.outboxFile());
     } catch (Exception e) {
+      closeQuietly(verify);
       closeQuietly(catchUp);
       closeQuietly(sourceClient);
       closeQuietly(http);
@@ -181,6 +202,7 @@ public final class Relay implements AutoCloseable {
   public void close() {
     // Stop taking notifications first, then let in-flight forwarding finish, then close the file.
     closeQuietly(http);
+    closeQuietly(verify);
     closeQuietly(catchUp);
     closeQuietly(sourceClient);
     closeQuietly(forwarder);

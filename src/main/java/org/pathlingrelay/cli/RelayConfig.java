@@ -8,6 +8,7 @@ import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.wiring.CatchUpSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.ReceiverSettings;
+import org.pathlingrelay.wiring.VerifySettings;
 
 /**
  * Everything {@code serve} needs, validated once at start-up: the receiver, the data dir, the
@@ -18,14 +19,24 @@ public record RelayConfig(
     ReceiverSettings receiver,
     Path dataDir,
     ForwardingSettings forwarding,
-    Optional<CatchUpSettings> catchUp) {
+    Optional<CatchUpSettings> catchUp,
+    Optional<VerifySettings> verify) {
 
   /** Without a source: no catch-up, and id-only notifications cannot be read. */
   public RelayConfig(ReceiverSettings receiver, Path dataDir, ForwardingSettings forwarding) {
     this(receiver, dataDir, forwarding, Optional.empty());
   }
 
+  /** Without scheduled checks against the source. */
+  public RelayConfig(
+      ReceiverSettings receiver, Path dataDir, ForwardingSettings forwarding, Optional<CatchUpSettings> catchUp) {
+    this(receiver, dataDir, forwarding, catchUp, Optional.empty());
+  }
+
   public RelayConfig {
+    if (verify.isPresent() && catchUp.isEmpty()) {
+      throw new IllegalArgumentException("--verify-interval and --verify-full-interval need --source-url (or SOURCE_URL)");
+    }
     if (receiver.port() < 0 || receiver.port() > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535");
     }

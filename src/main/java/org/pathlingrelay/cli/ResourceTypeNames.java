@@ -23,12 +23,17 @@ final class ResourceTypeNames {
 
   /** The types, each an R4 resource type; else a usage error naming the nearest valid one. */
   static List<String> checked(CommandSpec spec, List<String> types) {
+    return checked(spec, "--type", types);
+  }
+
+  /** The same, for an option of another name. */
+  static List<String> checked(CommandSpec spec, String option, List<String> types) {
     if (types == null) {
       return List.of();
     }
     for (String type : types) {
       if (!R4.contains(type)) {
-        throw new ParameterException(spec.commandLine(), "--type " + type + " is not a FHIR R4 resource type"
+        throw new ParameterException(spec.commandLine(), option + " " + type + " is not a FHIR R4 resource type"
             + nearest(type).map(name -> "; did you mean " + name + "?").orElse(""));
       }
     }

@@ -16,6 +16,7 @@ import org.pathlingrelay.wiring.CatchUpSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.ReceiverSettings;
 import org.pathlingrelay.wiring.SourceSettings;
+import org.pathlingrelay.wiring.VerifySettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -66,6 +67,7 @@ final class ServeCommand implements Callable<Integer> {
   Path receiverSecretFile;
 
   @Mixin CatchUpOptions catchUpOptions;
+  @Mixin VerifyOptions verifyOptions;
   @Mixin TlsOptions tlsOptions;
 
   /** Catch-up from the source inside the server. */
@@ -84,6 +86,27 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public String heading() {
       return "Catch-up from the source";
+    }
+  }
+
+  /** Checks of Pathling against the source, on a schedule; they report, they do not repair. */
+  static final class VerifyOptions implements HelpSection {
+    @Option(names = "--verify-interval", description = "Compare each type's count in the source and in Pathling on"
+        + " this schedule (e.g. 1h); off by default. Reports on /status, /metrics and the log; mend with verify"
+        + " --repair. Needs --source-url. Env RELAY_VERIFY_INTERVAL.")
+    Duration verifyInterval;
+
+    @Option(names = "--verify-full-interval", description = "Compare ids and versions, as verify does, on this"
+        + " schedule (e.g. 24h); off by default. Needs --source-url. Env RELAY_VERIFY_FULL_INTERVAL.")
+    Duration verifyFullInterval;
+
+    @Option(names = "--verify-type", split = ",", description = "Types the scheduled checks compare (default: every"
+        + " type the outbox holds). Env RELAY_VERIFY_TYPE.")
+    List<String> verifyTypes;
+
+    @Override
+    public String heading() {
+      return "Verify on a schedule";
     }
   }
 
@@ -159,10 +182,36 @@ final class ServeCommand implements Callable<Integer> {
         interval, CatchUpSettings.DEFAULT_PING_DEBOUNCE));
   }
 
+  /** Scheduled checks against the source, when an interval is given. */
+  private Optional<VerifySettings> verify(boolean hasSource) {
+    Duration counts = positive("--verify-interval", verifyOptions.verifyInterval);
+    Duration full = positive("--verify-full-interval", verifyOptions.verifyFullInterval);
+    List<String> types = ResourceTypeNames.checked(spec, "--verify-type", verifyOptions.verifyTypes);
+    if (counts == null && full == null) {
+      if (!types.isEmpty()) {
+        throw new ParameterException(spec.commandLine(), "--verify-type needs --verify-interval or --verify-full-interval");
+      }
+      return Optional.empty();
+    }
+    if (!hasSource) {
+      throw new ParameterException(spec.commandLine(),
+          (counts != null ? "--verify-interval" : "--verify-full-interval") + " needs --source-url (or SOURCE_URL)");
+    }
+    return Optional.of(new VerifySettings(counts, full, types));
+  }
+
+  private Duration positive(String option, Duration duration) {
+    if (duration != null && (duration.isNegative() || duration.isZero())) {
+      throw new ParameterException(spec.commandLine(), option + " must be positive");
+    }
+    return duration;
+  }
+
   @Override
   public Integer call() throws Exception {
     List<String> secrets = secrets();
     Optional<CatchUpSettings> catchUp = catchUp();
+    Optional<VerifySettings> verify = verify(catchUp.isPresent());
     Optional<TlsSettings> tls;
     try {
       tls = tls();
@@ -177,7 +226,7 @@ final class ServeCommand implements Callable<Integer> {
     try {
       config = new RelayConfig(
           new ReceiverSettings(bind, port, secrets, noAuth, maxBody, httpLimits, tls), common.dataDir, forwarding,
-          catchUp);
+          catchUp, verify);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }

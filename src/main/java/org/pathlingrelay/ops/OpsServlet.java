@@ -21,6 +21,8 @@ import org.pathlingrelay.backfill.CatchUp;
 import org.pathlingrelay.forward.ForwarderStatus;
 import org.pathlingrelay.outbox.OutboxStats;
 import org.pathlingrelay.outbox.SubscriptionState;
+import org.pathlingrelay.verify.ScheduledVerify;
+import org.pathlingrelay.verify.TypeStanding;
 
 /**
  * The operator's endpoints: {@code /healthz} (the process answers), {@code /readyz} (a notification
@@ -34,6 +36,7 @@ public final class OpsServlet extends HttpServlet {
   private final transient Supplier<OutboxReadiness.Verdict> readiness;
   private final transient Supplier<ForwarderStatus> forwarderStatus;
   private final transient Supplier<Optional<CatchUp.Status>> catchUpStatus;
+  private final transient Supplier<Optional<ScheduledVerify.Status>> verifyStatus;
   private final transient Supplier<List<SubscriptionState>> subscriptions;
   private final transient PrometheusMeterRegistry prometheus;
   private final transient InstantSource clock;
@@ -45,6 +48,7 @@ public final class OpsServlet extends HttpServlet {
       Supplier<OutboxReadiness.Verdict> readiness,
       Supplier<ForwarderStatus> forwarderStatus,
       Supplier<Optional<CatchUp.Status>> catchUpStatus,
+      Supplier<Optional<ScheduledVerify.Status>> verifyStatus,
       Supplier<List<SubscriptionState>> subscriptions,
       PrometheusMeterRegistry prometheus,
       InstantSource clock) {
@@ -52,6 +56,7 @@ public final class OpsServlet extends HttpServlet {
     this.readiness = readiness;
     this.forwarderStatus = forwarderStatus;
     this.catchUpStatus = catchUpStatus;
+    this.verifyStatus = verifyStatus;
     this.subscriptions = subscriptions;
     this.prometheus = prometheus;
     this.clock = clock;
@@ -135,6 +140,29 @@ public final class OpsServlet extends HttpServlet {
       sync.put("lastOutcome", catchUp.lastOutcome().orElse(null));
       body.put("catchUp", sync);
     });
+    verifyStatus.get().ifPresent(verify -> body.put("verify", verify(verify)));
+    return body;
+  }
+
+  private static Map<String, Object> verify(ScheduledVerify.Status verify) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("countsEvery", verify.countsEvery().map(Duration::toString).orElse(null));
+    body.put("fullEvery", verify.fullEvery().map(Duration::toString).orElse(null));
+    body.put("lastCountCheck", verify.lastCountCheck().map(Instant::toString).orElse(null));
+    body.put("lastFullCheck", verify.lastFullCheck().map(Instant::toString).orElse(null));
+    body.put("lastOutcome", verify.lastOutcome().orElse(null));
+    body.put("typesSettled", verify.typesSettled());
+    Map<String, Object> differences = new LinkedHashMap<>();
+    for (TypeStanding type : verify.differing()) {
+      Map<String, Object> numbers = new LinkedHashMap<>();
+      numbers.put("source", type.sourceCount());
+      numbers.put("pathling", type.pathlingCount());
+      numbers.putAll(type.differences());
+      numbers.put("checkedAt", type.checkedAt().toString());
+      differences.put(type.type(), numbers);
+    }
+    body.put("differences", differences);
+    body.put("unsettled", verify.unsettled());
     return body;
   }
 

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.hl7.fhir.instance.model.api.IBaseResource;
@@ -35,16 +36,48 @@ public final class Verifier {
   private final PathlingReader pathling;
   private final Path scratchDir;
   private final int pageSize;
+  /** Whether each type's result (and a long listing's progress) is logged: not on a schedule. */
+  private final boolean logTypes;
 
   /**
    * @param scratchDir where the comparison's temporary file goes (the data dir)
    * @param pageSize {@code _count} of each listing request
    */
   public Verifier(SourceListing source, PathlingReader pathling, Path scratchDir, int pageSize) {
+    this(source, pathling, scratchDir, pageSize, true);
+  }
+
+  private Verifier(SourceListing source, PathlingReader pathling, Path scratchDir, int pageSize, boolean logTypes) {
     this.source = source;
     this.pathling = pathling;
     this.scratchDir = scratchDir;
     this.pageSize = pageSize;
+    this.logTypes = logTypes;
+  }
+
+  /**
+   * The same checks without a log line per type: a check that runs every hour would repeat them;
+   * its caller logs what changed instead.
+   */
+  public Verifier withoutTypeLog() {
+    return new Verifier(source, pathling, scratchDir, pageSize, false);
+  }
+
+  /** Both sides' {@code [type]?_summary=count}. */
+  public record Counts(long source, long pathling) {
+    /** How far apart they are, whichever side holds more. */
+    public long difference() {
+      return Math.abs(source - pathling);
+    }
+  }
+
+  /** Counts only: empty when Pathling does not serve the type (it cannot hold any of it). */
+  public Optional<Counts> counts(String type) {
+    OptionalLong pathlingCount = pathling.count(type);
+    if (pathlingCount.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new Counts(source.count(type), pathlingCount.getAsLong()));
   }
 
   /**
@@ -81,9 +114,9 @@ public final class Verifier {
   private TypeComparison compare(ComparisonStore store, String type, long pathlingCount, Differences sink)
       throws SQLException {
     store.clear();
-    Listed fromSource = new Listed(type, "the source");
+    Listed fromSource = new Listed(type, "the source", logTypes);
     source.ids(type, pageSize, page -> fromSource.add(page, rows -> store.addSource(rows)));
-    Listed fromPathling = new Listed(type, "Pathling");
+    Listed fromPathling = new Listed(type, "Pathling", logTypes);
     pathling.ids(type, pageSize, page -> fromPathling.add(page, rows -> store.addPathling(rows)));
     Map<DifferenceKind, List<String>> examples = new EnumMap<>(DifferenceKind.class);
     ComparisonStore.Tally tally = store.compare(type, (t, kind, id) -> {
@@ -96,9 +129,11 @@ public final class Verifier {
     sink.typeDone(type);
     TypeComparison result = new TypeComparison(type, tally.sourceIds(), pathlingCount, tally.missing(),
         tally.stale(), tally.extra(), tally.duplicated(), true, examples);
-    log.info("{}: source {}, Pathling {}; missing {}, stale {}, extra {}, duplicated {}", type,
-        result.sourceCount(), result.pathlingCount(), result.missing(), result.stale(), result.extra(),
-        result.duplicated());
+    if (logTypes) {
+      log.info("{}: source {}, Pathling {}; missing {}, stale {}, extra {}, duplicated {}", type,
+          result.sourceCount(), result.pathlingCount(), result.missing(), result.stale(), result.extra(),
+          result.duplicated());
+    }
     return result;
   }
 
@@ -112,11 +147,13 @@ public final class Verifier {
 
     private final String type;
     private final String side;
+    private final boolean logProgress;
     private long rows;
 
-    Listed(String type, String side) {
+    Listed(String type, String side, boolean logProgress) {
       this.type = type;
       this.side = side;
+      this.logProgress = logProgress;
     }
 
     void add(List<IBaseResource> page, RowSink sink) {
@@ -127,7 +164,7 @@ public final class Verifier {
       }
       long before = rows;
       rows += page.size();
-      if (rows / LOG_EVERY > before / LOG_EVERY) {
+      if (logProgress && rows / LOG_EVERY > before / LOG_EVERY) {
         log.info("{}: {} listed from {} so far", type, rows, side);
       }
     }

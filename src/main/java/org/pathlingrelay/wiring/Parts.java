@@ -13,7 +13,10 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.backfill.Backfill;
 import org.pathlingrelay.backfill.BackfillProgress;
@@ -24,6 +27,7 @@ import org.pathlingrelay.datadir.DataDirFiles;
 import org.pathlingrelay.forward.Forwarder;
 import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Outbox;
+import org.pathlingrelay.outbox.TypeBacklog;
 import org.pathlingrelay.pathling.PathlingCalls;
 import org.pathlingrelay.pathling.PathlingServer;
 import org.pathlingrelay.pathling.ResilienceSettings;
@@ -31,6 +35,8 @@ import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.SourceClients;
 import org.pathlingrelay.source.SourceHistory;
 import org.pathlingrelay.source.SourceListing;
+import org.pathlingrelay.verify.ScheduledVerify;
+import org.pathlingrelay.verify.Verifier;
 
 /**
  * The one place that builds the relay's parts (outbox, forwarder, source client, backfill) for
@@ -136,6 +142,27 @@ public final class Parts {
   public SourceListing sourceListing(String sourceUrl, AccessTokens tokens) {
     return new SourceListing(SourceClients.fhirClient(fhirContext, sourceUrl, tokens),
         retries.retry(SourceListing.RETRY, SourceListing.retryConfig()));
+  }
+
+  /**
+   * {@code serve}'s scheduled checks of Pathling against the source: read-only, on the outbox's
+   * types unless the settings name some, judging no type while changes of it are pending.
+   *
+   * @param scratchDir where a full check's temporary comparison file goes (the data dir)
+   * @param howToRepair the command that mends a difference, for the log
+   */
+  public ScheduledVerify scheduledVerify(
+      VerifySettings settings, SourceSettings source, ForwardingSettings pathling, Outbox outbox, Path scratchDir,
+      String howToRepair) {
+    Verifier verifier = new Verifier(sourceListing(source.sourceUrl(), source.tokens()), pathling(pathling).reader(),
+        scratchDir, VerifySettings.PAGE_SIZE);
+    return new ScheduledVerify(
+        Optional.ofNullable(settings.countsInterval()), Optional.ofNullable(settings.fullInterval()),
+        settings.types(), verifier, outbox::types, () -> pendingTypes(outbox), clock, meters, howToRepair);
+  }
+
+  private static Set<String> pendingTypes(Outbox outbox) {
+    return outbox.backlog(1).stream().map(TypeBacklog::type).collect(Collectors.toSet());
   }
 
   /**
