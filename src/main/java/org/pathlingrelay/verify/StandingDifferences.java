@@ -40,7 +40,7 @@ final class StandingDifferences {
   private final Set<String> unsettled = new TreeSet<>();
   private final Set<String> notServed = new TreeSet<>();
   /** Held here, so that the gauges always read a number (a gauge of a collected value reads NaN). */
-  private final Map<String, AtomicLong> gauges = new HashMap<>();
+  private final Map<String, GaugeValue> gauges = new HashMap<>();
 
   /** @param howToRepair the command that mends a difference, for the log */
   StandingDifferences(MeterRegistry meters, String howToRepair) {
@@ -54,20 +54,26 @@ final class StandingDifferences {
 
   /**
    * A check of the type ran with nothing of it pending in the outbox: {@code measured} replaces
-   * those kinds; the kinds it did not measure keep what an earlier check found.
+   * those kinds. The kinds it did not measure (a counts-only check's: missing, stale, extra,
+   * duplicated) keep what the last full check found while the counts stay where that check saw
+   * them; once the counts have moved, that finding described another state, and is dropped (its
+   * gauges too) until the next full check.
    */
   synchronized void settle(String type, long sourceCount, long pathlingCount, Map<String, Long> measured,
       Instant at) {
     unsettled.remove(type);
     notServed.remove(type);
     TypeStanding before = standings.get(type);
+    boolean carry = before != null && before.sourceCount() == sourceCount && before.pathlingCount() == pathlingCount;
     Map<String, Long> differences = new LinkedHashMap<>();
     for (String kind : KINDS) {
       Long value = measured.containsKey(kind) ? measured.get(kind)
-          : before == null ? null : before.differences().get(kind);
+          : carry ? before.differences().get(kind) : null;
       if (value != null) {
         differences.put(kind, value);
         gauge(type, kind).set(value);
+      } else {
+        dropGauge(type, kind);
       }
     }
     TypeStanding now = new TypeStanding(type, sourceCount, pathlingCount, differences, at);
@@ -102,14 +108,23 @@ final class StandingDifferences {
   private AtomicLong gauge(String type, String kind) {
     return gauges.computeIfAbsent(type + "\n" + kind, key -> {
       AtomicLong value = new AtomicLong();
-      Gauge.builder(GAUGE, value, AtomicLong::get)
+      Gauge gauge = Gauge.builder(GAUGE, value, AtomicLong::get)
           .description("Resources by which Pathling differs from the source, as the last scheduled check found")
           .tag("type", type).tag("kind", kind)
           .strongReference(true)
           .register(meters);
-      return value;
-    });
+      return new GaugeValue(value, gauge);
+    }).value();
   }
+
+  private void dropGauge(String type, String kind) {
+    GaugeValue dropped = gauges.remove(type + "\n" + kind);
+    if (dropped != null) {
+      meters.remove(dropped.gauge());
+    }
+  }
+
+  private record GaugeValue(AtomicLong value, Gauge gauge) {}
 
   private void logChange(TypeStanding now) {
     Map<String, Long> nonZero = now.differences().entrySet().stream().filter(e -> e.getValue() > 0)
@@ -118,8 +133,9 @@ final class StandingDifferences {
     if (nonZero.isEmpty()) {
       if (last != null) {
         logged.remove(now.type());
-        log.info("Verify: {} is equal again: Pathling holds what the source holds ({} resource(s))",
-            now.type(), now.sourceCount());
+        log.info("Verify: {} is equal again: Pathling holds {} ({} resource(s))", now.type(),
+            now.differences().size() > 1 ? "what the source holds" : "as many as the source (counts only)",
+            now.sourceCount());
       }
       return;
     }
