@@ -502,6 +502,64 @@ class CommandLineTest {
     assertThat(dir.resolve("data")).doesNotExist();
   }
 
+  @Test
+  void verifyIntervals_takeSubSecondDurations_fromFlagsOrEnvironment() throws IOException {
+    ServeCommand flags = parseServe(NO_ENV, "--verify-interval", "200ms", "--verify-full-interval", "24h",
+        "--verify-type", "Patient,Observation");
+    assertThat(flags.verifyOptions.verifyInterval).isEqualTo(Duration.ofMillis(200));
+    assertThat(flags.verifyOptions.verifyFullInterval).isEqualTo(Duration.ofHours(24));
+    assertThat(flags.verifyOptions.verifyTypes).containsExactly("Patient", "Observation");
+
+    ServeCommand fromEnv = parseServe(env("RELAY_VERIFY_INTERVAL", "1h", "RELAY_VERIFY_FULL_INTERVAL", "PT12H"));
+    assertThat(fromEnv.verifyOptions.verifyInterval).isEqualTo(Duration.ofHours(1));
+    assertThat(fromEnv.verifyOptions.verifyFullInterval).isEqualTo(Duration.ofHours(12));
+
+    ServeCommand off = parseServe(NO_ENV);
+    assertThat(off.verifyOptions.verifyInterval).as("off by default").isNull();
+    assertThat(off.verifyOptions.verifyFullInterval).isNull();
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource({
+    "--verify-interval,      soon, is not a duration",
+    "--verify-full-interval, 1.5h, is not a duration",
+    "--verify-interval,      0s,   must be positive",
+    "--verify-full-interval, 0ms,  must be positive"
+  })
+  void badVerifyInterval_isOneLineNamingTheOption_andAUsageError(String option, String value, String message)
+      throws IOException {
+    Run run = serve(NO_ENV, "--no-auth", "--source-url", "http://127.0.0.1:9/fhir", option, value);
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    List<String> lines = run.err().lines().toList();
+    assertThat(lines.get(0)).startsWith("pathling-relay: ").contains(option).contains(message);
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(1)).startsWith("see: ").endsWith("serve --help");
+    assertThat(dir.resolve("data")).doesNotExist();
+  }
+
+  @Test
+  void verifyInterval_withoutASource_isAUsageError_namingWhatItNeeds() throws IOException {
+    Run run = serve(NO_ENV, "--no-auth", "--verify-interval", "1h");
+
+    assertThat(run.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(run.err().lines().findFirst().orElseThrow())
+        .isEqualTo("pathling-relay: --verify-interval needs --source-url (or SOURCE_URL)");
+    assertThat(dir.resolve("data")).doesNotExist();
+  }
+
+  @Test
+  void verifyType_isCheckedAsAResourceType_andNeedsAnInterval() throws IOException {
+    Run misspelt = serve(NO_ENV, "--no-auth", "--source-url", "http://127.0.0.1:9/fhir", "--verify-interval", "1h",
+        "--verify-type", "Patinet");
+    assertThat(misspelt.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(misspelt.err()).contains("--verify-type Patinet is not a FHIR R4 resource type; did you mean Patient?");
+
+    Run alone = serve(NO_ENV, "--no-auth", "--source-url", "http://127.0.0.1:9/fhir", "--verify-type", "Patient");
+    assertThat(alone.exitCode()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(alone.err()).contains("--verify-type needs --verify-interval or --verify-full-interval");
+  }
+
   @ParameterizedTest(name = "--max-body {0}")
   @ValueSource(strings = {"lots", "16XB", "-1", "1.5MiB", "MiB"})
   void badSize_exitsWithUsageError_andExplains(String text) throws IOException {
