@@ -56,8 +56,9 @@ public final class Verifier {
   }
 
   /**
-   * The same checks without a log line per type: a check that runs every hour would repeat them;
-   * its caller logs what changed instead.
+   * The same checks without a log line per type (nor a long listing's progress, nor a type
+   * Pathling does not serve): a check that runs every hour would repeat them; its caller logs
+   * what changed instead.
    */
   public Verifier withoutTypeLog() {
     return new Verifier(source, pathling, scratchDir, pageSize, false);
@@ -96,8 +97,10 @@ public final class Verifier {
         if (pathlingCount.isEmpty()) {
           long sourceCount = source.count(type);
           if (sourceCount > 0 || !types.isEmpty()) {
-            log.warn("Pathling does not serve {}: the source's {} resource(s) of it cannot be compared", type,
-                sourceCount);
+            if (logTypes) {
+              log.warn("Pathling does not serve {}: the source's {} resource(s) of it cannot be compared", type,
+                  sourceCount);
+            }
             results.add(TypeComparison.unserved(type, sourceCount));
           }
           continue;
