@@ -26,6 +26,7 @@ import org.pathlingrelay.ops.OutboxMeterBinder;
 import org.pathlingrelay.ops.OutboxReadiness;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.OutboxStats;
+import org.pathlingrelay.receive.EventHoleTimer;
 import org.pathlingrelay.receive.Receiver;
 import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
@@ -51,14 +52,16 @@ public final class Relay implements AutoCloseable {
   private final Forwarder forwarder;
   private final HttpHost http;
   private final CatchUp catchUp;
+  private final EventHoleTimer eventHoles;
   private final BulkExportClient sourceClient;
   private final Path outboxFile;
 
   private Relay(
-      ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp,
+      ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp, EventHoleTimer eventHoles,
       BulkExportClient sourceClient, Path outboxFile) {
     this.outboxFile = outboxFile;
     this.catchUp = catchUp;
+    this.eventHoles = eventHoles;
     this.sourceClient = sourceClient;
     this.lock = lock;
     this.outbox = outbox;
@@ -94,6 +97,7 @@ public final class Relay implements AutoCloseable {
     HttpHost http = null;
     CatchUp catchUp = null;
     BulkExportClient sourceClient = null;
+    EventHoleTimer eventHoles = new EventHoleTimer(outbox);
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
@@ -135,6 +139,7 @@ public final class Relay implements AutoCloseable {
       http = HttpHost.start(receiverSettings.bind(), receiverSettings.port(), receiver.servlet(), receiver.filters(),
           ops, receiverSettings.tls(), receiverSettings.httpLimits());
       forwarder.start();
+      eventHoles.start();
       if (catchUp != null) {
         catchUp.start();
       }
@@ -149,11 +154,12 @@ public final class Relay implements AutoCloseable {
       if (receiverSettings.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(lock, outbox, forwarder, http, catchUp, sourceClient, config.outboxFile());
+      return new Relay(lock, outbox, forwarder, http, catchUp, eventHoles, sourceClient, config.outboxFile());
     } catch (Exception e) {
       closeQuietly(catchUp);
       closeQuietly(sourceClient);
       closeQuietly(http);
+      closeQuietly(eventHoles);
       closeQuietly(forwarder);
       closeQuietly(outbox);
       closeQuietly(lock);
@@ -181,6 +187,7 @@ public final class Relay implements AutoCloseable {
   public void close() {
     // Stop taking notifications first, then let in-flight forwarding finish, then close the file.
     closeQuietly(http);
+    closeQuietly(eventHoles);
     closeQuietly(catchUp);
     closeQuietly(sourceClient);
     closeQuietly(forwarder);

@@ -93,7 +93,7 @@ final class SqliteOutbox implements Outbox {
         statement.execute("COMMIT");
       }
       Connection reader = config().createConnection(url);
-      WriteSide side = new WriteSide(writer);
+      WriteSide side = new WriteSide(writer, settings.eventReorderWindow());
       List<Runnable> listeners = new CopyOnWriteArrayList<>();
       GroupCommitter committer = new GroupCommitter(writer, side, clock, settings.queueCapacity(),
           settings.maxGroup(), () -> listeners.forEach(Runnable::run));
@@ -217,9 +217,21 @@ final class SqliteOutbox implements Outbox {
   public CompletableFuture<Boolean> recordSubscriptionEvent(SubscriptionEvent event) {
     return committer.submit(
         (side, now) -> {
-          boolean missed = side.recordSubscriptionEvent(event, now);
-          if (missed) {
-            side.addToCounter("pings", 1, now);
+          int gaps = side.recordSubscriptionEvent(event, now);
+          if (gaps > 0) {
+            side.addToCounter("pings", gaps, now);
+          }
+          return gaps > 0;
+        });
+  }
+
+  @Override
+  public CompletableFuture<List<MissedEvents>> closeExpiredEventHoles() {
+    return committer.submit(
+        (side, now) -> {
+          List<MissedEvents> missed = side.closeExpiredEventHoles(now);
+          if (!missed.isEmpty()) {
+            side.addToCounter("pings", missed.size(), now);
           }
           return missed;
         });
@@ -229,13 +241,15 @@ final class SqliteOutbox implements Outbox {
   public synchronized List<SubscriptionState> subscriptions() {
     List<SubscriptionState> states = new ArrayList<>();
     try (PreparedStatement statement = readConnection.prepareStatement(
-            "SELECT subscription, last_event, last_type, last_seen_at, gaps FROM subscription_event ORDER BY subscription");
+            "SELECT subscription, last_event, last_type, last_seen_at, gaps,"
+                + " (SELECT COUNT(*) FROM subscription_hole h WHERE h.subscription = e.subscription)"
+                + " FROM subscription_event e ORDER BY subscription");
         ResultSet rs = statement.executeQuery()) {
       while (rs.next()) {
         long last = rs.getLong(2);
         Long lastEvent = rs.wasNull() ? null : last;
         states.add(new SubscriptionState(rs.getString(1), lastEvent, rs.getString(3),
-            Instant.ofEpochMilli(rs.getLong(4)), rs.getLong(5)));
+            Instant.ofEpochMilli(rs.getLong(4)), rs.getLong(5), rs.getLong(6)));
       }
       return states;
     } catch (SQLException e) {
