@@ -8,6 +8,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -46,6 +47,8 @@ final class SqliteOutbox implements Outbox {
    * been on its way to Pathling when an earlier process died, so Pathling may hold it.
    */
   private final long openedAtSeq;
+  private final InstantSource clock;
+  private final Duration eventReorderWindow;
   /** Resources whose upserts this process handed to a request: Pathling may hold them. */
   private final Set<ResourceKey> sent = ConcurrentHashMap.newKeySet();
 
@@ -55,13 +58,17 @@ final class SqliteOutbox implements Outbox {
       Connection readConnection,
       WriteSide writeSide,
       GroupCommitter committer,
-      List<Runnable> commitListeners) {
+      List<Runnable> commitListeners,
+      InstantSource clock,
+      Duration eventReorderWindow) {
     this.url = url;
     this.writeConnection = writeConnection;
     this.readConnection = readConnection;
     this.writeSide = writeSide;
     this.committer = committer;
     this.commitListeners = commitListeners;
+    this.clock = clock;
+    this.eventReorderWindow = eventReorderWindow;
     this.openedAtSeq = lastSeq();
   }
 
@@ -97,7 +104,7 @@ final class SqliteOutbox implements Outbox {
       List<Runnable> listeners = new CopyOnWriteArrayList<>();
       GroupCommitter committer = new GroupCommitter(writer, side, clock, settings.queueCapacity(),
           settings.maxGroup(), () -> listeners.forEach(Runnable::run));
-      return new SqliteOutbox(url, writer, reader, side, committer, listeners);
+      return new SqliteOutbox(url, writer, reader, side, committer, listeners, clock, settings.eventReorderWindow());
     } catch (SQLException | RuntimeException e) {
       writer.close();
       throw e;
@@ -225,8 +232,12 @@ final class SqliteOutbox implements Outbox {
         });
   }
 
+  /** Asks the writer only when a hole is due: the timer asks every second, mostly for nothing. */
   @Override
   public CompletableFuture<List<MissedEvents>> closeExpiredEventHoles() {
+    if (!anEventHoleIsDue()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
     return committer.submit(
         (side, now) -> {
           List<MissedEvents> missed = side.closeExpiredEventHoles(now);
@@ -235,6 +246,18 @@ final class SqliteOutbox implements Outbox {
           }
           return missed;
         });
+  }
+
+  private synchronized boolean anEventHoleIsDue() {
+    try (PreparedStatement statement = readConnection.prepareStatement(
+        "SELECT 1 FROM subscription_hole WHERE missed_at <= ? LIMIT 1")) {
+      statement.setLong(1, clock.millis() - eventReorderWindow.toMillis());
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next();
+      }
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
   }
 
   @Override
