@@ -100,8 +100,9 @@ class HapiCrashIT {
   }
 
   /**
-   * A restart's JVM, started and warmed before the kill: the packaged jar's classes and {@code
-   * main} (see {@link StandbyRelay}), with nothing of the tests on its class path but that class.
+   * A restart's JVM, started and warmed before the kill (it starts and stops a relay of its own, see
+   * {@link StandbyRelay}): the packaged jar's classes and {@code main}, with nothing of the tests on
+   * its class path but that one class.
    */
   private Process standby(int port, int n) throws IOException {
     Path classes = dataDir.resolveSibling(dataDir.getFileName() + "-standby");
