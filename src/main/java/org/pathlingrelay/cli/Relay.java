@@ -26,6 +26,7 @@ import org.pathlingrelay.ops.OutboxMeterBinder;
 import org.pathlingrelay.ops.OutboxReadiness;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.outbox.OutboxStats;
+import org.pathlingrelay.receive.EventHoleTimer;
 import org.pathlingrelay.receive.Receiver;
 import org.pathlingrelay.receive.SourceReader;
 import org.pathlingrelay.source.BulkExportClient;
@@ -54,15 +55,17 @@ public final class Relay implements AutoCloseable {
   private final HttpHost http;
   private final CatchUp catchUp;
   private final ScheduledVerify verify;
+  private final EventHoleTimer eventHoles;
   private final BulkExportClient sourceClient;
   private final Path outboxFile;
 
   private Relay(
       ForwarderLock lock, Outbox outbox, Forwarder forwarder, HttpHost http, CatchUp catchUp, ScheduledVerify verify,
-      BulkExportClient sourceClient, Path outboxFile) {
+      EventHoleTimer eventHoles, BulkExportClient sourceClient, Path outboxFile) {
     this.outboxFile = outboxFile;
     this.catchUp = catchUp;
     this.verify = verify;
+    this.eventHoles = eventHoles;
     this.sourceClient = sourceClient;
     this.lock = lock;
     this.outbox = outbox;
@@ -102,6 +105,7 @@ public final class Relay implements AutoCloseable {
     CatchUp catchUp = null;
     ScheduledVerify verify = null;
     BulkExportClient sourceClient = null;
+    EventHoleTimer eventHoles = new EventHoleTimer(outbox);
     try {
       new OutboxMeterBinder(outbox::stats, clock).bindTo(meters);
 
@@ -152,6 +156,7 @@ public final class Relay implements AutoCloseable {
       http = HttpHost.start(receiverSettings.bind(), receiverSettings.port(), receiver.servlet(), receiver.filters(),
           ops, receiverSettings.tls(), receiverSettings.httpLimits());
       forwarder.start();
+      eventHoles.start();
       if (catchUp != null) {
         catchUp.start();
       }
@@ -169,12 +174,13 @@ public final class Relay implements AutoCloseable {
       if (receiverSettings.noAuth()) {
         log.warn("Receiver authentication is OFF (--no-auth): anyone who can reach the port can send changes");
       }
-      return new Relay(lock, outbox, forwarder, http, catchUp, verify, sourceClient, config.outboxFile());
+      return new Relay(lock, outbox, forwarder, http, catchUp, verify, eventHoles, sourceClient, config.outboxFile());
     } catch (Exception e) {
       closeQuietly(verify);
       closeQuietly(catchUp);
       closeQuietly(sourceClient);
       closeQuietly(http);
+      closeQuietly(eventHoles);
       closeQuietly(forwarder);
       closeQuietly(outbox);
       closeQuietly(lock);
@@ -203,6 +209,7 @@ public final class Relay implements AutoCloseable {
     // Stop taking notifications first, then let in-flight forwarding finish, then close the file.
     closeQuietly(http);
     closeQuietly(verify);
+    closeQuietly(eventHoles);
     closeQuietly(catchUp);
     closeQuietly(sourceClient);
     closeQuietly(forwarder);

@@ -128,6 +128,7 @@ public final class OpsServlet extends HttpServlet {
       topic.put("lastNotification", state.lastType());
       topic.put("lastSeenAt", text(state.lastSeenAt()));
       topic.put("missedEventGaps", state.gaps());
+      topic.put("awaitedEventNumbers", state.awaitedEvents());
       topics.add(topic);
     }
     if (!topics.isEmpty()) {

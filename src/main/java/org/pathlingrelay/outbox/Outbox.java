@@ -2,6 +2,7 @@ package org.pathlingrelay.outbox;
 
 import java.nio.file.Path;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.InstantSource;
 
 /**
@@ -11,9 +12,18 @@ import java.time.InstantSource;
 public interface Outbox
     extends NotificationIntake, DeliveryQueue, DeliveryProgress, OutboxStatus, DeadLetters, AutoCloseable {
 
-  /** Tuning that has sensible defaults; the wiring may change it. */
-  record Settings(int queueCapacity, int maxGroup) {
+  /**
+   * Tuning that has sensible defaults; the wiring may change it. {@code eventReorderWindow}: how
+   * long a topic subscription's missing event number is waited for (it may arrive out of order)
+   * before it counts as missed; HAPI retries a delivery for about a minute.
+   */
+  record Settings(int queueCapacity, int maxGroup, Duration eventReorderWindow) {
+    public static final Duration DEFAULT_EVENT_REORDER_WINDOW = Duration.ofSeconds(60);
     public static final Settings DEFAULTS = new Settings(20_000, 2_000);
+
+    public Settings(int queueCapacity, int maxGroup) {
+      this(queueCapacity, maxGroup, DEFAULT_EVENT_REORDER_WINDOW);
+    }
   }
 
   /** Opens (creating if need be) the outbox file. */

@@ -124,7 +124,17 @@ final class Schema {
               WHERE first_seq IS NOT NULL"""),
           // 7: where the outbox saw a resource created (version 1) before anything of it was
           // forwarded: a delete of it then needs no request, Pathling cannot hold it.
-          List.of("ALTER TABLE resource_state ADD COLUMN created_seq INTEGER"));
+          List.of("ALTER TABLE resource_state ADD COLUMN created_seq INTEGER"),
+          // 8: topic subscriptions' event numbers still missing below the highest seen: the source
+          // may deliver them out of order, so each is awaited for a while before it counts as missed.
+          List.of(
+              """
+              CREATE TABLE subscription_hole (
+                subscription TEXT NOT NULL,
+                event_number INTEGER NOT NULL,
+                missed_at INTEGER NOT NULL,
+                PRIMARY KEY (subscription, event_number)
+              ) WITHOUT ROWID"""));
 
   private Schema() {}
 

@@ -8,6 +8,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -46,6 +47,8 @@ final class SqliteOutbox implements Outbox {
    * been on its way to Pathling when an earlier process died, so Pathling may hold it.
    */
   private final long openedAtSeq;
+  private final InstantSource clock;
+  private final Duration eventReorderWindow;
   /** Resources whose upserts this process handed to a request: Pathling may hold them. */
   private final Set<ResourceKey> sent = ConcurrentHashMap.newKeySet();
 
@@ -55,13 +58,17 @@ final class SqliteOutbox implements Outbox {
       Connection readConnection,
       WriteSide writeSide,
       GroupCommitter committer,
-      List<Runnable> commitListeners) {
+      List<Runnable> commitListeners,
+      InstantSource clock,
+      Duration eventReorderWindow) {
     this.url = url;
     this.writeConnection = writeConnection;
     this.readConnection = readConnection;
     this.writeSide = writeSide;
     this.committer = committer;
     this.commitListeners = commitListeners;
+    this.clock = clock;
+    this.eventReorderWindow = eventReorderWindow;
     this.openedAtSeq = lastSeq();
   }
 
@@ -93,11 +100,11 @@ final class SqliteOutbox implements Outbox {
         statement.execute("COMMIT");
       }
       Connection reader = config().createConnection(url);
-      WriteSide side = new WriteSide(writer);
+      WriteSide side = new WriteSide(writer, settings.eventReorderWindow());
       List<Runnable> listeners = new CopyOnWriteArrayList<>();
       GroupCommitter committer = new GroupCommitter(writer, side, clock, settings.queueCapacity(),
           settings.maxGroup(), () -> listeners.forEach(Runnable::run));
-      return new SqliteOutbox(url, writer, reader, side, committer, listeners);
+      return new SqliteOutbox(url, writer, reader, side, committer, listeners, clock, settings.eventReorderWindow());
     } catch (SQLException | RuntimeException e) {
       writer.close();
       throw e;
@@ -217,25 +224,55 @@ final class SqliteOutbox implements Outbox {
   public CompletableFuture<Boolean> recordSubscriptionEvent(SubscriptionEvent event) {
     return committer.submit(
         (side, now) -> {
-          boolean missed = side.recordSubscriptionEvent(event, now);
-          if (missed) {
-            side.addToCounter("pings", 1, now);
+          int gaps = side.recordSubscriptionEvent(event, now);
+          if (gaps > 0) {
+            side.addToCounter("pings", gaps, now);
+          }
+          return gaps > 0;
+        });
+  }
+
+  /** Asks the writer only when a hole is due: the timer asks every second, mostly for nothing. */
+  @Override
+  public CompletableFuture<List<MissedEvents>> closeExpiredEventHoles() {
+    if (!anEventHoleIsDue()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return committer.submit(
+        (side, now) -> {
+          List<MissedEvents> missed = side.closeExpiredEventHoles(now);
+          if (!missed.isEmpty()) {
+            side.addToCounter("pings", missed.size(), now);
           }
           return missed;
         });
+  }
+
+  private synchronized boolean anEventHoleIsDue() {
+    try (PreparedStatement statement = readConnection.prepareStatement(
+        "SELECT 1 FROM subscription_hole WHERE missed_at <= ? LIMIT 1")) {
+      statement.setLong(1, clock.millis() - eventReorderWindow.toMillis());
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next();
+      }
+    } catch (SQLException e) {
+      throw new OutboxUnavailableException("cannot read the outbox", e);
+    }
   }
 
   @Override
   public synchronized List<SubscriptionState> subscriptions() {
     List<SubscriptionState> states = new ArrayList<>();
     try (PreparedStatement statement = readConnection.prepareStatement(
-            "SELECT subscription, last_event, last_type, last_seen_at, gaps FROM subscription_event ORDER BY subscription");
+            "SELECT subscription, last_event, last_type, last_seen_at, gaps,"
+                + " (SELECT COUNT(*) FROM subscription_hole h WHERE h.subscription = e.subscription)"
+                + " FROM subscription_event e ORDER BY subscription");
         ResultSet rs = statement.executeQuery()) {
       while (rs.next()) {
         long last = rs.getLong(2);
         Long lastEvent = rs.wasNull() ? null : last;
         states.add(new SubscriptionState(rs.getString(1), lastEvent, rs.getString(3),
-            Instant.ofEpochMilli(rs.getLong(4)), rs.getLong(5)));
+            Instant.ofEpochMilli(rs.getLong(4)), rs.getLong(5), rs.getLong(6)));
       }
       return states;
     } catch (SQLException e) {

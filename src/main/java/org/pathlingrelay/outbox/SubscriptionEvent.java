@@ -1,5 +1,6 @@
 package org.pathlingrelay.outbox;
 
+import java.util.List;
 import java.util.OptionalLong;
 
 /**
@@ -7,8 +8,9 @@ import java.util.OptionalLong;
  * it carried and how many events the source says it has sent since the subscription started.
  */
 public record SubscriptionEvent(
-    String subscription,
-    String type,
-    OptionalLong firstEventNumber,
-    OptionalLong lastEventNumber,
-    OptionalLong eventsSinceStart) {}
+    String subscription, String type, List<Long> eventNumbers, OptionalLong eventsSinceStart) {
+
+  public SubscriptionEvent {
+    eventNumbers = List.copyOf(eventNumbers);
+  }
+}

@@ -5,6 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -52,8 +53,11 @@ final class WriteSide implements AutoCloseable {
   /** What is known of the resources of one batch, read ahead in a few queries, then dropped. */
   private final Map<ResourceKey, Known> lookedAhead = new HashMap<>();
 
-  WriteSide(Connection connection) throws SQLException {
+  private final SubscriptionTracks tracks;
+
+  WriteSide(Connection connection, Duration eventReorderWindow) throws SQLException {
     this.connection = connection;
+    this.tracks = new SubscriptionTracks(connection, eventReorderWindow);
     selectKnown =
         connection.prepareStatement(
             "SELECT " + KNOWN_COLUMNS + " FROM resource_state WHERE resource_type = ? AND resource_id = ?");
@@ -374,57 +378,14 @@ final class WriteSide implements AutoCloseable {
     return letters.size();
   }
 
-  /**
-   * Records a topic-based notification and tells whether events were missed: a first event number
-   * beyond the next expected one, a count of events since start beyond the last seen (a heartbeat
-   * after lost notifications), or a count that went backwards (the source reset the counter).
-   */
-  boolean recordSubscriptionEvent(SubscriptionEvent event, long nowMillis) throws SQLException {
-    Long previous = null;
-    try (PreparedStatement select =
-        connection.prepareStatement("SELECT last_event FROM subscription_event WHERE subscription = ?")) {
-      select.setString(1, event.subscription());
-      try (ResultSet rs = select.executeQuery()) {
-        if (rs.next()) {
-          long value = rs.getLong(1);
-          previous = rs.wasNull() ? null : value;
-        }
-      }
-    }
-    boolean missed = false;
-    Long latest = previous;
-    if (previous != null) {
-      if (event.firstEventNumber().isPresent() && event.firstEventNumber().getAsLong() > previous + 1) {
-        missed = true;
-      }
-      if (event.eventsSinceStart().isPresent() && event.eventsSinceStart().getAsLong() < previous) {
-        missed = true; // a reset: whatever happened around it may be lost
-        latest = null;
-      }
-      if (event.lastEventNumber().isEmpty() && event.eventsSinceStart().isPresent()
-          && event.eventsSinceStart().getAsLong() > previous) {
-        missed = true; // a heartbeat that counts more events than we received
-      }
-    }
-    if (event.lastEventNumber().isPresent()) {
-      long last = event.lastEventNumber().getAsLong();
-      latest = latest == null ? last : Math.max(latest, last);
-    } else if (event.eventsSinceStart().isPresent()) {
-      latest = latest == null ? event.eventsSinceStart().getAsLong() : Math.max(latest, event.eventsSinceStart().getAsLong());
-    }
-    try (PreparedStatement upsert = connection.prepareStatement(
-        "INSERT INTO subscription_event (subscription, last_event, last_type, last_seen_at, gaps)"
-            + " VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription) DO UPDATE SET"
-            + " last_event = excluded.last_event, last_type = excluded.last_type,"
-            + " last_seen_at = excluded.last_seen_at, gaps = subscription_event.gaps + excluded.gaps")) {
-      upsert.setString(1, event.subscription());
-      setNullableLong(upsert, 2, latest);
-      upsert.setString(3, event.type());
-      upsert.setLong(4, nowMillis);
-      upsert.setLong(5, missed ? 1 : 0);
-      upsert.executeUpdate();
-    }
-    return missed;
+  /** Records a topic-based notification; the gaps it shows at once (see {@link EventNumbering}). */
+  int recordSubscriptionEvent(SubscriptionEvent event, long nowMillis) throws SQLException {
+    return tracks.record(event, nowMillis);
+  }
+
+  /** Counts the holes in topic subscriptions' numbers that their window has passed as missed. */
+  List<MissedEvents> closeExpiredEventHoles(long nowMillis) throws SQLException {
+    return tracks.closeExpiredHoles(nowMillis);
   }
 
   /**

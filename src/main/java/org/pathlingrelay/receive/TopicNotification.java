@@ -65,8 +65,6 @@ record TopicNotification(String subscription, String type, OptionalLong eventsSi
   }
 
   SubscriptionEvent event() {
-    OptionalLong first = eventNumbers.stream().mapToLong(Long::longValue).min();
-    OptionalLong last = eventNumbers.stream().mapToLong(Long::longValue).max();
-    return new SubscriptionEvent(subscription, type, first, last, eventsSinceStart);
+    return new SubscriptionEvent(subscription, type, eventNumbers, eventsSinceStart);
   }
 }
