@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hl7.fhir.instance.model.api.IBaseResource;
-import org.hl7.fhir.r4.model.Observation;
 import org.hl7.fhir.r4.model.Patient;
 import org.hl7.fhir.r4.model.Resource;
 import org.junit.jupiter.api.Test;
@@ -115,8 +114,8 @@ class BenchRealPathlingTest {
 
   /** A minimal resource of {@code type} (the fake stores any type HAPI knows). */
   private static IBaseResource resource(String type, String id) throws Exception {
-    Resource resource = type.equals("Observation") ? new Observation()
-        : (Resource) Class.forName("org.hl7.fhir.r4.model." + type).getDeclaredConstructor().newInstance();
+    Resource resource = (Resource) Class.forName(Patient.class.getPackageName() + "." + type)
+        .getDeclaredConstructor().newInstance();
     resource.setId(id);
     return resource;
   }
