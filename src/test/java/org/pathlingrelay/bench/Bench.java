@@ -41,23 +41,15 @@ public final class Bench {
             + " linger %d ms, parallel-types %d (serve's defaults unless set)",
         settings.rounds(), settings.backfill().rounds(), settings.relay().batchMax(), settings.relay().linger().toMillis(),
         settings.relay().parallelTypes()));
-    try (Workspace workspace = new Workspace(settings.workDir()); QuietLogs quiet = QuietLogs.duringBench()) {
-      for (String name : BenchSettings.ALL_PARTS) {
-        if (!settings.parts().contains(name)) {
-          continue;
+    try (Workspace workspace = new Workspace(settings.workDir()); QuietLogs quiet = QuietLogs.duringBench();
+        RealPathling real = settings.real().isPresent()
+            ? RealPathling.start(settings.real().get().pathlingUrl(), progress) : null) {
+      try {
+        runParts(corpus, relays, workspace, real, figures, notes, failed);
+      } finally {
+        if (real != null) {
+          cleanUp(real, notes, failed);
         }
-        progress.accept("== " + name);
-        long partStarted = System.nanoTime();
-        try {
-          PartResult result = part(name, corpus, relays, workspace).run();
-          figures.addAll(result.figures());
-          notes.addAll(result.notes());
-        } catch (Exception e) {
-          failed.add(name);
-          notes.add("**" + name + " failed**: " + e.getMessage());
-          progress.accept(name + " failed: " + e);
-        }
-        progress.accept(String.format(Locale.ROOT, "%s took %.0f s", name, (System.nanoTime() - partStarted) / 1e9));
       }
     }
     double seconds = (System.nanoTime() - started) / 1e9;
@@ -65,8 +57,52 @@ public final class Bench {
     return new Outcome(new ResultTable(machine.describe(), figures, notes), failed, seconds);
   }
 
-  private Part part(String name, SyntheaCorpus corpus, BenchRelay relays, Workspace workspace) {
+  private void runParts(SyntheaCorpus corpus, BenchRelay relays, Workspace workspace, RealPathling real,
+      List<Figure> figures, List<String> notes, List<String> failed) {
+    for (String name : BenchSettings.ALL_PARTS) {
+      if (!settings.parts().contains(name)) {
+        continue;
+      }
+      progress.accept("== " + name);
+      long partStarted = System.nanoTime();
+      try {
+        PartResult result = part(name, corpus, relays, workspace, real).run();
+        figures.addAll(result.figures());
+        notes.addAll(result.notes());
+      } catch (Exception e) {
+        failed.add(name);
+        notes.add("**" + name + " failed**: " + e.getMessage());
+        progress.accept(name + " failed: " + e);
+      }
+      progress.accept(String.format(Locale.ROOT, "%s took %.0f s", name, (System.nanoTime() - partStarted) / 1e9));
+    }
+  }
+
+  /** Deletes what the run wrote into the real Pathling; a failure is reported with the prefix to clean up by hand. */
+  private void cleanUp(RealPathling real, List<String> notes, List<String> failed) {
+    progress.accept("== cleanup");
+    try {
+      notes.add(real.cleanUp(settings.relay().parallelTypes()));
+    } catch (Exception e) {
+      failed.add("cleanup");
+      String hint = "**cleanup failed**: " + e.getMessage() + "; resources with ids starting with " + real.prefix()
+          + " may be left: bench --pathling-url " + real.url() + " --pathling-cleanup " + real.prefix();
+      notes.add(hint);
+      progress.accept(hint);
+    }
+  }
+
+  private Part part(String name, SyntheaCorpus corpus, BenchRelay relays, Workspace workspace, RealPathling real) {
     int parallelTypes = settings.relay().parallelTypes();
+    if (real != null) {
+      return switch (name) {
+        case "forward" -> new RealForwardBench(settings.forward(), settings.real().orElseThrow().batchSizes(),
+            settings.rounds(), parallelTypes, corpus, relays, workspace, real, progress)::run;
+        case "lag" -> new RealLagBench(settings.lag(), settings.relay(), settings.rounds(), corpus, relays, workspace,
+            real, progress)::run;
+        default -> throw new IllegalArgumentException(name + " does not run against a real Pathling");
+      };
+    }
     return switch (name) {
       case "ingest" -> new IngestBench(settings.ingest(), settings.rounds(), corpus, relays, settings.forward().cost(),
           workspace, progress)::run;

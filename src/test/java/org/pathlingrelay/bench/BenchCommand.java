@@ -5,13 +5,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import org.pathlingrelay.testing.PathlingCost;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -149,12 +153,33 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Modelled Pathling (backfill): cost per resource, ms. Default: ${DEFAULT-VALUE}")
   double backfillPerResourceMs;
 
+  @Option(names = "--pathling-url", paramLabel = "URL",
+      description = "Measure forward and lag against this real Pathling (its FHIR base) instead of the modelled one,"
+          + " beside baselines written to it directly in the same run. Writes only ids starting with a prefix of the"
+          + " run's own (bench-<6 random>-) and deletes them at the end. Unless set, this mode runs --parts forward,lag"
+          + " with --forward-size 400 --forward-update-size 10 --forward-types 2 --lag-rate 2 --lag-seconds 60,"
+          + " so cleanup (a DELETE each, ~3.6 s on Pathling 2.0.1) stays minutes.")
+  String pathlingUrl;
+
+  @Option(names = "--pathling-batch-sizes", split = ",", defaultValue = "100,1000",
+      description = "With --pathling-url: sizes of the direct batches whose best throughput is the forward baseline"
+          + " (capped at the resources of a type). Default: ${DEFAULT-VALUE}")
+  List<Integer> pathlingBatchSizes;
+
+  @Option(names = "--pathling-cleanup", paramLabel = "PREFIX",
+      description = "With --pathling-url: measure nothing; list the ids of the types the bench writes"
+          + " ([type]?_elements=id) and delete those starting with PREFIX (as printed by an interrupted run).")
+  String pathlingCleanup;
+
   @Option(names = "--backfill-jvm-arg", description = "Extra argument for the backfill's JVMs, repeatable; {load} becomes relay,"
       + " import or ceiling. Use the = form, e.g. --backfill-jvm-arg=-XX:StartFlightRecording=filename=/tmp/backfill-{load}.jfr")
   List<String> backfillJvmArgs;
 
   @Override
   public Integer call() throws Exception {
+    if (pathlingCleanup != null) {
+      return cleanUp();
+    }
     BenchSettings settings;
     try {
       settings = settings();
@@ -181,7 +206,62 @@ public final class BenchCommand implements Callable<Integer> {
     return outcome.failedParts().isEmpty() ? 0 : 1;
   }
 
+  /** {@code --pathling-cleanup}: deletes a run's leftovers by listing the types the bench writes. */
+  private int cleanUp() throws Exception {
+    if (pathlingUrl == null) {
+      throw new ParameterException(spec.commandLine(), "--pathling-cleanup needs --pathling-url");
+    }
+    if (!pathlingCleanup.matches("bench-[a-z0-9]+-")) {
+      throw new ParameterException(spec.commandLine(),
+          "--pathling-cleanup takes a run's prefix, bench-<random>- (e.g. bench-k3x9q2-), not " + pathlingCleanup);
+    }
+    PrintWriter err = spec.commandLine().getErr();
+    Consumer<String> progress = line -> {
+      err.println(line);
+      err.flush();
+    };
+    applyRealDefaults();
+    List<String> types = SyntheaCorpus.load(corpus).types(Math.max(forwardTypes, lagTypes + 1));
+    PathlingDirect pathling = new PathlingDirect(pathlingUrl);
+    List<String> keys = new ArrayList<>();
+    for (String type : types) {
+      for (String id : pathling.ids(type, pathlingCleanup)) {
+        keys.add(type + "/" + id);
+      }
+    }
+    progress.accept("found " + keys.size() + " resource(s) with ids starting with " + pathlingCleanup + " in "
+        + String.join(", ", types));
+    new PathlingCleanup(pathling, parallelTypes, progress).delete(keys);
+    return 0;
+  }
+
+  /** The small volumes of --pathling-url, for every size option the user left unset: cleanup is a DELETE each. */
+  private void applyRealDefaults() {
+    ParseResult given = spec.commandLine().getParseResult();
+    if (!given.hasMatchedOption("--parts")) {
+      parts = BenchSettings.REAL_PARTS;
+    }
+    if (!given.hasMatchedOption("--forward-size")) {
+      forwardSize = 400;
+    }
+    if (!given.hasMatchedOption("--forward-update-size")) {
+      forwardUpdateSize = 10;
+    }
+    if (!given.hasMatchedOption("--forward-types")) {
+      forwardTypes = 2;
+    }
+    if (!given.hasMatchedOption("--lag-rate")) {
+      lagRate = 2;
+    }
+    if (!given.hasMatchedOption("--lag-seconds")) {
+      lagSeconds = 60;
+    }
+  }
+
   private BenchSettings settings() {
+    if (pathlingUrl != null) {
+      applyRealDefaults();
+    }
     for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, lagTypes, lagQuietEvery,
         backfillSize, backfillRounds, batchMax, parallelTypes}) {
       if (value < 1) {
@@ -208,6 +288,7 @@ public final class BenchCommand implements Callable<Integer> {
         new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, model, lagTypes, lagQuietEvery),
         new BenchSettings.Backfill(backfillSize, backfillRounds, backfillFileLines, backfillHeap,
             backfillJvmArgs == null ? List.of() : backfillJvmArgs,
-            new PathlingCost(backfillCommitMs, backfillPerResourceMs)));
+            new PathlingCost(backfillCommitMs, backfillPerResourceMs)),
+        Optional.ofNullable(pathlingUrl).map(url -> new BenchSettings.Real(url, pathlingBatchSizes)));
   }
 }

@@ -3,6 +3,7 @@ package org.pathlingrelay.bench;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.pathlingrelay.testing.PathlingCost;
 
@@ -23,9 +24,12 @@ public record BenchSettings(
     Ingest ingest,
     Forward forward,
     Lag lag,
-    Backfill backfill) {
+    Backfill backfill,
+    Optional<Real> real) {
 
   public static final List<String> ALL_PARTS = List.of("ingest", "forward", "lag", "backfill");
+  /** The parts that can run against a real Pathling. */
+  public static final List<String> REAL_PARTS = List.of("forward", "lag");
 
   public BenchSettings {
     parts = Set.copyOf(parts);
@@ -36,6 +40,24 @@ public record BenchSettings(
     }
     if (rounds < 1) {
       throw new IllegalArgumentException("--rounds must be at least 1");
+    }
+    if (real.isPresent() && !REAL_PARTS.containsAll(parts)) {
+      throw new IllegalArgumentException("with --pathling-url only " + String.join(",", REAL_PARTS) + " can run");
+    }
+  }
+
+  /**
+   * A real Pathling to measure instead of the modelled one ({@code --pathling-url}).
+   *
+   * @param batchSizes the sizes of the direct batches whose best throughput is the forward baseline
+   */
+  public record Real(String pathlingUrl, List<Integer> batchSizes) {
+
+    public Real {
+      batchSizes = List.copyOf(batchSizes);
+      if (batchSizes.isEmpty() || batchSizes.stream().anyMatch(size -> size < 1)) {
+        throw new IllegalArgumentException("--pathling-batch-sizes must be positive");
+      }
     }
   }
 

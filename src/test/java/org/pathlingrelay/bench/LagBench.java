@@ -51,7 +51,7 @@ final class LagBench {
   }
 
   /** One side's figures for one round. */
-  private record Side(double pathlingSecondsPerThousand, double requestsPerThousand, double deletesPerThousand,
+  record Side(double pathlingSecondsPerThousand, double requestsPerThousand, double deletesPerThousand,
       double p50Seconds, double p99Seconds, double quietP99RequestTimes, double maxDepth) {}
 
   PartResult run() throws Exception {
@@ -126,7 +126,7 @@ final class LagBench {
     return settings.rate() * settings.quietEverySeconds();
   }
 
-  private static Side side(LagStream stream, double[] waitSeconds, double modelledSeconds, long requests,
+  static Side side(LagStream stream, double[] waitSeconds, double modelledSeconds, long requests,
       long deleteRequests, long maxDepth, double requestTime) {
     boolean[] last = stream.lastOfEachResource();
     List<LagStream.Event> events = stream.events();

@@ -88,7 +88,7 @@ final class LagStream {
         }
       }
       if (kind < DELETE_SHARE) {
-        Event delete = new Event(at, type, "held-" + id, 0, true, false);
+        Event delete = new Event(at, type, prefix + "held-" + (ids - 1), 0, true, false);
         heldBefore.add(delete.key());
         events.add(delete);
         continue;
