@@ -15,12 +15,13 @@ import org.pathlingrelay.outbox.TypeBacklog;
  * backlog, the {@link DispatchState} (what is in flight, held or resting, when each type's last
  * turn ended) and the time. No I/O, no locks, no clock: the forwarder passes {@code now} in.
  *
- * <p>Fairness: of the types that are due, the one that has waited longest goes first. A type
- * waits since its oldest pending change arrived or since its last turn ended, whichever is later:
- * a busy type's backlog is old (a resource updated while in flight keeps its place in the outbox)
- * but it has just been served, while a quiet type has waited since its change arrived. So a type
- * that is due is passed over at most once by each other type, and waits at most about
- * ⌈(types − 1) / parallel types⌉ turns (plus the linger), however busy the others are.
+ * <p>Fairness: of the types that are due, the one served least recently goes first (one never
+ * served before all others), then the one whose oldest change is oldest. A busy type's backlog is
+ * old (a resource updated while in flight keeps its place in the outbox) but it has just been
+ * served; a quiet type was served long ago, so its lone change goes ahead of the busy types that
+ * had their turn since: its wait is about one request time however many busy types there are.
+ * Turns go round: a type that is due is passed over at most once by each other type, and waits at
+ * most about ⌈(types − 1) / parallel types⌉ turns (plus the linger), however busy the others are.
  */
 final class TypeScheduler {
 
@@ -30,7 +31,7 @@ final class TypeScheduler {
   static final Duration SCAN_FLOOR = Duration.ofMillis(20);
 
   /**
-   * The types to send now, longest-waiting first, and how long until a decision could send more
+   * The types to send now, least recently served first, and how long until a decision could send more
    * if nothing else happens (a finished request or a commit wakes the forwarder sooner).
    *
    * @param decidedAt the {@code now} it was decided at
@@ -68,8 +69,8 @@ final class TypeScheduler {
 
   /**
    * @param backlog every type with something pending (counts may be capped at the batch maximum)
-   * @return types that are {@linkplain DispatchState#free free} and due, at most as many as there
-   *     are free slots
+   * @return types that are {@linkplain DispatchState#free free} and due, least recently served
+   *     first, at most as many as there are free slots
    */
   Decision decide(List<TypeBacklog> backlog, DispatchState state, Instant now) {
     Set<String> held = backlog.stream()
@@ -110,21 +111,20 @@ final class TypeScheduler {
       }
       Duration age = Duration.between(waiting.oldestReceivedAt(), now);
       if (policy.flush(waiting.pending(), age)) {
-        due.add(new Waiting(type, later(waiting.oldestReceivedAt(), turnEndedAt.get(type))));
+        due.add(new Waiting(type, turnEndedAt.getOrDefault(type, Instant.MIN), waiting.oldestReceivedAt()));
       } else {
         next = min(next, linger.minus(age));
       }
     }
-    due.sort(Comparator.comparing(Waiting::since).thenComparing(Waiting::type));
+    due.sort(Comparator.comparing(Waiting::servedAt)
+        .thenComparing(Waiting::oldestChange)
+        .thenComparing(Waiting::type));
     List<String> send = due.stream().limit(free).map(Waiting::type).toList();
     return new Decision(send, now, next);
   }
 
-  private record Waiting(String type, Instant since) {}
-
-  private static Instant later(Instant a, Instant b) {
-    return b == null || a.isAfter(b) ? a : b;
-  }
+  /** A due type: when its last turn ended ({@link Instant#MIN} if never) and its oldest change arrived. */
+  private record Waiting(String type, Instant servedAt, Instant oldestChange) {}
 
   private static Duration min(Duration a, Duration b) {
     return a.compareTo(b) <= 0 ? a : b;

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * A realistic live stream, fixed in advance so that the relay and the naive model see the same
@@ -137,6 +138,33 @@ final class LagStream {
       last[i] = seen.add(events.get(i).key());
     }
     return last;
+  }
+
+  /**
+   * What the stream's end state costs Pathling when written once, by hand, after the stream: one
+   * batch per type of the resources it leaves (their last versions), and a delete of each resource
+   * Pathling held before that the stream deletes; resources created and deleted within the stream
+   * cost nothing. No relay can spend less on this stream, however long it lets changes wait.
+   */
+  double endStateMillis(PathlingCost cost) {
+    Map<String, Event> last = new HashMap<>();
+    for (Event event : events) {
+      last.put(event.key(), event);
+    }
+    Map<String, Long> upsertsByType = new HashMap<>();
+    long heldDeletes = 0;
+    for (Event event : last.values()) {
+      if (!event.delete()) {
+        upsertsByType.merge(event.type(), 1L, Long::sum);
+      } else if (heldBefore.contains(event.key())) {
+        heldDeletes++;
+      }
+    }
+    double millis = cost.writeMillis(0, heldDeletes, 0);
+    for (long upserts : upsertsByType.values()) {
+      millis += cost.writeMillis(upserts, 0, 0);
+    }
+    return millis;
   }
 
   long deletes() {

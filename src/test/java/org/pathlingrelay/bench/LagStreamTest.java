@@ -3,8 +3,10 @@ package org.pathlingrelay.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Set;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
+import org.pathlingrelay.testing.PathlingCost;
 
 class LagStreamTest {
 
@@ -48,5 +50,22 @@ class LagStreamTest {
     stream.events().stream().filter(e -> !e.delete() && e.version() > 1).forEach(update ->
         assertThat(stream.events()).anyMatch(e -> e.key().equals(update.key()) && e.version() == update.version() - 1
             && e.atSeconds() < update.atSeconds()));
+  }
+
+  @Test
+  void theEndState_costsOneBatchPerTypeItLeaves_andADeletePerResourceHeldBefore_nothingForCreatedThenDeleted() {
+    PathlingCost cost = new PathlingCost(1_000, 1, 100, 10, 0, 0, 2);
+    LagStream stream = LagStream.of(List.of(
+        new LagStream.Event(0, "Patient", "a", 1, false, false),
+        new LagStream.Event(1, "Patient", "a", 2, false, false),
+        new LagStream.Event(2, "Patient", "b", 1, false, false),
+        new LagStream.Event(3, "Patient", "b", 0, true, false), // created and deleted: costs nothing
+        new LagStream.Event(4, "Condition", "c", 1, false, false),
+        new LagStream.Event(5, "Condition", "held-1", 0, true, false),
+        new LagStream.Event(6, "Condition", "held-2", 0, true, false)),
+        Set.of("Condition/held-1", "Condition/held-2"));
+
+    // Patient: one batch of 1 (a, its last version); Condition: one batch of 1 and two held deletes
+    assertThat(stream.endStateMillis(cost)).isEqualTo(2 * (1_000 + 1) + 2 * 100);
   }
 }

@@ -76,7 +76,7 @@ class TypeSchedulerTest {
   }
 
   @Test
-  void aTypeWhoseChangeArrivedAfterAnotherTypesTurnEnded_waitsBehindIt() {
+  void aQuietTypeWhoseChangeArrivedAfterABusyTypesTurnEnded_stillGoesFirst_forTheBusyTypeWasJustServed() {
     List<TypeBacklog> backlog = List.of(
         waiting("Observation", 10, Duration.ofMinutes(1)),
         waiting("Patient", 1, Duration.ofSeconds(3)));
@@ -84,7 +84,19 @@ class TypeSchedulerTest {
     TypeScheduler.Decision decision = scheduler(1).decide(
         backlog, Set.of(), Set.of(), Map.of(), Map.of("Observation", NOW.minusSeconds(5)), NOW);
 
-    assertThat(decision.send()).containsExactly("Observation");
+    assertThat(decision.send()).containsExactly("Patient");
+  }
+
+  @Test
+  void ofTwoTypesServedBefore_theOneServedLongerAgo_goesFirst_whateverTheAgeOfTheirChanges() {
+    List<TypeBacklog> backlog = List.of(
+        waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Patient", 1, Duration.ofSeconds(3)));
+
+    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
+        Map.of("Observation", NOW.minusSeconds(5), "Patient", NOW.minusSeconds(8)), NOW);
+
+    assertThat(decision.send()).containsExactly("Patient");
   }
 
   @Test
