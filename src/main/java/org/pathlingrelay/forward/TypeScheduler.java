@@ -15,23 +15,30 @@ import org.pathlingrelay.outbox.TypeBacklog;
  * backlog, the {@link DispatchState} (what is in flight, held or resting, when each type's last
  * turn ended) and the time. No I/O, no locks, no clock: the forwarder passes {@code now} in.
  *
- * <p>Fairness: of the types that are due, the one served least recently goes first (one never
- * served before all others), then the one whose oldest change is oldest. A busy type's backlog is
- * old (a resource updated while in flight keeps its place in the outbox) but it has just been
- * served; a quiet type was served long ago, so its lone change goes ahead of the busy types that
- * had their turn since: its wait is about one request time however many busy types there are.
- * Turns go round: a type that is due is passed over at most once by each other type, and waits at
- * most about ⌈(types − 1) / parallel types⌉ turns (plus the linger), however busy the others are.
+ * <p>Fairness: of the types that are due, the one that has had least of Pathling's time goes
+ * first (the sum of its turns' durations), then the one whose oldest change is oldest. Types get
+ * Pathling's time in equal shares, as a fair-share CPU scheduler gives threads theirs: a busy type
+ * that has just been served waits behind the others, however old its backlog (a resource updated
+ * while in flight keeps its place in the outbox), and no type is passed over for long, since
+ * whoever goes gains time. A type that had nothing to send for a while comes back level with the
+ * least served of the types that wait, less a {@link #RETURN_CREDIT credit}: a quiet type's lone
+ * change goes ahead of the busy types at the next free slot, but a type cannot save up time while
+ * idle and then hold the slots.
  */
 final class TypeScheduler {
 
   /** How long to wait with nothing to do before looking again anyway. */
   static final Duration IDLE = Duration.ofSeconds(1);
+  /**
+   * How far ahead of the least served waiting type a type back from idle may start: about three
+   * requests to a real Pathling 2.0.1.
+   */
+  static final Duration RETURN_CREDIT = Duration.ofSeconds(10);
   /** Bounds how often the backlog is read when commits arrive continuously. */
   static final Duration SCAN_FLOOR = Duration.ofMillis(20);
 
   /**
-   * The types to send now, least recently served first, and how long until a decision could send more
+   * The types to send now, least served first, and how long until a decision could send more
    * if nothing else happens (a finished request or a commit wakes the forwarder sooner).
    *
    * @param decidedAt the {@code now} it was decided at
@@ -69,35 +76,35 @@ final class TypeScheduler {
 
   /**
    * @param backlog every type with something pending (counts may be capped at the batch maximum)
-   * @return types that are {@linkplain DispatchState#free free} and due, least recently served
-   *     first, at most as many as there are free slots
+   * @return types that are {@linkplain DispatchState#free free} and due, least served first, at most as many as there are free slots
    */
   Decision decide(List<TypeBacklog> backlog, DispatchState state, Instant now) {
     Set<String> held = backlog.stream()
         .map(TypeBacklog::type)
         .filter(type -> state.holds().covers(type))
         .collect(Collectors.toSet());
-    return decide(backlog, state.inFlight(), held, state.restingUntil(), state.turnEndedAt(), now);
+    return decide(backlog, state.inFlight(), held, state.restingUntil(), state.served(), now);
   }
 
   /**
    * @param backlog every type with something pending (counts may be capped at the batch maximum)
    * @param held types another writer owns for now (a bulk import)
    * @param restingUntil when types whose requests kept failing may be tried again
-   * @param turnEndedAt when each type's last request (or run of requests) ended
+   * @param served how long each type's turns have taken in all
    */
   Decision decide(
       List<TypeBacklog> backlog,
       Set<String> inFlight,
       Set<String> held,
       Map<String, Instant> restingUntil,
-      Map<String, Instant> turnEndedAt,
+      Map<String, Duration> served,
       Instant now) {
     int free = parallelTypes - inFlight.size();
     if (free <= 0) {
       return Decision.idle(now);
     }
     Duration next = IDLE;
+    Duration floor = leastServed(backlog, inFlight, served).minus(RETURN_CREDIT);
     List<Waiting> due = new ArrayList<>();
     for (TypeBacklog waiting : backlog) {
       String type = waiting.type();
@@ -111,20 +118,45 @@ final class TypeScheduler {
       }
       Duration age = Duration.between(waiting.oldestReceivedAt(), now);
       if (policy.flush(waiting.pending(), age)) {
-        due.add(new Waiting(type, turnEndedAt.getOrDefault(type, Instant.MIN), waiting.oldestReceivedAt()));
+        Duration had = served.getOrDefault(type, Duration.ZERO);
+        due.add(new Waiting(type, max(had, floor), had, waiting.oldestReceivedAt()));
       } else {
         next = min(next, linger.minus(age));
       }
     }
-    due.sort(Comparator.comparing(Waiting::servedAt)
+    due.sort(Comparator.comparing(Waiting::share)
+        .thenComparing(Waiting::served)
         .thenComparing(Waiting::oldestChange)
         .thenComparing(Waiting::type));
     List<String> send = due.stream().limit(free).map(Waiting::type).toList();
     return new Decision(send, now, next);
   }
 
-  /** A due type: when its last turn ended ({@link Instant#MIN} if never) and its oldest change arrived. */
-  private record Waiting(String type, Instant servedAt, Instant oldestChange) {}
+  /**
+   * A due type: the time it counts as having had ({@code served}, raised to the floor for a type
+   * back from idle), the time it really had, and when its oldest change arrived.
+   */
+  private record Waiting(String type, Duration share, Duration served, Instant oldestChange) {}
+
+  /** The least time any type with something pending or in flight has had. */
+  private static Duration leastServed(List<TypeBacklog> backlog, Set<String> inFlight, Map<String, Duration> served) {
+    Duration least = null;
+    for (TypeBacklog waiting : backlog) {
+      least = minOrFirst(least, served.getOrDefault(waiting.type(), Duration.ZERO));
+    }
+    for (String type : inFlight) {
+      least = minOrFirst(least, served.getOrDefault(type, Duration.ZERO));
+    }
+    return least == null ? Duration.ZERO : least;
+  }
+
+  private static Duration minOrFirst(Duration least, Duration candidate) {
+    return least == null ? candidate : min(least, candidate);
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
+  }
 
   private static Duration min(Duration a, Duration b) {
     return a.compareTo(b) <= 0 ? a : b;

@@ -18,7 +18,8 @@ import org.pathlingrelay.testing.PathlingCost;
  * one quiet type with a create every so often, and among the busy changes 10% deletes, a third of
  * them of resources created in the same minute (which Pathling may never have been sent) and the
  * rest of resources Pathling already holds (an earlier load's). Of the upserts, 70% create a new
- * resource and 30% update one created earlier in the stream.
+ * resource and 30% update one created earlier in the stream. Quiet types get a create each now and
+ * then, in turn, evenly spaced.
  */
 final class LagStream {
 
@@ -44,11 +45,13 @@ final class LagStream {
 
   /**
    * @param busyTypes the types of the busy stream, most written first
-   * @param quietType a type with one create every {@code quietEvery} notifications
+   * @param quietTypes types with one create each every {@code quietEvery} notifications
    * @param prefix makes the ids of one round its own
    */
-  static LagStream generate(List<String> busyTypes, String quietType, int rate, int count, int quietEvery,
+  static LagStream generate(List<String> busyTypes, List<String> quietTypes, int rate, int count, int quietEvery,
       String prefix, long seed) {
+    int quietGap = quietTypes.isEmpty() ? 0 : Math.max(1, quietEvery / quietTypes.size());
+    int quietSeen = 0;
     Random random = new Random(seed);
     double[] cumulative = new double[busyTypes.size()];
     double total = 0;
@@ -69,8 +72,8 @@ final class LagStream {
         lastMinute.pollFirst();
       }
       String id = prefix + ids++;
-      if (quietEvery > 0 && i % quietEvery == quietEvery / 2) {
-        events.add(new Event(at, quietType, id, 1, false, true));
+      if (quietEvery > 0 && quietGap > 0 && i % quietGap == quietGap / 2) {
+        events.add(new Event(at, quietTypes.get(quietSeen++ % quietTypes.size()), id, 1, false, true));
         continue;
       }
       double pick = random.nextDouble() * total;

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,6 +41,7 @@ class DispatchDecisionTest {
   }
 
   private final FakeClock clock = new FakeClock();
+  private final Map<String, Instant> startedAt = new HashMap<>();
   /** Per type: how many changes wait and since when. */
   private final Map<String, TypeBacklog> backlog = new TreeMap<>();
   private DispatchState state = DispatchState.INITIAL;
@@ -58,12 +60,13 @@ class DispatchDecisionTest {
     TypeScheduler.Decision decision = decide(parallelTypes);
     for (String type : decision.send()) {
       state = state.dispatched(type);
+      startedAt.put(type, clock.instant());
     }
     return decision.send();
   }
 
   private void finish(String type) {
-    state = state.finished(type, clock.instant(), Duration.ZERO);
+    state = state.finished(type, clock.instant(), Duration.between(startedAt.remove(type), clock.instant()), Duration.ZERO);
   }
 
   @Test
@@ -254,7 +257,7 @@ class DispatchDecisionTest {
     pending("Patient", 5, Duration.ofSeconds(9));
     assertThat(dispatch(4)).containsExactly("Patient");
     clock.advance(Duration.ofSeconds(2));
-    state = state.finished("Patient", clock.instant(), Duration.ofMillis(700));
+    state = state.finished("Patient", clock.instant(), Duration.ofSeconds(2), Duration.ofMillis(700));
 
     TypeScheduler.Decision decision = decide(4);
     assertThat(decision.send()).isEmpty();
@@ -268,11 +271,11 @@ class DispatchDecisionTest {
 
   @Test
   void successfulTurn_endsAnEarlierRest() {
-    state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ofSeconds(5));
+    state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ofSeconds(1), Duration.ofSeconds(5));
     clock.advance(Duration.ofSeconds(5));
-    state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ZERO);
+    state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ofSeconds(2), Duration.ZERO);
 
     assertThat(state.restingUntil()).isEmpty();
-    assertThat(state.turnEndedAt()).containsEntry("Patient", START.plusSeconds(5));
+    assertThat(state.served()).containsEntry("Patient", Duration.ofSeconds(3));
   }
 }

@@ -63,38 +63,46 @@ class TypeSchedulerTest {
   }
 
   @Test
-  void aBusyTypeJustServed_waitsSinceItsTurnEnded_notSinceItsOldestPendingChange() {
+  void aBusyTypeThatHadMoreOfPathlingsTime_waits_howeverOldItsBacklog() {
     // A resource updated while in flight keeps its place: Observation's oldest change is a minute old.
     List<TypeBacklog> backlog = List.of(
         waiting("Observation", BATCH_MAX, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
-
-    TypeScheduler.Decision decision = scheduler(1).decide(
-        backlog, Set.of(), Set.of(), Map.of(), Map.of("Observation", NOW.minusMillis(20)), NOW);
-
-    assertThat(decision.send()).containsExactly("Patient");
-  }
-
-  @Test
-  void aQuietTypeWhoseChangeArrivedAfterABusyTypesTurnEnded_stillGoesFirst_forTheBusyTypeWasJustServed() {
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", 10, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
-
-    TypeScheduler.Decision decision = scheduler(1).decide(
-        backlog, Set.of(), Set.of(), Map.of(), Map.of("Observation", NOW.minusSeconds(5)), NOW);
-
-    assertThat(decision.send()).containsExactly("Patient");
-  }
-
-  @Test
-  void ofTwoTypesServedBefore_theOneServedLongerAgo_goesFirst_whateverTheAgeOfTheirChanges() {
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", 10, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
+        waiting("Patient", 10, Duration.ofSeconds(3)));
 
     TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
-        Map.of("Observation", NOW.minusSeconds(5), "Patient", NOW.minusSeconds(8)), NOW);
+        Map.of("Observation", Duration.ofSeconds(40), "Patient", Duration.ofSeconds(30)), NOW);
+
+    assertThat(decision.send()).containsExactly("Patient");
+  }
+
+  @Test
+  void aTypeBackFromIdle_goesAheadOfTheLeastServedWaitingType_byNoMoreThanTheCredit() {
+    List<TypeBacklog> backlog = List.of(
+        waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Condition", 10, Duration.ofMinutes(1)),
+        waiting("Patient", 1, Duration.ofSeconds(3)));
+    // Patient had 5 s in all (an hour ago), the busy types 300 s and 300 s + 2 credits: Patient
+    // counts as having had 300 s − 10 s and goes first; it cannot claim the 295 s it saved.
+    Map<String, Duration> served = Map.of(
+        "Observation", Duration.ofSeconds(300),
+        "Condition", Duration.ofSeconds(300).plus(TypeScheduler.RETURN_CREDIT.multipliedBy(2)),
+        "Patient", Duration.ofSeconds(5));
+
+    TypeScheduler.Decision decision = scheduler(3).decide(backlog, Set.of(), Set.of(), Map.of(), served, NOW);
+
+    assertThat(decision.send()).containsExactly("Patient", "Observation", "Condition");
+  }
+
+  @Test
+  void ofTwoTypesBackFromIdle_theOneThatHadLessGoesFirst() {
+    List<TypeBacklog> backlog = List.of(
+        waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Patient", 1, Duration.ofSeconds(3)),
+        waiting("Device", 1, Duration.ofSeconds(5)));
+
+    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
+        Map.of("Observation", Duration.ofSeconds(300), "Patient", Duration.ofSeconds(5),
+            "Device", Duration.ofSeconds(9)), NOW);
 
     assertThat(decision.send()).containsExactly("Patient");
   }
@@ -201,7 +209,7 @@ class TypeSchedulerTest {
     Duration round = Duration.ofSeconds(3);
     Instant start = NOW;
     List<String> busy = IntStream.range(0, types).mapToObj(i -> "Type" + (char) ('A' + i)).toList();
-    Map<String, Instant> turnEndedAt = new HashMap<>();
+    Map<String, Duration> served = new HashMap<>();
     Map<String, Integer> lastTurn = new HashMap<>();
     Map<String, Integer> longestWait = new HashMap<>();
     Set<String> inFlight = new HashSet<>();
@@ -210,7 +218,7 @@ class TypeSchedulerTest {
     for (int r = 0; r < rounds; r++) {
       Instant now = start.plus(round.multipliedBy(r));
       for (String type : inFlight) {
-        turnEndedAt.put(type, now);
+        served.merge(type, round, Duration::plus);
       }
       inFlight.clear();
       if (r == quietArrives) {
@@ -226,7 +234,7 @@ class TypeSchedulerTest {
         backlog.add(new TypeBacklog("Quiet", 1, quietSince));
       }
       TypeScheduler.Decision decision = scheduler.decide(
-          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(turnEndedAt), now);
+          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(served), now);
       assertThat(decision.send()).hasSizeLessThanOrEqualTo(parallelTypes).doesNotHaveDuplicates();
       for (String type : decision.send()) {
         int waited = r - lastTurn.getOrDefault(type, 0);
