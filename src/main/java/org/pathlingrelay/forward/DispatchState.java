@@ -17,17 +17,17 @@ import java.util.TreeSet;
  * @param inFlight types with a request (a turn) in flight
  * @param holds types other writers own for now
  * @param restingUntil when types whose requests failed may be tried again
- * @param served how long each type's turns have taken in all: its share of Pathling's time so far
+ * @param turns how many turns each type has had: its share of Pathling so far
  */
 record DispatchState(
-    Set<String> inFlight, Holds holds, Map<String, Instant> restingUntil, Map<String, Duration> served) {
+    Set<String> inFlight, Holds holds, Map<String, Instant> restingUntil, Map<String, Long> turns) {
 
   static final DispatchState INITIAL = new DispatchState(Set.of(), Holds.NONE, Map.of(), Map.of());
 
   DispatchState {
     inFlight = Set.copyOf(inFlight);
     restingUntil = Map.copyOf(restingUntil);
-    served = Map.copyOf(served);
+    turns = Map.copyOf(turns);
   }
 
   /** Whether a new turn of {@code type} may start. */
@@ -43,14 +43,11 @@ record DispatchState(
     }
     Set<String> more = new HashSet<>(inFlight);
     more.add(type);
-    return new DispatchState(more, holds, restingUntil, served);
+    return new DispatchState(more, holds, restingUntil, turns);
   }
 
-  /**
-   * A turn of {@code type} ended at {@code endedAt} after {@code took}; after a failure it rests
-   * for {@code rest}.
-   */
-  DispatchState finished(String type, Instant endedAt, Duration took, Duration rest) {
+  /** A turn of {@code type} ended at {@code endedAt}; after a failure it rests for {@code rest}. */
+  DispatchState finished(String type, Instant endedAt, Duration rest) {
     if (!inFlight.contains(type)) {
       throw new IllegalStateException(type + " has no request in flight");
     }
@@ -62,18 +59,18 @@ record DispatchState(
     } else {
       rests.remove(type);
     }
-    Map<String, Duration> more = new HashMap<>(served);
-    more.merge(type, took.isNegative() ? Duration.ZERO : took, Duration::plus);
-    return new DispatchState(fewer, holds, rests, more);
+    Map<String, Long> counted = new HashMap<>(turns);
+    counted.merge(type, 1L, Long::sum);
+    return new DispatchState(fewer, holds, rests, counted);
   }
 
   /** Holds {@code types} (every type when empty); turns in flight go on until they end. */
   DispatchState held(Set<String> types) {
-    return new DispatchState(inFlight, holds.plus(types), restingUntil, served);
+    return new DispatchState(inFlight, holds.plus(types), restingUntil, turns);
   }
 
   DispatchState released(Set<String> types) {
-    return new DispatchState(inFlight, holds.minus(types), restingUntil, served);
+    return new DispatchState(inFlight, holds.minus(types), restingUntil, turns);
   }
 
   /** Whether a turn of any of {@code types} (of any type when empty) is still in flight. */

@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * while different types go in parallel. While a request is in flight the type's changes pile up,
  * and the next request takes all of them up to the batch maximum: under load batches grow by
  * themselves, at rest a change waits at most the linger. Which types go next, and when to look
- * again, is {@link TypeScheduler}'s pure decision (least served first: fair shares of Pathling's time); what a turn sends is
+ * again, is {@link TypeScheduler}'s pure decision (fair shares: the type that had fewest turns first); what a turn sends is
  * {@link Turn}'s.
  *
  * <p>Threads: the coordinator, and a pool of one delivery thread per parallel type. One lock
@@ -262,8 +262,7 @@ public final class Forwarder implements AutoCloseable {
     } finally {
       Duration resting = rest;
       locked(() -> {
-        Instant ended = clock.instant();
-        state = state.finished(type, ended, Duration.between(started, ended), resting);
+        state = state.finished(type, clock.instant(), resting);
         signal();
       });
     }

@@ -125,11 +125,11 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Busy resource types in the lag stream; the quiet ones come on top. Default: ${DEFAULT-VALUE}")
   int lagTypes;
 
-  @Option(names = "--lag-quiet-types", defaultValue = "4",
+  @Option(names = "--lag-quiet-types", defaultValue = "6",
       description = "Quiet resource types in the lag stream, each with a create now and then. Default: ${DEFAULT-VALUE}")
   int lagQuietTypes;
 
-  @Option(names = "--lag-quiet-every", defaultValue = "30",
+  @Option(names = "--lag-quiet-every", defaultValue = "120",
       description = "Seconds between one quiet type's creates in the lag stream (they take turns, evenly spaced)."
           + " Default: ${DEFAULT-VALUE}")
   int lagQuietEvery;
