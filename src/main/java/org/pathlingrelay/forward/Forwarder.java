@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * while different types go in parallel. While a request is in flight the type's changes pile up,
  * and the next request takes all of them up to the batch maximum: under load batches grow by
  * themselves, at rest a change waits at most the linger. Which types go next, and when to look
- * again, is {@link TypeScheduler}'s pure decision (longest-waiting first); what a turn sends is
+ * again, is {@link TypeScheduler}'s pure decision (fair shares: the type that had fewest turns first); what a turn sends is
  * {@link Turn}'s.
  *
  * <p>Threads: the coordinator, and a pool of one delivery thread per parallel type. One lock

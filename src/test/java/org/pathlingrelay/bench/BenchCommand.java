@@ -126,11 +126,16 @@ public final class BenchCommand implements Callable<Integer> {
   int lagSeconds;
 
   @Option(names = "--lag-types", defaultValue = "20",
-      description = "Busy resource types in the lag stream; one quiet type comes on top. Default: ${DEFAULT-VALUE}")
+      description = "Busy resource types in the lag stream; the quiet ones come on top. Default: ${DEFAULT-VALUE}")
   int lagTypes;
 
-  @Option(names = "--lag-quiet-every", defaultValue = "5",
-      description = "Seconds between the quiet type's creates in the lag stream. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--lag-quiet-types", defaultValue = "6",
+      description = "Quiet resource types in the lag stream, each with a create now and then. Default: ${DEFAULT-VALUE}")
+  int lagQuietTypes;
+
+  @Option(names = "--lag-quiet-every", defaultValue = "120",
+      description = "Seconds between one quiet type's creates in the lag stream (they take turns, evenly spaced)."
+          + " Default: ${DEFAULT-VALUE}")
   int lagQuietEvery;
 
   @Option(names = "--backfill-size", defaultValue = "500000", description = "Resources in the backfill's export. Default: ${DEFAULT-VALUE}")
@@ -221,7 +226,7 @@ public final class BenchCommand implements Callable<Integer> {
       err.flush();
     };
     applyRealDefaults();
-    List<String> types = SyntheaCorpus.load(corpus).types(Math.max(forwardTypes, lagTypes + 1));
+    List<String> types = SyntheaCorpus.load(corpus).types(Math.max(forwardTypes, lagTypes + lagQuietTypes));
     PathlingDirect pathling = new PathlingDirect(pathlingUrl);
     List<String> keys = new ArrayList<>();
     for (String type : types) {
@@ -256,13 +261,20 @@ public final class BenchCommand implements Callable<Integer> {
     if (!given.hasMatchedOption("--lag-seconds")) {
       lagSeconds = 60;
     }
+    if (!given.hasMatchedOption("--lag-quiet-types")) {
+      lagQuietTypes = 2;
+    }
+    if (!given.hasMatchedOption("--lag-quiet-every")) {
+      lagQuietEvery = 30; // each quiet type twice in the 60 s stream
+    }
   }
 
   private BenchSettings settings() {
     if (pathlingUrl != null) {
       applyRealDefaults();
     }
-    for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, lagTypes, lagQuietEvery,
+    for (int value : new int[] {ingestRequests, concurrency, forwardTypes, lagRate, lagSeconds, lagTypes, lagQuietTypes,
+        lagQuietEvery,
         backfillSize, backfillRounds, batchMax, parallelTypes}) {
       if (value < 1) {
         throw new IllegalArgumentException("sizes, rates and counts must be at least 1");
@@ -285,7 +297,8 @@ public final class BenchCommand implements Callable<Integer> {
         new BenchSettings.RelayUnderTest(batchMax, Duration.ofMillis(lingerMs), parallelTypes),
         new BenchSettings.Ingest(ingestRequests, ingestWarmUp, concurrency, ingestForward),
         new BenchSettings.Forward(forwardSize, forwardUpdateSize, forwardTypes, model),
-        new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, model, lagTypes, lagQuietEvery),
+        new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, model, lagTypes, lagQuietTypes,
+            lagQuietEvery),
         new BenchSettings.Backfill(backfillSize, backfillRounds, backfillFileLines, backfillHeap,
             backfillJvmArgs == null ? List.of() : backfillJvmArgs,
             new PathlingCost(backfillCommitMs, backfillPerResourceMs)),

@@ -48,7 +48,7 @@ class BenchCommandTest {
     assertThat(rows).extracting(row -> row[1]).contains(
         "acknowledged notifications/s", "latency p99, ms",
         "batch mode: changes/s", "update mode: requests per 1,000 changes",
-        "Pathling time per 1,000 changes, s", "quiet type's p99 wait, request times",
+        "Pathling time per 1,000 changes, s", "quiet types' p99 wait, request times",
         "DELETE requests per 1,000 changes", "wait p99, s", "largest outbox depth, changes",
         "--load relay: resources/s", "--load import: resources/s", "--load relay: peak RSS, MiB");
     for (String[] row : rows) {

@@ -82,10 +82,12 @@ public record BenchSettings(
   /**
    * A steady, realistic stream: {@code rate} notifications a second for {@code duration}.
    *
-   * @param types the busy types (a quiet one comes on top)
-   * @param quietEverySeconds how often the quiet type gets a create
+   * @param types the busy types (the quiet ones come on top)
+   * @param quietTypes how many quiet types
+   * @param quietEverySeconds how often each quiet type gets a create
    */
-  public record Lag(int rate, Duration duration, int concurrency, PathlingCost cost, int types, int quietEverySeconds) {}
+  public record Lag(int rate, Duration duration, int concurrency, PathlingCost cost, int types, int quietTypes,
+      int quietEverySeconds) {}
 
   /**
    * @param resources how many resources the export holds (the corpus multiplied with fresh ids)

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.pathlingrelay.testing.PathlingCost;
 
 /**
  * A realistic live stream, fixed in advance so that the relay and the naive model see the same
@@ -17,7 +18,8 @@ import java.util.Set;
  * one quiet type with a create every so often, and among the busy changes 10% deletes, a third of
  * them of resources created in the same minute (which Pathling may never have been sent) and the
  * rest of resources Pathling already holds (an earlier load's). Of the upserts, 70% create a new
- * resource and 30% update one created earlier in the stream.
+ * resource and 30% update one created earlier in the stream. Quiet types get a create each now and
+ * then, in turn, evenly spaced.
  */
 final class LagStream {
 
@@ -43,11 +45,13 @@ final class LagStream {
 
   /**
    * @param busyTypes the types of the busy stream, most written first
-   * @param quietType a type with one create every {@code quietEvery} notifications
+   * @param quietTypes types with one create each every {@code quietEvery} notifications
    * @param prefix makes the ids of one round its own
    */
-  static LagStream generate(List<String> busyTypes, String quietType, int rate, int count, int quietEvery,
+  static LagStream generate(List<String> busyTypes, List<String> quietTypes, int rate, int count, int quietEvery,
       String prefix, long seed) {
+    int quietGap = quietTypes.isEmpty() ? 0 : Math.max(1, quietEvery / quietTypes.size());
+    int quietSeen = 0;
     Random random = new Random(seed);
     double[] cumulative = new double[busyTypes.size()];
     double total = 0;
@@ -68,8 +72,8 @@ final class LagStream {
         lastMinute.pollFirst();
       }
       String id = prefix + ids++;
-      if (quietEvery > 0 && i % quietEvery == quietEvery / 2) {
-        events.add(new Event(at, quietType, id, 1, false, true));
+      if (quietEvery > 0 && quietGap > 0 && i % quietGap == quietGap / 2) {
+        events.add(new Event(at, quietTypes.get(quietSeen++ % quietTypes.size()), id, 1, false, true));
         continue;
       }
       double pick = random.nextDouble() * total;
@@ -137,6 +141,33 @@ final class LagStream {
       last[i] = seen.add(events.get(i).key());
     }
     return last;
+  }
+
+  /**
+   * What the stream's end state costs Pathling when written once, by hand, after the stream: one
+   * batch per type of the resources it leaves (their last versions), and a delete of each resource
+   * Pathling held before that the stream deletes; resources created and deleted within the stream
+   * cost nothing. No relay can spend less on this stream, however long it lets changes wait.
+   */
+  double endStateMillis(PathlingCost cost) {
+    Map<String, Event> last = new HashMap<>();
+    for (Event event : events) {
+      last.put(event.key(), event);
+    }
+    Map<String, Long> upsertsByType = new HashMap<>();
+    long heldDeletes = 0;
+    for (Event event : last.values()) {
+      if (!event.delete()) {
+        upsertsByType.merge(event.type(), 1L, Long::sum);
+      } else if (heldBefore.contains(event.key())) {
+        heldDeletes++;
+      }
+    }
+    double millis = cost.writeMillis(0, heldDeletes, 0);
+    for (long upserts : upsertsByType.values()) {
+      millis += cost.writeMillis(upserts, 0, 0);
+    }
+    return millis;
   }
 
   long deletes() {

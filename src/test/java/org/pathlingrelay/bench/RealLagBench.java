@@ -67,9 +67,9 @@ final class RealLagBench {
       int refused, long failedWrites) {}
 
   PartResult run() throws Exception {
-    List<String> types = corpus.types(settings.types() + 1);
+    List<String> types = corpus.types(settings.types() + settings.quietTypes());
     List<String> busy = types.subList(0, settings.types());
-    String quiet = types.get(settings.types());
+    List<String> quiet = types.subList(settings.types(), types.size());
     int count = (int) Math.max(1, settings.rate() * settings.duration().toMillis() / 1000);
     LagStream stream = LagStream.generate(busy, quiet, settings.rate(), count, settings.rate() * settings.quietEverySeconds(),
         pathling.prefix() + "l-", SEED);
@@ -111,18 +111,18 @@ final class RealLagBench {
             r -> r.endState().deletesPerThousand(), byHand, 0),
         figure("time to land after the last notification, s", rounds, Round::relayTailSeconds, Round::endStateSeconds,
             "writing the end state by hand, measured", 1),
-        figure("quiet type's p99 wait, request times", rounds, r -> r.relay().quietP99RequestTimes(),
+        figure("quiet types' p99 wait, request times", rounds, r -> r.relay().quietP99RequestTimes(),
             r -> r.endState().quietP99RequestTimes(), oneRequest, 1),
         figure("wait p50, s (arrival to Pathling's answer)", rounds, r -> r.relay().p50Seconds(),
             r -> r.endState().p50Seconds(), oneRequest, 1),
         figure("wait p99, s", rounds, r -> r.relay().p99Seconds(), r -> r.endState().p99Seconds(), oneRequest, 1));
     notes.add(0, String.format(Locale.ROOT,
         "lag (real Pathling %s): %d notifications/s for %d s (open loop, %d connections): %d busy types (%s; weight"
-            + " 1/rank) and one quiet type (%s, a create every %d s), %d deletes of %d changes (%d of resources"
+            + " 1/rank) and %d quiet types (%s, a create each every %d s, in turn), %d deletes of %d changes (%d of resources"
             + " created in the same minute, the rest of resources put into Pathling before each round), through a"
             + " recording proxy; the same stream (and ids) every round, after one unmeasured write of its end state", pathling.url(), settings.rate(),
-        settings.duration().toSeconds(), settings.concurrency(), busy.size(), String.join(", ", busy), quiet,
-        settings.quietEverySeconds(), stream.deletes(), stream.events().size(), stream.sameMinuteDeletes()));
+        settings.duration().toSeconds(), settings.concurrency(), busy.size(), String.join(", ", busy), quiet.size(),
+        String.join(", ", quiet), settings.quietEverySeconds(), stream.deletes(), stream.events().size(), stream.sameMinuteDeletes()));
     notes.add(1, "lag baseline: the stream's end state written by hand in the same round: per type one batch of the"
         + " final versions and the DELETEs of resources Pathling held, types in parallel on --parallel-types slots;"
         + " Pathling time = the sum of the writes' times (sent to answered); a request time = the hand-written"

@@ -273,6 +273,6 @@ class DispatchDecisionTest {
     state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ZERO);
 
     assertThat(state.restingUntil()).isEmpty();
-    assertThat(state.turnEndedAt()).containsEntry("Patient", START.plusSeconds(5));
+    assertThat(state.turns()).containsEntry("Patient", 2L);
   }
 }

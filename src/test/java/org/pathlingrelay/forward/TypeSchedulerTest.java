@@ -63,28 +63,58 @@ class TypeSchedulerTest {
   }
 
   @Test
-  void aBusyTypeJustServed_waitsSinceItsTurnEnded_notSinceItsOldestPendingChange() {
+  void aBusyTypeThatHadMoreTurns_waits_howeverOldItsBacklog() {
     // A resource updated while in flight keeps its place: Observation's oldest change is a minute old.
     List<TypeBacklog> backlog = List.of(
         waiting("Observation", BATCH_MAX, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
+        waiting("Patient", 10, Duration.ofSeconds(3)));
 
-    TypeScheduler.Decision decision = scheduler(1).decide(
-        backlog, Set.of(), Set.of(), Map.of(), Map.of("Observation", NOW.minusMillis(20)), NOW);
+    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
+        Map.of("Observation", 40L, "Patient", 39L), NOW);
 
     assertThat(decision.send()).containsExactly("Patient");
   }
 
   @Test
-  void aTypeWhoseChangeArrivedAfterAnotherTypesTurnEnded_waitsBehindIt() {
+  void aTypeBackFromIdle_goesAheadOfTheLeastServedWaitingType_byNoMoreThanOneTurn() {
     List<TypeBacklog> backlog = List.of(
         waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Condition", 10, Duration.ofMinutes(1)),
         waiting("Patient", 1, Duration.ofSeconds(3)));
+    // Patient had 2 turns (long ago), the busy types 300 and 302: Patient counts as having had
+    // 299 and goes first; it cannot claim the 297 turns it saved.
+    Map<String, Long> turns = Map.of("Observation", 300L, "Condition", 302L, "Patient", 2L);
 
-    TypeScheduler.Decision decision = scheduler(1).decide(
-        backlog, Set.of(), Set.of(), Map.of(), Map.of("Observation", NOW.minusSeconds(5)), NOW);
+    TypeScheduler.Decision decision = scheduler(3).decide(backlog, Set.of(), Set.of(), Map.of(), turns, NOW);
 
-    assertThat(decision.send()).containsExactly("Observation");
+    assertThat(decision.send()).containsExactly("Patient", "Observation", "Condition");
+  }
+
+  @Test
+  void aTypeBackFromIdle_countsLevelWithTheBusyTypes_lessOneTurn_soATypeDueTwoTurnsBehindStillGoesFirst() {
+    List<TypeBacklog> backlog = List.of(
+        waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Condition", 10, Duration.ofMinutes(1)),
+        waiting("Patient", 1, Duration.ofSeconds(3)));
+    Map<String, Long> turns = Map.of("Observation", 300L, "Condition", 298L, "Patient", 2L);
+
+    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(), turns, NOW);
+
+    // the floor is 298 − 1 = 297: Patient counts 297, Condition 298
+    assertThat(decision.send()).containsExactly("Patient");
+  }
+
+  @Test
+  void ofTwoTypesBackFromIdle_theOneThatHadFewerTurnsGoesFirst() {
+    List<TypeBacklog> backlog = List.of(
+        waiting("Observation", 10, Duration.ofMinutes(1)),
+        waiting("Patient", 1, Duration.ofSeconds(3)),
+        waiting("Device", 1, Duration.ofSeconds(5)));
+
+    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
+        Map.of("Observation", 300L, "Patient", 2L, "Device", 4L), NOW);
+
+    assertThat(decision.send()).containsExactly("Patient");
   }
 
   @Test
@@ -189,7 +219,7 @@ class TypeSchedulerTest {
     Duration round = Duration.ofSeconds(3);
     Instant start = NOW;
     List<String> busy = IntStream.range(0, types).mapToObj(i -> "Type" + (char) ('A' + i)).toList();
-    Map<String, Instant> turnEndedAt = new HashMap<>();
+    Map<String, Long> turns = new HashMap<>();
     Map<String, Integer> lastTurn = new HashMap<>();
     Map<String, Integer> longestWait = new HashMap<>();
     Set<String> inFlight = new HashSet<>();
@@ -198,7 +228,7 @@ class TypeSchedulerTest {
     for (int r = 0; r < rounds; r++) {
       Instant now = start.plus(round.multipliedBy(r));
       for (String type : inFlight) {
-        turnEndedAt.put(type, now);
+        turns.merge(type, 1L, Long::sum);
       }
       inFlight.clear();
       if (r == quietArrives) {
@@ -214,7 +244,7 @@ class TypeSchedulerTest {
         backlog.add(new TypeBacklog("Quiet", 1, quietSince));
       }
       TypeScheduler.Decision decision = scheduler.decide(
-          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(turnEndedAt), now);
+          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(turns), now);
       assertThat(decision.send()).hasSizeLessThanOrEqualTo(parallelTypes).doesNotHaveDuplicates();
       for (String type : decision.send()) {
         int waited = r - lastTurn.getOrDefault(type, 0);
@@ -256,5 +286,14 @@ class TypeSchedulerTest {
     Map<String, Integer> longestWait = simulate(1, 1, 20, 7);
 
     assertThat(longestWait.get("Quiet")).isZero();
+  }
+
+  @Test
+  void twentyBusyTypesOnFourSlots_aQuietTypesLoneChange_goesInTheNextRound_notAfterTheBusyTypesWhoseTurnCameFirst() {
+    Map<String, Integer> longestWait = simulate(20, 4, 60, 37);
+
+    // Busy types wait ⌈21 / 4⌉ = 6 rounds between turns; the quiet one takes the next free slot.
+    assertThat(longestWait.values()).allSatisfy(rounds -> assertThat(rounds).isLessThanOrEqualTo(6));
+    assertThat(longestWait.get("Quiet")).isLessThanOrEqualTo(1);
   }
 }
