@@ -176,7 +176,7 @@ final class LagBench {
       PacedNotifications paced = new PacedNotifications(new HapiNotifications(BenchRelay.SECRET), settings.concurrency());
       PacedNotifications.Result sent = paced.run(BenchRelay.fhirBase(relay), settings.rate(), settings.duration(),
           i -> notification(events.get(i)));
-      awaitDrained(relay);
+      awaitDrained(relay, settings.duration().multipliedBy(4).plusSeconds(120));
       sampler.shutdownNow();
       double[] waits = new double[events.size()];
       for (int i = 0; i < events.size(); i++) {
@@ -193,9 +193,8 @@ final class LagBench {
     }
   }
 
-  /** Waits until the relay has nothing left to forward. */
-  private void awaitDrained(Relay relay) throws InterruptedException {
-    Duration timeout = settings.duration().multipliedBy(4).plusSeconds(120);
+  /** Waits until the relay has nothing left to forward, at most {@code timeout}. */
+  static void awaitDrained(Relay relay, Duration timeout) throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
     while (relay.outbox().stats().pending() > 0) {
       if (System.nanoTime() > end) {
@@ -205,6 +204,7 @@ final class LagBench {
       TimeUnit.MILLISECONDS.sleep(50);
     }
   }
+
 
   private HapiNotifications.Notification notification(LagStream.Event event) {
     if (event.delete()) {

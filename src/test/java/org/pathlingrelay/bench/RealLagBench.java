@@ -211,7 +211,7 @@ final class RealLagBench {
       PacedNotifications paced = new PacedNotifications(new HapiNotifications(BenchRelay.SECRET), settings.concurrency());
       PacedNotifications.Result sent = paced.run(BenchRelay.fhirBase(relay), settings.rate(), settings.duration(),
           i -> notification(events.get(i)));
-      awaitDrained(relay);
+      LagBench.awaitDrained(relay, settings.duration().multipliedBy(4).plusSeconds(600));
       sampler.shutdownNow();
       double[] waits = new double[events.size()];
       boolean[] lastOfEach = stream.lastOfEachResource();
@@ -244,18 +244,7 @@ final class RealLagBench {
     }
   }
 
-  /** Waits until the relay has nothing left to forward. */
-  private void awaitDrained(Relay relay) throws InterruptedException {
-    Duration timeout = settings.duration().multipliedBy(4).plusSeconds(600);
-    long end = System.nanoTime() + timeout.toNanos();
-    while (relay.outbox().stats().pending() > 0) {
-      if (System.nanoTime() > end) {
-        throw new IllegalStateException(relay.outbox().stats().pending() + " change(s) still pending "
-            + timeout.toSeconds() + " s after the stream started");
-      }
-      TimeUnit.MILLISECONDS.sleep(50);
-    }
-  }
+
 
   private HapiNotifications.Notification notification(LagStream.Event event) {
     return event.delete() ? HapiNotifications.Notification.delete(event.type(), event.id())
