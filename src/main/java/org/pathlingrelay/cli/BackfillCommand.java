@@ -69,7 +69,7 @@ final class BackfillCommand implements Callable<Integer> {
     ExportRequest request =
         new ExportRequest(level, group, ResourceTypeNames.checked(spec, types),
             ResourceTypeNames.checkedSince(spec, since, Clock.systemUTC()),
-            typeFilters == null ? List.of() : typeFilters);
+            typeFilters == null ? List.of() : typeFilters, List.of());
     BackfillPlan plan = loading.plan(spec, request, source.downloadConcurrency, false);
     StagingAreas stagingAreas = loading.stagingAreas();
     Duration stallTimeout = loading.forwardStallTimeout(spec);

@@ -227,6 +227,9 @@ public final class BulkExportClient implements AutoCloseable {
     for (String filter : request.typeFilters()) {
       list.addObject().put("name", "_typeFilter").put("valueString", filter);
     }
+    if (!request.elements().isEmpty()) {
+      list.addObject().put("name", "_elements").put("valueString", String.join(",", request.elements()));
+    }
     list.addObject().put("name", "_outputFormat").put("valueString", "application/fhir+ndjson");
     HttpPost post = new HttpPost(base.resolve(request.path()));
     post.setHeader("Prefer", "respond-async");
@@ -256,6 +259,9 @@ public final class BulkExportClient implements AutoCloseable {
       request.since().ifPresent(since -> uri.addParameter("_since", since.toString()));
       for (String filter : request.typeFilters()) {
         uri.addParameter("_typeFilter", filter);
+      }
+      if (!request.elements().isEmpty()) {
+        uri.addParameter("_elements", String.join(",", request.elements()));
       }
       uri.addParameter("_outputFormat", "application/fhir+ndjson");
       return uri.build();

@@ -3,17 +3,21 @@ package org.pathlingrelay.source;
 import ca.uhn.fhir.rest.api.SummaryEnum;
 import ca.uhn.fhir.rest.client.api.IGenericClient;
 import ca.uhn.fhir.rest.client.exceptions.FhirClientConnectionException;
+import ca.uhn.fhir.rest.param.DateRangeParam;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Collection;
+import java.util.Date;
 import java.util.List;
 import java.util.function.Consumer;
 import org.hl7.fhir.instance.model.api.IAnyResource;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.CapabilityStatement;
 import org.pathlingrelay.http.SearchPages;
 
 /**
@@ -62,6 +66,12 @@ public final class SourceListing {
     return retry.executeSupplier(() -> SourceResourceTypes.served(client));
   }
 
+  /** Whether the source's CapabilityStatement lists a system-level {@code $export}. */
+  public boolean offersExport() {
+    return retry.executeSupplier(() -> SourceResourceTypes.exportsSystem(
+        client.capabilities().ofType(CapabilityStatement.class).execute()));
+  }
+
   /** {@code [type]?_summary=count}. */
   public long count(String type) {
     Bundle bundle = retry.executeSupplier(() -> client.search().forResource(type).summaryMode(SummaryEnum.COUNT)
@@ -72,6 +82,17 @@ public final class SourceListing {
   /** {@code [type]?_elements=id,meta&_count=N}, page by page. */
   public void ids(String type, int pageSize, Consumer<List<IBaseResource>> pages) {
     Bundle first = retry.executeSupplier(() -> client.search().forResource(type).elementsSubset("id", "meta")
+        .count(pageSize).cacheControl(SearchPages.noCache()).returnBundle(Bundle.class).execute());
+    SearchPages.forEach(client, first, retry::executeSupplier, pages);
+  }
+
+  /**
+   * {@code [type]?_lastUpdated=ge[since]&_elements=id,meta}, page by page: what changed after an
+   * export's transaction time, which the export cannot hold.
+   */
+  public void idsSince(String type, Instant since, int pageSize, Consumer<List<IBaseResource>> pages) {
+    Bundle first = retry.executeSupplier(() -> client.search().forResource(type)
+        .lastUpdated(new DateRangeParam(Date.from(since), null)).elementsSubset("id", "meta")
         .count(pageSize).cacheControl(SearchPages.noCache()).returnBundle(Bundle.class).execute());
     SearchPages.forEach(client, first, retry::executeSupplier, pages);
   }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.TreeSet;
 import org.hl7.fhir.r4.model.CapabilityStatement;
 import org.hl7.fhir.r4.model.CapabilityStatement.CapabilityStatementRestComponent;
+import org.hl7.fhir.r4.model.CapabilityStatement.CapabilityStatementRestResourceOperationComponent;
 import org.hl7.fhir.r4.model.CapabilityStatement.RestfulCapabilityMode;
 
 /**
@@ -30,5 +31,23 @@ public final class SourceResourceTypes {
       }
     }
     return List.copyOf(types);
+  }
+
+  /**
+   * Whether the CapabilityStatement lists a system-level {@code $export} (by name, or by the Bulk
+   * Data IG's OperationDefinition): the one a listing of several types can use.
+   */
+  public static boolean exportsSystem(CapabilityStatement statement) {
+    for (CapabilityStatementRestComponent rest : statement.getRest()) {
+      if (rest.getMode() == null || rest.getMode() == RestfulCapabilityMode.SERVER) {
+        for (CapabilityStatementRestResourceOperationComponent operation : rest.getOperation()) {
+          String definition = operation.hasDefinition() ? operation.getDefinition() : "";
+          if ("export".equals(operation.getName()) || definition.endsWith("/OperationDefinition/export")) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 }

@@ -11,6 +11,7 @@ import java.util.Map;
  * @param sourceCount the ids the source listed
  * @param pathlingCount Pathling's rows ({@code _summary=count}): an id held twice counts twice
  * @param pathlingServes false when Pathling refused the type: nothing of it was compared
+ * @param listing how the source's ids were listed (a type Pathling refuses is only counted)
  * @param examples the first few ids of each kind of difference
  */
 public record TypeComparison(
@@ -22,6 +23,7 @@ public record TypeComparison(
     long extra,
     long duplicated,
     boolean pathlingServes,
+    Listing listing,
     Map<DifferenceKind, List<String>> examples) {
 
   public TypeComparison {
@@ -33,7 +35,7 @@ public record TypeComparison(
 
   /** A type Pathling refuses: it cannot hold the source's resources of it. */
   static TypeComparison unserved(String type, long sourceCount) {
-    return new TypeComparison(type, sourceCount, 0, 0, 0, 0, 0, false, Map.of());
+    return new TypeComparison(type, sourceCount, 0, 0, 0, 0, 0, false, Listing.SEARCH, Map.of());
   }
 
   public boolean differs() {
