@@ -14,6 +14,7 @@ import org.pathlingrelay.auth.ClientAuthentication;
 import org.pathlingrelay.backfill.LoadMode;
 import org.pathlingrelay.forward.ForwardMode;
 import org.pathlingrelay.ops.ErrorReporting;
+import org.pathlingrelay.verify.ListingChoice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -76,6 +77,7 @@ public final class Main {
     commandLine.registerConverter(Instant.class, new InstantConverter());
     commandLine.registerConverter(ForwardMode.class, new LowerCaseEnumConverter<>(ForwardMode.class));
     commandLine.registerConverter(LoadMode.class, new LowerCaseEnumConverter<>(LoadMode.class));
+    commandLine.registerConverter(ListingChoice.Mode.class, new LowerCaseEnumConverter<>(ListingChoice.Mode.class));
     commandLine.registerConverter(ClientAuthentication.SecretMethod.class,
         new LowerCaseEnumConverter<>(ClientAuthentication.SecretMethod.class));
     // Wide enough that examples and URLs in descriptions stay on one line.

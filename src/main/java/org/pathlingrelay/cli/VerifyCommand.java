@@ -3,6 +3,7 @@ package org.pathlingrelay.cli;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.pathlingrelay.verify.ListingChoice;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -47,6 +48,17 @@ final class VerifyCommand implements Callable<Integer> {
       + " Default: ${DEFAULT-VALUE}")
   int pageSize;
 
+  @Option(names = "--source-listing", defaultValue = "auto", description = "How the source's ids are listed: search"
+      + " ([type]?_elements=id,meta page by page), export (one bulk $export of those types) or auto (export for a"
+      + " type above --export-listing-above when the source's CapabilityStatement offers $export, else search)."
+      + " Default: ${DEFAULT-VALUE}")
+  ListingChoice.Mode sourceListing;
+
+  @Option(names = "--export-listing-above", defaultValue = "" + ListingChoice.DEFAULT_EXPORT_ABOVE,
+      description = "With --source-listing auto: the source count above which a type is listed by export (an"
+      + " export takes minutes on HAPI, whatever its size). Default: ${DEFAULT-VALUE}")
+  long exportListingAbove;
+
   @Option(names = "--forward-stall-timeout", defaultValue = "5m", description = "With --repair: give up (exit 5,"
       + " keeping the queue) when no change reaches Pathling for this long. Env RELAY_FORWARD_STALL_TIMEOUT."
       + " Default: ${DEFAULT-VALUE}")
@@ -61,8 +73,12 @@ final class VerifyCommand implements Callable<Integer> {
     if (forwardStallTimeout.isNegative() || forwardStallTimeout.isZero()) {
       throw new ParameterException(spec.commandLine(), "--forward-stall-timeout must be positive");
     }
+    if (exportListingAbove < 0) {
+      throw new ParameterException(spec.commandLine(), "--export-listing-above must not be negative");
+    }
     VerifyRunner.Request request = new VerifyRunner.Request(
-        common.dataDir, source.sourceUrl, source.tokens(), pathling.forwarding(), checkedTypes, pageSize, repair, forwardStallTimeout);
+        common.dataDir, source.sourceUrl, source.tokens(), pathling.forwarding(), checkedTypes, pageSize,
+        new ListingChoice(sourceListing, exportListingAbove), repair, forwardStallTimeout);
     return VerifyRunner.run(request, json, spec.commandLine().getOut());
   }
 }

@@ -19,14 +19,17 @@ import org.pathlingrelay.http.Pause;
 import org.pathlingrelay.outbox.Outbox;
 import org.pathlingrelay.pathling.PathlingServer;
 import org.pathlingrelay.pathling.RetriableWriteException;
+import org.pathlingrelay.source.BulkExportClient;
 import org.pathlingrelay.source.SourceListing;
 import org.pathlingrelay.verify.Differences;
+import org.pathlingrelay.verify.ListingChoice;
 import org.pathlingrelay.verify.Repair;
 import org.pathlingrelay.verify.TypeComparison;
 import org.pathlingrelay.verify.Verifier;
 import org.pathlingrelay.verify.VerifyReport;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.Parts;
+import org.pathlingrelay.wiring.SourceSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,15 +49,19 @@ final class VerifyRunner {
 
   record Request(
       Path dataDir, String sourceUrl, AccessTokens sourceTokens, ForwardingSettings forwarding,
-      List<String> types, int pageSize, boolean repair, Duration stallTimeout) {}
+      List<String> types, int pageSize, ListingChoice listing, boolean repair, Duration stallTimeout) {}
 
   static int run(Request request, boolean json, PrintWriter out) throws Exception {
     Clock clock = Clock.systemUTC();
     Parts parts = new Parts(clock, new SimpleMeterRegistry());
     SourceListing source = parts.sourceListing(request.sourceUrl(), request.sourceTokens());
     PathlingServer pathling = parts.pathling(request.forwarding());
+    // One download at a time: a type's files are read one after the other into the comparison.
+    BulkExportClient exports = request.listing().mode() == ListingChoice.Mode.SEARCH ? null
+        : parts.sourceClient(new SourceSettings(request.sourceUrl(), request.sourceTokens(), 1));
     try {
-      Verifier verifier = new Verifier(source, pathling.reader(), request.dataDir(), request.pageSize());
+      Verifier verifier = new Verifier(source, pathling.reader(), request.dataDir(), request.pageSize())
+          .withListing(request.listing(), exports);
       VerifyReport report;
       try {
         report = request.repair()
@@ -74,6 +81,9 @@ final class VerifyRunner {
       return report.equal() ? 0 : DIFFERENT;
     } finally {
       pathling.close();
+      if (exports != null) {
+        exports.close();
+      }
     }
   }
 

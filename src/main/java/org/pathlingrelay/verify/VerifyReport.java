@@ -58,15 +58,15 @@ public record VerifyReport(List<TypeComparison> types, Optional<Repair.Counts> r
 
   private static void table(PrintWriter out, List<TypeComparison> types) {
     int width = Math.max(4, types.stream().mapToInt(t -> t.type().length()).max().orElse(4));
-    String row = "%-" + width + "s %10s %10s %9s %9s %9s %11s%n";
-    out.printf(Locale.ROOT, row, "type", "source", "Pathling", "missing", "stale", "extra", "duplicated");
+    String row = "%-" + width + "s %10s %10s %9s %9s %9s %11s  %s%n";
+    out.printf(Locale.ROOT, row, "type", "source", "Pathling", "missing", "stale", "extra", "duplicated", "listing");
     for (TypeComparison t : types) {
       if (!t.pathlingServes()) {
-        out.printf(Locale.ROOT, row, t.type(), t.sourceCount(), "-", "-", "-", "-", "-");
+        out.printf(Locale.ROOT, row, t.type(), t.sourceCount(), "-", "-", "-", "-", "-", "-");
         continue;
       }
       out.printf(Locale.ROOT, row, t.type(), t.sourceCount(), t.pathlingCount(), t.missing(), t.stale(), t.extra(),
-          t.duplicated());
+          t.duplicated(), t.listing().label());
     }
     for (TypeComparison t : types) {
       for (DifferenceKind kind : DifferenceKind.values()) {
@@ -103,6 +103,9 @@ public record VerifyReport(List<TypeComparison> types, Optional<Repair.Counts> r
       node.put("source", t.sourceCount());
       node.put("pathling", t.pathlingCount());
       node.put("pathlingServes", t.pathlingServes());
+      if (t.pathlingServes()) {
+        node.put("listing", t.listing().label());
+      }
       for (DifferenceKind kind : DifferenceKind.values()) {
         node.put(kind.name().toLowerCase(Locale.ROOT), t.count(kind));
       }
