@@ -26,6 +26,7 @@ import org.hl7.fhir.r4.model.Location;
 import org.hl7.fhir.r4.model.Medication;
 import org.hl7.fhir.r4.model.Organization;
 import org.hl7.fhir.r4.model.Practitioner;
+import org.hl7.fhir.r4.model.ResearchStudy;
 import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.Specimen;
 import org.hl7.fhir.r4.model.Subscription;
@@ -187,6 +188,36 @@ class VerifyCommandTest {
     assertThat(after.exitCode()).as(after.out()).isZero();
     assertThat(after.out()).containsPattern("Specimen\\s+4\\s+4\\s+0\\s+0\\s+0\\s+0")
         .contains("Pathling holds what the source holds.");
+  }
+
+  @Test
+  void sourceListingExport_findsExactlyThePlantedDifferences_andSaysItListedByExport() throws Exception {
+    ResearchStudy same = write(new ResearchStudy().setStatus(ResearchStudy.ResearchStudyStatus.ACTIVE), "rs-same");
+    ResearchStudy older = write(new ResearchStudy().setStatus(ResearchStudy.ResearchStudyStatus.ACTIVE), "rs-stale");
+    write(new ResearchStudy().setStatus(ResearchStudy.ResearchStudyStatus.ACTIVE), "rs-missing");
+    pathling.seed(same, older,
+        new ResearchStudy().setStatus(ResearchStudy.ResearchStudyStatus.COMPLETED).setId(id("rs-extra")));
+    write(new ResearchStudy().setStatus(ResearchStudy.ResearchStudyStatus.COMPLETED), "rs-stale"); // version 2
+    ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor();
+    // HAPI moves an export on one step per maintenance pass, once a minute by itself.
+    maintenance.scheduleWithFixedDelay(hapi::runMaintenancePass, 0, 250, TimeUnit.MILLISECONDS);
+    Run check;
+    try {
+      check = run("verify", "--type", "ResearchStudy", "--source-listing", "export", "--json");
+    } finally {
+      maintenance.shutdownNow();
+    }
+
+    assertThat(check.exitCode()).as(check.out()).isEqualTo(VerifyRunner.DIFFERENT);
+    JsonNode study = byType(JSON.readTree(check.out())).get("ResearchStudy");
+    assertThat(study.get("listing").asText()).isEqualTo("export");
+    assertCounts(study, 3, 3, 1, 1, 1, 0);
+    assertThat(examples(study, "missing")).containsExactly(id("rs-missing"));
+    assertThat(examples(study, "stale")).containsExactly(id("rs-stale"));
+    assertThat(examples(study, "extra")).containsExactly(id("rs-extra"));
+
+    Run searched = run("verify", "--type", "ResearchStudy", "--source-listing", "search");
+    assertThat(searched.out()).containsPattern("ResearchStudy\\s+3\\s+3\\s+1\\s+1\\s+1\\s+0\\s+search");
   }
 
   @Test
