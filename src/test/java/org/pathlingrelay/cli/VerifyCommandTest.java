@@ -202,8 +202,11 @@ class VerifyCommandTest {
     // HAPI moves an export on one step per maintenance pass, once a minute by itself.
     maintenance.scheduleWithFixedDelay(hapi::runMaintenancePass, 0, 250, TimeUnit.MILLISECONDS);
     Run check;
+    Run auto;
     try {
       check = run("verify", "--type", "ResearchStudy", "--source-listing", "export", "--json");
+      // HAPI's CapabilityStatement lists $export, and 3 is above the threshold.
+      auto = run("verify", "--type", "ResearchStudy", "--export-listing-above", "2", "--json");
     } finally {
       maintenance.shutdownNow();
     }
@@ -216,6 +219,7 @@ class VerifyCommandTest {
     assertThat(examples(study, "stale")).containsExactly(id("rs-stale"));
     assertThat(examples(study, "extra")).containsExactly(id("rs-extra"));
 
+    assertThat(byType(JSON.readTree(auto.out())).get("ResearchStudy").get("listing").asText()).isEqualTo("export");
     Run searched = run("verify", "--type", "ResearchStudy", "--source-listing", "search");
     assertThat(searched.out()).containsPattern("ResearchStudy\\s+3\\s+3\\s+1\\s+1\\s+1\\s+0\\s+search");
   }
