@@ -6,7 +6,7 @@ import java.util.function.BooleanSupplier;
  * Which listing each type gets: a search always, an export always, or (auto) an export only for a
  * type large enough to pay for one, on a source that offers it. HAPI finishes an export a job
  * step per maintenance pass (a minute each by default), so even an export of one resource takes
- * minutes, while a search pages through 100,000 ids in about as long.
+ * minutes, while a search of a small type takes seconds.
  *
  * @param exportAbove in auto mode, the source count above which a type is exported
  */
