@@ -300,7 +300,7 @@ public final class BulkExportClient implements AutoCloseable {
    * the job's URL, and the next run resumes it.
    */
   public ExportManifest awaitManifest(URI statusUrl, Consumer<String> progress) throws InterruptedException {
-    Instant deadline = Instant.now().plus(settings.exportTimeout());
+    Instant deadline = pause.now().plus(settings.exportTimeout());
     boolean keepJob = false;
     try {
       for (int polls = 1; ; polls++) {
@@ -311,7 +311,7 @@ public final class BulkExportClient implements AutoCloseable {
         }
         ExportStatus.InProgress running = (ExportStatus.InProgress) status;
         running.progress().ifPresent(progress);
-        if (Instant.now().isAfter(deadline)) {
+        if (pause.now().isAfter(deadline)) {
           throw new SourceException(
               "The export did not finish within " + settings.exportTimeout(), 0, false, null, null);
         }
@@ -471,9 +471,9 @@ public final class BulkExportClient implements AutoCloseable {
     return new SourceException("The source did not answer " + what + ": " + e.getMessage(), 0, true, null, e);
   }
 
-  static Optional<Duration> retryAfter(HttpResponse response) {
+  private Optional<Duration> retryAfter(HttpResponse response) {
     Header header = response.getFirstHeader("Retry-After");
-    return header == null ? Optional.empty() : RetryAfter.parse(header.getValue(), Instant.now());
+    return header == null ? Optional.empty() : RetryAfter.parse(header.getValue(), pause.now());
   }
 
 

@@ -210,8 +210,8 @@ public final class SubscriptionRegistrar {
     for (Subscription subscription : pending) {
       byId.put(subscription.getIdElement().getIdPart(), null);
     }
-    Instant deadline = Instant.now().plus(activationTimeout);
-    while (byId.containsValue(null) && Instant.now().isBefore(deadline)) {
+    Instant deadline = pause.now().plus(activationTimeout);
+    while (byId.containsValue(null) && pause.now().isBefore(deadline)) {
       for (String id : List.copyOf(byId.keySet())) {
         if (byId.get(id) != null) {
           continue;
