@@ -42,6 +42,7 @@ final class EnvironmentDefaults implements IDefaultValueProvider {
           Map.entry("forward-mode", "RELAY_FORWARD_MODE"),
           Map.entry("batch-max", "RELAY_BATCH_MAX"),
           Map.entry("linger", "RELAY_LINGER"),
+          Map.entry("linger-max", "RELAY_LINGER_MAX"),
           Map.entry("max-body", "RELAY_MAX_BODY"),
           Map.entry("idle-timeout", "RELAY_IDLE_TIMEOUT"),
           Map.entry("request-read-timeout", "RELAY_REQUEST_READ_TIMEOUT"),

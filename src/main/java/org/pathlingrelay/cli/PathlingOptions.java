@@ -5,9 +5,13 @@ import java.time.Duration;
 import java.util.Optional;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** How to reach Pathling and how to forward to it; shared by every command that forwards. */
@@ -33,18 +37,38 @@ final class PathlingOptions implements HelpSection {
   @Option(names = "--batch-max", defaultValue = "5000", description = "Most changes in one request to Pathling. Env RELAY_BATCH_MAX. Default: ${DEFAULT-VALUE}")
   int batchMax;
 
-  @Option(names = "--linger", defaultValue = "200ms", description = "Longest a change waits for company before it is sent. Env RELAY_LINGER. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--linger", defaultValue = "200ms", description = "A type's changes are sent once none has come for this long. Env RELAY_LINGER. Default: ${DEFAULT-VALUE}")
   Duration linger;
+
+  @Option(names = "--linger-max", description = "Longest a change waits for company while more keep coming (a burst). Env RELAY_LINGER_MAX. Default: 5s, or --linger if that is longer")
+  Duration lingerMax;
+
+  /** Without --linger-max, a burst waits at most this long for company. */
+  static final Duration DEFAULT_LINGER_MAX = Duration.ofSeconds(5);
 
   @Option(names = "--parallel-types", defaultValue = "4", description = "Resource types forwarded at once (one request per type). Env RELAY_PARALLEL_TYPES. Default: ${DEFAULT-VALUE}")
   int parallelTypes;
 
   @Mixin PathlingAuthOptions auth;
 
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec command;
+
   /** What a forwarder to this Pathling needs, with the default retries and circuit breaker. */
   ForwardingSettings forwarding() {
-    return new ForwardingSettings(baseUrl(), tokens(), pathlingTimeout, forwardMode, batchMax, linger, parallelTypes,
+    return new ForwardingSettings(baseUrl(), tokens(), pathlingTimeout, forwardMode, batchMax, linger(), parallelTypes,
         ResilienceSettings.DEFAULTS);
+  }
+
+  /** {@code --linger} and {@code --linger-max}; a mistake in them is a usage error, naming them. */
+  private Linger linger() {
+    Duration max = lingerMax != null ? lingerMax
+        : DEFAULT_LINGER_MAX.compareTo(linger) >= 0 ? DEFAULT_LINGER_MAX : linger;
+    try {
+      return new Linger(linger, max);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(command.commandLine(), e.getMessage());
+    }
   }
 
   AccessTokens tokens() {

@@ -51,9 +51,6 @@ public record RelayConfig(
     if (receiver.maxBodyBytes() < 1) {
       throw new IllegalArgumentException("--max-body must be positive");
     }
-    if (forwarding.linger().isNegative()) {
-      throw new IllegalArgumentException("--linger must not be negative");
-    }
     Duration timeout = forwarding.pathlingTimeout();
     if (timeout.isNegative() || timeout.isZero() || timeout.toMillis() > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("--pathling-timeout must be positive (and under 24 days)");
@@ -75,7 +72,7 @@ public record RelayConfig(
         + ", pathlingToken=" + (forwarding.pathlingTokens() == AccessTokens.NONE ? "none" : "***")
         + ", receiverSecrets=" + receiver.secrets().size() + " configured, noAuth=" + receiver.noAuth()
         + ", forwardMode=" + forwarding.mode() + ", batchMax=" + forwarding.batchMax()
-        + ", linger=" + forwarding.linger() + ", maxBodyBytes=" + receiver.maxBodyBytes()
+        + ", linger=" + forwarding.linger().quiet() + ", lingerMax=" + forwarding.linger().max() + ", maxBodyBytes=" + receiver.maxBodyBytes()
         + ", parallelTypes=" + forwarding.parallelTypes() + ", httpLimits=" + receiver.httpLimits() + "]";
   }
 }

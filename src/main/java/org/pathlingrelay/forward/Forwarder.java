@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * send; at most one request per type is in flight (Pathling fails overlapping writes to a type),
  * while different types go in parallel. While a request is in flight the type's changes pile up,
  * and the next request takes all of them up to the batch maximum: under load batches grow by
- * themselves, at rest a change waits at most the linger. Which types go next, and when to look
+ * themselves, at rest a change waits at most the linger (a burst: until it pauses, or the longest linger). Which types go next, and when to look
  * again, is {@link TypeScheduler}'s pure decision (fair shares: the type that had fewest turns first); what a turn sends is
  * {@link Turn}'s.
  *
@@ -53,7 +53,7 @@ public final class Forwarder implements AutoCloseable {
    * @param backOff how long a type rests after its requests kept failing
    */
   public record Settings(
-      ForwardMode mode, int batchMax, Duration linger, int parallelTypes, Duration backOff) {
+      ForwardMode mode, int batchMax, Linger linger, int parallelTypes, Duration backOff) {
 
     public Settings {
       if (batchMax < 1) {

@@ -64,13 +64,13 @@ final class TypeScheduler {
   }
 
   private final int parallelTypes;
-  private final Duration linger;
-  private final FlushPolicy policy;
+  private final int batchMax;
+  private final Linger linger;
 
-  TypeScheduler(int parallelTypes, int batchMax, Duration linger) {
+  TypeScheduler(int parallelTypes, int batchMax, Linger linger) {
     this.parallelTypes = parallelTypes;
+    this.batchMax = batchMax;
     this.linger = linger;
-    this.policy = FlushPolicy.bySize(batchMax).or(FlushPolicy.byLinger(linger));
   }
 
   /**
@@ -116,11 +116,12 @@ final class TypeScheduler {
         continue;
       }
       Duration age = Duration.between(waiting.oldestReceivedAt(), now);
-      if (policy.flush(waiting.pending(), age)) {
+      Duration sinceNewest = Duration.between(waiting.newestReceivedAt(), now);
+      if (waiting.pending() > 0 && (waiting.pending() >= batchMax || linger.over(age, sinceNewest))) {
         long had = turns.getOrDefault(type, 0L);
         due.add(new Waiting(type, Math.max(had, floor), had, waiting.oldestReceivedAt()));
       } else {
-        next = min(next, linger.minus(age));
+        next = min(next, linger.left(age, sinceNewest));
       }
     }
     due.sort(Comparator.comparingLong(Waiting::counted)

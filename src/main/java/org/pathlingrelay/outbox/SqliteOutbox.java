@@ -311,15 +311,27 @@ final class SqliteOutbox implements Outbox {
   public synchronized List<TypeBacklog> backlog(int countUpTo) {
     List<TypeBacklog> backlog = new ArrayList<>();
     try (PreparedStatement count = readConnection.prepareStatement(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM resource_state"
-            + " WHERE resource_type = ? AND " + QUEUED + " LIMIT ?)")) {
+            "SELECT COUNT(*) FROM (SELECT 1 FROM resource_state"
+                + " WHERE resource_type = ? AND " + QUEUED + " LIMIT ?)");
+        PreparedStatement newest = readConnection.prepareStatement(
+            "SELECT first_received_at FROM resource_state"
+                + " WHERE resource_type = ? AND " + QUEUED + " ORDER BY first_seq DESC LIMIT 1")) {
       for (TypeBacklog type : pendingTypes()) {
         count.setString(1, type.type());
         count.setInt(2, countUpTo);
+        long pending;
         try (ResultSet rs = count.executeQuery()) {
           rs.next();
-          backlog.add(new TypeBacklog(type.type(), rs.getLong(1), type.oldestReceivedAt()));
+          pending = rs.getLong(1);
         }
+        newest.setString(1, type.type());
+        Instant newestAt = type.oldestReceivedAt();
+        try (ResultSet rs = newest.executeQuery()) {
+          if (rs.next()) {
+            newestAt = Instant.ofEpochMilli(rs.getLong(1));
+          }
+        }
+        backlog.add(new TypeBacklog(type.type(), pending, type.oldestReceivedAt(), newestAt));
       }
       return backlog;
     } catch (SQLException e) {

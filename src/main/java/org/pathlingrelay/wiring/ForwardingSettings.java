@@ -3,6 +3,7 @@ package org.pathlingrelay.wiring;
 import java.time.Duration;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.pathling.ResilienceSettings;
 
 /** Everything a forwarder needs to know, whichever command runs it. */
@@ -12,6 +13,6 @@ public record ForwardingSettings(
     Duration pathlingTimeout,
     ForwardMode mode,
     int batchMax,
-    Duration linger,
+    Linger linger,
     int parallelTypes,
     ResilienceSettings resilience) {}

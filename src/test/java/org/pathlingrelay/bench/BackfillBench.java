@@ -149,6 +149,7 @@ final class BackfillBench {
           "--data-dir", dataDir.toString(),
           "--batch-max", String.valueOf(relay.batchMax()),
           "--linger", relay.linger().toMillis() + "ms",
+          "--linger-max", relay.lingerMax().toMillis() + "ms",
           "--parallel-types", String.valueOf(relay.parallelTypes())));
       if (viaImport) {
         args.addAll(List.of("--load", "import", "--staging-dir", staging.toString()));

@@ -38,9 +38,9 @@ public final class Bench {
     List<String> failed = new ArrayList<>();
     notes.add(String.format(Locale.ROOT,
         "medians of %d round(s) (backfill loads: %d); ratio = median relay / median baseline; relay under test: batch-max %d,"
-            + " linger %d ms, parallel-types %d (serve's defaults unless set)",
+            + " linger %d ms (at most %d ms in a burst), parallel-types %d (serve's defaults unless set)",
         settings.rounds(), settings.backfill().rounds(), settings.relay().batchMax(), settings.relay().linger().toMillis(),
-        settings.relay().parallelTypes()));
+        settings.relay().lingerMax().toMillis(), settings.relay().parallelTypes()));
     try (Workspace workspace = new Workspace(settings.workDir()); QuietLogs quiet = QuietLogs.duringBench();
         RealPathling real = settings.real().isPresent()
             ? RealPathling.start(settings.real().get().pathlingUrl(), progress) : null) {

@@ -68,6 +68,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--linger-ms", defaultValue = "200", description = "The relay's --linger under test, in ms. Default: ${DEFAULT-VALUE}")
   long lingerMs;
 
+  @Option(names = "--linger-max-ms", defaultValue = "5000", description = "The relay's --linger-max under test, in ms. Default: ${DEFAULT-VALUE}")
+  long lingerMaxMs;
+
   @Option(names = "--parallel-types", defaultValue = "4", description = "The relay's --parallel-types under test. Default: ${DEFAULT-VALUE}")
   int parallelTypes;
 
@@ -294,7 +297,8 @@ public final class BenchCommand implements Callable<Integer> {
         rounds,
         corpus,
         workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")),
-        new BenchSettings.RelayUnderTest(batchMax, Duration.ofMillis(lingerMs), parallelTypes),
+        new BenchSettings.RelayUnderTest(batchMax, Duration.ofMillis(lingerMs), parallelTypes,
+            Duration.ofMillis(lingerMaxMs)),
         new BenchSettings.Ingest(ingestRequests, ingestWarmUp, concurrency, ingestForward),
         new BenchSettings.Forward(forwardSize, forwardUpdateSize, forwardTypes, model),
         new BenchSettings.Lag(lagRate, Duration.ofSeconds(lagSeconds), concurrency, model, lagTypes, lagQuietTypes,

@@ -10,6 +10,7 @@ import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.ReceiverSettings;
@@ -30,7 +31,7 @@ final class BenchRelay {
         new ReceiverSettings("127.0.0.1", 0, List.of(SECRET), false, 16L * 1024 * 1024),
         dataDir,
         new ForwardingSettings(pathlingUrl, AccessTokens.NONE, Duration.ofMinutes(5), mode, settings.batchMax(),
-            settings.linger(), settings.parallelTypes(), ResilienceSettings.DEFAULTS));
+            new Linger(settings.linger(), settings.lingerMax()), settings.parallelTypes(), ResilienceSettings.DEFAULTS));
     return Relay.start(config, Clock.systemUTC());
   }
 

@@ -62,7 +62,7 @@ public record BenchSettings(
   }
 
   /** The relay's own forwarding settings, as {@code serve} would use them. */
-  public record RelayUnderTest(int batchMax, Duration linger, int parallelTypes) {}
+  public record RelayUnderTest(int batchMax, Duration linger, int parallelTypes, Duration lingerMax) {}
 
   /**
    * @param requests notifications per measured round

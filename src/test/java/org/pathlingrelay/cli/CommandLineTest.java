@@ -30,6 +30,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.DeadLetter;
 import org.pathlingrelay.outbox.Outbox;
@@ -637,6 +638,7 @@ class CommandLineTest {
     "--batch-max,    0,           --batch-max must be at least 1",
     "--max-body,     0,           --max-body must be positive",
     "--linger,       -PT1S,       --linger must not be negative",
+    "--linger-max,   100ms,       --linger-max (PT0.1S) must be at least --linger (PT0.2S)",
     "--pathling-url, ftp://x/fhir, --pathling-url must be an http(s) URL",
     "--port,         70000,       --port must be between 0 and 65535"
   })
@@ -888,7 +890,7 @@ class CommandLineTest {
             Duration.ofMinutes(5),
             ForwardMode.BATCH,
             5000,
-            Duration.ofMillis(200),
+            new Linger(Duration.ofMillis(200), Duration.ofSeconds(5)),
             4,
             ResilienceSettings.DEFAULTS));
   }

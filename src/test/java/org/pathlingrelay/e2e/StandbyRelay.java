@@ -14,6 +14,7 @@ import org.pathlingrelay.cli.Main;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.ReceiverSettings;
@@ -37,7 +38,7 @@ public final class StandbyRelay {
             new ReceiverSettings("127.0.0.1", 0, List.of("standby-secret"), false, 16L * 1024 * 1024),
             scratch,
             new ForwardingSettings("http://127.0.0.1:1/fhir", AccessTokens.NONE, Duration.ofSeconds(5),
-                ForwardMode.BATCH, 5_000, Duration.ofMillis(50), 1, ResilienceSettings.DEFAULTS),
+                ForwardMode.BATCH, 5_000, Linger.of(Duration.ofMillis(50)), 1, ResilienceSettings.DEFAULTS),
             Optional.empty()),
         Clock.systemUTC())) {
       warm.outbox().stats();

@@ -49,7 +49,7 @@ class DispatchDecisionTest {
   }
 
   private TypeScheduler.Decision decide(int parallelTypes) {
-    TypeScheduler scheduler = new TypeScheduler(parallelTypes, BATCH_MAX, LINGER);
+    TypeScheduler scheduler = new TypeScheduler(parallelTypes, BATCH_MAX, Linger.of(LINGER));
     return scheduler.decide(List.copyOf(backlog.values()), state, clock.instant());
   }
 
@@ -205,16 +205,6 @@ class DispatchDecisionTest {
 
     assertThat(decision.send()).containsExactly("Patient");
     assertThat(decision.wakeBy()).as("Condition's linger").isEqualTo(START.plus(LINGER));
-  }
-
-  @Test
-  void flushPolicy_sendsAFullBatchAtOnce_orAnyBacklogOnceItIsAsOldAsTheLinger() {
-    FlushPolicy policy = FlushPolicy.bySize(BATCH_MAX).or(FlushPolicy.byLinger(LINGER));
-
-    assertThat(policy.flush(BATCH_MAX, Duration.ZERO)).isTrue();
-    assertThat(policy.flush(BATCH_MAX - 1, LINGER.minusMillis(1))).isFalse();
-    assertThat(policy.flush(1, LINGER)).isTrue();
-    assertThat(policy.flush(0, Duration.ofHours(1))).as("nothing to send").isFalse();
   }
 
   @Test

@@ -63,7 +63,7 @@ class ForwarderHoldTest {
     PathlingCalls calls = new PathlingCalls(
         ResilienceSettings.DEFAULTS, RetryRegistry.ofDefaults(), CircuitBreakerRegistry.ofDefaults());
     forwarder = new Forwarder(outbox, writer, calls,
-        new Forwarder.Settings(ForwardMode.BATCH, 10, Duration.ZERO, parallelTypes, Duration.ofMillis(100)),
+        new Forwarder.Settings(ForwardMode.BATCH, 10, Linger.of(Duration.ZERO), parallelTypes, Duration.ofMillis(100)),
         InstantSource.system(), new SimpleMeterRegistry());
     outbox.onAppend = forwarder::wake;
     forwarder.start();

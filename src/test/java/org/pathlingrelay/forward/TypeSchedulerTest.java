@@ -1,6 +1,7 @@
 package org.pathlingrelay.forward;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -22,7 +23,7 @@ class TypeSchedulerTest {
   private static final int BATCH_MAX = 1_000;
 
   private static TypeScheduler scheduler(int parallelTypes) {
-    return new TypeScheduler(parallelTypes, BATCH_MAX, LINGER);
+    return new TypeScheduler(parallelTypes, BATCH_MAX, Linger.of(LINGER));
   }
 
   private static TypeBacklog waiting(String type, long pending, Duration since) {
@@ -295,5 +296,48 @@ class TypeSchedulerTest {
     // Busy types wait ⌈21 / 4⌉ = 6 rounds between turns; the quiet one takes the next free slot.
     assertThat(longestWait.values()).allSatisfy(rounds -> assertThat(rounds).isLessThanOrEqualTo(6));
     assertThat(longestWait.get("Quiet")).isLessThanOrEqualTo(1);
+  }
+
+  private static final Linger BURSTY = new Linger(Duration.ofMillis(200), Duration.ofSeconds(5));
+
+  private static TypeBacklog burst(String type, long pending, Duration oldest, Duration newest) {
+    return new TypeBacklog(type, pending, NOW.minus(oldest), NOW.minus(newest));
+  }
+
+  @Test
+  void aBurst_waitsWhileItsChangesKeepComing_andTheNextDecisionComesWhenTheyMightHavePaused() {
+    TypeScheduler.Decision decision = new TypeScheduler(4, BATCH_MAX, BURSTY).decide(
+        List.of(burst("Observation", 40, Duration.ofSeconds(3), Duration.ofMillis(50))),
+        Set.of(), Set.of(), Map.of(), Map.of(), NOW);
+
+    assertThat(decision.send()).isEmpty();
+    assertThat(decision.next()).isEqualTo(Duration.ofMillis(150));
+  }
+
+  @Test
+  void aBurstStillComing_goesOnceItsOldestChangeHasWaitedTheLongestLinger() {
+    TypeScheduler.Decision decision = new TypeScheduler(4, BATCH_MAX, BURSTY).decide(
+        List.of(burst("Observation", 400, Duration.ofSeconds(5), Duration.ofMillis(10))),
+        Set.of(), Set.of(), Map.of(), Map.of(), NOW);
+
+    assertThat(decision.send()).containsExactly("Observation");
+  }
+
+  @Test
+  void aBurstThatPausedForTheLinger_goesAtOnce_andSoDoesALoneChange() {
+    TypeScheduler.Decision decision = new TypeScheduler(4, BATCH_MAX, BURSTY).decide(List.of(
+            burst("Observation", 40, Duration.ofSeconds(2), Duration.ofMillis(200)),
+            burst("Patient", 1, Duration.ofMillis(200), Duration.ofMillis(200)),
+            burst("Condition", 1, Duration.ofMillis(199), Duration.ofMillis(199))),
+        Set.of(), Set.of(), Map.of(), Map.of(), NOW);
+
+    assertThat(decision.send()).containsExactlyInAnyOrder("Observation", "Patient");
+  }
+
+  @Test
+  void aLingerWhoseLongestIsShorterThanItsQuiet_isRefused_namingBothOptions() {
+    assertThatThrownBy(() -> new Linger(Duration.ofSeconds(2), Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--linger-max (PT1S) must be at least --linger (PT2S)");
   }
 }

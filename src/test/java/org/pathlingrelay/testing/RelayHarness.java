@@ -8,6 +8,7 @@ import org.pathlingrelay.auth.AccessTokens;
 import org.pathlingrelay.cli.Relay;
 import org.pathlingrelay.cli.RelayConfig;
 import org.pathlingrelay.forward.ForwardMode;
+import org.pathlingrelay.forward.Linger;
 import org.pathlingrelay.pathling.ResilienceSettings;
 import org.pathlingrelay.wiring.ForwardingSettings;
 import org.pathlingrelay.wiring.ReceiverSettings;
@@ -35,7 +36,7 @@ public final class RelayHarness {
   /** No authentication to Pathling, a short linger and {@link #FAST_RETRIES}. */
   public static ForwardingSettings forwarding(String pathlingUrl, ForwardMode mode) {
     return new ForwardingSettings(
-        pathlingUrl, AccessTokens.NONE, Duration.ofSeconds(30), mode, 5_000, Duration.ofMillis(50), 4, FAST_RETRIES);
+        pathlingUrl, AccessTokens.NONE, Duration.ofSeconds(30), mode, 5_000, Linger.of(Duration.ofMillis(50)), 4, FAST_RETRIES);
   }
 
   public static Relay start(RelayConfig config) throws Exception {
