@@ -271,7 +271,14 @@ final class WriteSide implements AutoCloseable {
     return held.isPresent() ? Disposition.REPLACED : Disposition.QUEUED;
   }
 
-  /** The delete takes the version after the newest we know of, so older updates count as stale. */
+  /**
+   * The delete takes the version after the newest we know of, so older updates count as stale. Of
+   * a resource we know no version of, it takes version 2: versions count from 1 and a delete is a
+   * version of its own (HAPI's), so the creation arriving after its delete (HAPI delivers on
+   * several threads, in no order) is older and cannot bring the resource back.
+   */
+  private static final VersionStamp FIRST_DELETABLE = new VersionStamp(2L, null);
+
   private static VersionStamp inferDeleteStamp(
       Optional<VersionStamp> held, Optional<VersionStamp> forwarded) {
     Long newest = null;
@@ -281,7 +288,7 @@ final class WriteSide implements AutoCloseable {
         newest = version;
       }
     }
-    return newest == null ? VersionStamp.UNKNOWN : new VersionStamp(newest, null).successor();
+    return newest == null ? FIRST_DELETABLE : new VersionStamp(newest, null).successor();
   }
 
   /**

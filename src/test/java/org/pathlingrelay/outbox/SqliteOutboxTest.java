@@ -123,6 +123,26 @@ class SqliteOutboxTest {
   }
 
   @Test
+  void aCreationArrivingAfterTheDeleteOfAResourceNeverSeen_isStale_pendingOrForwarded() {
+    // HAPI delivers on several threads: a resource created and deleted within seconds may reach
+    // the relay delete first. Versions count from 1 and the delete is a version of its own.
+    ResourceKey pendingDelete = new ResourceKey("Patient", "race-1");
+    ResourceKey forwardedDelete = new ResourceKey("Patient", "race-2");
+    append(Change.delete(pendingDelete, VersionStamp.UNKNOWN));
+    append(Change.delete(forwardedDelete, VersionStamp.UNKNOWN));
+    outbox.acknowledge(pending("Patient").stream().filter(p -> p.key().equals(forwardedDelete)).toList());
+
+    assertThat(append(version(pendingDelete, 1))).isEqualTo(Disposition.STALE);
+    assertThat(append(version(forwardedDelete, 1))).isEqualTo(Disposition.STALE);
+    assertThat(pending("Patient")).singleElement().satisfies(p -> {
+      assertThat(p.key()).isEqualTo(pendingDelete);
+      assertThat(p.operation()).isEqualTo(Operation.DELETE);
+    });
+    // Re-created after the delete, a resource gets a later version (HAPI: 3), and wins.
+    assertThat(append(version(forwardedDelete, 3))).isEqualTo(Disposition.QUEUED);
+  }
+
+  @Test
   void acknowledge_removesTheRow_andOlderVersionsAreStaleAfterwards() {
     append(version(PATIENT, 5));
     outbox.acknowledge(pending("Patient"));
@@ -284,6 +304,12 @@ class SqliteOutboxTest {
         .extracting(TypeBacklog::type, TypeBacklog::pending)
         .containsExactly(tuple("Observation", 10L), tuple("Patient", 2L));
     assertThat(outbox.backlog(10).get(1).oldestReceivedAt()).isAfterOrEqualTo(patientsFrom);
+    // the newest arrival: p2, queued after p1
+    assertThat(outbox.backlog(10).get(1).newestReceivedAt())
+        .isAfterOrEqualTo(outbox.backlog(10).get(1).oldestReceivedAt());
+    Instant observationsFrom = outbox.backlog(10).get(0).oldestReceivedAt();
+    assertThat(outbox.backlog(10).get(0).newestReceivedAt()).isAfterOrEqualTo(observationsFrom)
+        .isBeforeOrEqualTo(patientsFrom);
   }
 
   @Test
