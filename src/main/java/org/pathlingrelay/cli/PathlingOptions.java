@@ -37,7 +37,7 @@ final class PathlingOptions implements HelpSection {
   @Option(names = "--batch-max", defaultValue = "5000", description = "Most changes in one request to Pathling. Env RELAY_BATCH_MAX. Default: ${DEFAULT-VALUE}")
   int batchMax;
 
-  @Option(names = "--linger", defaultValue = "200ms", description = "A type's changes are sent once none has come for this long. Env RELAY_LINGER. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--linger", defaultValue = "1s", description = "A type's changes are sent once none has come for this long. Env RELAY_LINGER. Default: ${DEFAULT-VALUE}")
   Duration linger;
 
   @Option(names = "--linger-max", description = "Longest a change waits for company while more keep coming (a burst). Env RELAY_LINGER_MAX. Default: 5s, or --linger if that is longer")

@@ -65,7 +65,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--batch-max", defaultValue = "5000", description = "The relay's --batch-max under test. Default: ${DEFAULT-VALUE}")
   int batchMax;
 
-  @Option(names = "--linger-ms", defaultValue = "200", description = "The relay's --linger under test, in ms. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--linger-ms", defaultValue = "1000", description = "The relay's --linger under test, in ms. Default: ${DEFAULT-VALUE}")
   long lingerMs;
 
   @Option(names = "--linger-max-ms", defaultValue = "5000", description = "The relay's --linger-max under test, in ms. Default: ${DEFAULT-VALUE}")

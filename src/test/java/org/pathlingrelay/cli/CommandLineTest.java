@@ -184,7 +184,7 @@ class CommandLineTest {
         new Contract("--batch-max", "RELAY_BATCH_MAX", s -> s.pathling.batchMax,
             5000, "100", 100, "200", 200, "300", 300),
         new Contract("--linger", "RELAY_LINGER", s -> s.pathling.linger,
-            Duration.ofMillis(200), "1s", Duration.ofSeconds(1), "2m", Duration.ofMinutes(2),
+            Duration.ofSeconds(1), "2s", Duration.ofSeconds(2), "2m", Duration.ofMinutes(2),
             "PT3H", Duration.ofHours(3)),
         new Contract("--max-body", "RELAY_MAX_BODY", s -> s.maxBody,
             16_777_216L, "1KiB", 1024L, "10MB", 10_000_000L, "512KiB", 524_288L),
@@ -638,7 +638,7 @@ class CommandLineTest {
     "--batch-max,    0,           --batch-max must be at least 1",
     "--max-body,     0,           --max-body must be positive",
     "--linger,       -PT1S,       --linger must not be negative",
-    "--linger-max,   100ms,       --linger-max (PT0.1S) must be at least --linger (PT0.2S)",
+    "--linger-max,   100ms,       --linger-max (PT0.1S) must be at least --linger (PT1S)",
     "--pathling-url, ftp://x/fhir, --pathling-url must be an http(s) URL",
     "--port,         70000,       --port must be between 0 and 65535"
   })
@@ -956,7 +956,7 @@ class CommandLineTest {
         .contains("RELAY_PORT", "RELAY_SECRET", "PATHLING_URL", "RELAY_CONFIG")
         .contains("Default: 8082", "Default: 0.0.0.0", "Default: ./data",
             "Default: http://localhost:8081/fhir", "Default: batch", "Default: 5000",
-            "Default: 200ms", "Default: 16MiB");
+            "Default: 1s", "Default: 16MiB");
   }
 
   @Test
