@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -80,13 +81,21 @@ public record BackfillReport(
       outcome = String.format("%d change(s) forwarded; everything queued has been delivered to Pathling", forwarded);
     }
     long work = Math.max(exported(), forwarded);
-    out.printf("export transaction time %s; %s; %.1f s (%.0f %s/s)%n",
+    out.printf("export transaction time %s; %s; %.1f s (%s %s/s)%n",
         transactionTime, outcome, seconds,
-        elapsed.isZero() ? 0.0 : work * 1000.0 / elapsed.toMillis(),
+        rate(elapsed.isZero() ? 0.0 : work * 1000.0 / elapsed.toMillis()),
         exported() >= forwarded ? "resources" : "changes");
     for (String error : sourceErrors) {
       out.println("source reported: " + error);
     }
     out.flush();
+  }
+
+  /** A rate with the digits it needs: a slow run (HAPI's export takes minutes) does not read as 0/s. */
+  static String rate(double perSecond) {
+    if (perSecond == 0 || perSecond >= 10) {
+      return String.format(Locale.ROOT, "%.0f", perSecond);
+    }
+    return String.format(Locale.ROOT, perSecond >= 1 ? "%.1f" : "%.2g", perSecond);
   }
 }
