@@ -131,6 +131,10 @@ class BackfillCrashIT {
     Map<String, String> export = datasetOf(1);
     int stale = seedOlderVersionsOfEvery(25, export);
     source.setRetryAfter("1");
+    // A source slow enough that the kill "while staging" lands while staging: 29 files at 200 ms on 4
+    // connections last about 1.5 s, the kill comes within 200 ms of the first (once all 29 were done
+    // before the kill landed, on a loaded machine).
+    source.setDownloadDelay(Duration.ofMillis(200));
     pathling.setImportDuration(Duration.ofSeconds(4));
     Path staging = Files.createDirectories(work.resolve("staging"));
 

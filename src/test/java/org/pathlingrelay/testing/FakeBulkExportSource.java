@@ -248,6 +248,7 @@ public final class FakeBulkExportSource extends FakeServer {
   private volatile boolean hapiCancelQuirk;
   private volatile boolean historyServed = true;
   private volatile boolean gzip;
+  private volatile Duration downloadDelay = Duration.ZERO;
   private volatile boolean rangeRequests;
   private volatile String requiredToken;
 
@@ -401,6 +402,14 @@ public final class FakeBulkExportSource extends FakeServer {
   /** The {@code Retry-After} value of in-progress polls, verbatim (default {@code 120}). */
   public void setRetryAfter(String value) {
     retryAfter = Objects.requireNonNull(value, "value");
+  }
+
+  /**
+   * Each file download waits this long before it answers (default zero): a slow source, so that a
+   * test can be sure to act while files are still coming. Live.
+   */
+  public void setDownloadDelay(Duration delay) {
+    downloadDelay = Objects.requireNonNull(delay, "delay");
   }
 
   /** Resources per output file (default {@link #HAPI_FILE_CAPACITY}); for later kick-offs. */
@@ -1682,6 +1691,7 @@ public final class FakeBulkExportSource extends FakeServer {
     private void download(HttpServletRequest request, HttpServletResponse response, String id)
         throws IOException {
       String url = request.getRequestURL().toString();
+      pauseFor(downloadDelay);
       ExportFile file;
       Answer refusal = null;
       long cutAfter = -1;
@@ -2002,5 +2012,17 @@ public final class FakeBulkExportSource extends FakeServer {
   @Override
   public String toString() {
     return "FakeBulkExportSource[" + (isUp() ? baseUrl() : "down") + ", " + datasetDir() + "]";
+  }
+
+  private static void pauseFor(Duration delay) throws IOException {
+    if (delay.isZero()) {
+      return;
+    }
+    try {
+      Thread.sleep(delay.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while delaying a download", e);
+    }
   }
 }
