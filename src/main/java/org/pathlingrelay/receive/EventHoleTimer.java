@@ -2,11 +2,9 @@ package org.pathlingrelay.receive;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.pathlingrelay.outbox.MissedEvents;
 import org.pathlingrelay.outbox.NotificationIntake;
+import org.pathlingrelay.schedule.Ticker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,19 +19,14 @@ public final class EventHoleTimer implements AutoCloseable {
   static final Duration EVERY = Duration.ofSeconds(1);
 
   private final NotificationIntake outbox;
-  private final ScheduledExecutorService scheduler =
-      Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "event-holes");
-        thread.setDaemon(true);
-        return thread;
-      });
+  private final Ticker ticker = new Ticker("event-holes", EVERY);
 
   public EventHoleTimer(NotificationIntake outbox) {
     this.outbox = outbox;
   }
 
   public void start() {
-    scheduler.scheduleWithFixedDelay(this::check, EVERY.toMillis(), EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    ticker.start(this::check);
   }
 
   private void check() {
@@ -56,7 +49,7 @@ public final class EventHoleTimer implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    scheduler.shutdownNow();
+  public void close() throws InterruptedException {
+    ticker.close();
   }
 }
