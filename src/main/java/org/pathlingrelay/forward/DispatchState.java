@@ -17,17 +17,21 @@ import java.util.TreeSet;
  * @param inFlight types with a request (a turn) in flight
  * @param holds types other writers own for now
  * @param restingUntil when types whose requests failed may be tried again
- * @param turns how many turns each type has had: its share of Pathling so far
+ * @param turnEndedAt when each type's last turn ended: a change that came after it found the type
+ *     with nothing waiting
  */
 record DispatchState(
-    Set<String> inFlight, Holds holds, Map<String, Instant> restingUntil, Map<String, Long> turns) {
+    Set<String> inFlight,
+    Holds holds,
+    Map<String, Instant> restingUntil,
+    Map<String, Instant> turnEndedAt) {
 
   static final DispatchState INITIAL = new DispatchState(Set.of(), Holds.NONE, Map.of(), Map.of());
 
   DispatchState {
     inFlight = Set.copyOf(inFlight);
     restingUntil = Map.copyOf(restingUntil);
-    turns = Map.copyOf(turns);
+    turnEndedAt = Map.copyOf(turnEndedAt);
   }
 
   /** Whether a new turn of {@code type} may start. */
@@ -43,7 +47,7 @@ record DispatchState(
     }
     Set<String> more = new HashSet<>(inFlight);
     more.add(type);
-    return new DispatchState(more, holds, restingUntil, turns);
+    return new DispatchState(more, holds, restingUntil, turnEndedAt);
   }
 
   /** A turn of {@code type} ended at {@code endedAt}; after a failure it rests for {@code rest}. */
@@ -59,18 +63,18 @@ record DispatchState(
     } else {
       rests.remove(type);
     }
-    Map<String, Long> counted = new HashMap<>(turns);
-    counted.merge(type, 1L, Long::sum);
-    return new DispatchState(fewer, holds, rests, counted);
+    Map<String, Instant> ended = new HashMap<>(turnEndedAt);
+    ended.put(type, endedAt);
+    return new DispatchState(fewer, holds, rests, ended);
   }
 
   /** Holds {@code types} (every type when empty); turns in flight go on until they end. */
   DispatchState held(Set<String> types) {
-    return new DispatchState(inFlight, holds.plus(types), restingUntil, turns);
+    return new DispatchState(inFlight, holds.plus(types), restingUntil, turnEndedAt);
   }
 
   DispatchState released(Set<String> types) {
-    return new DispatchState(inFlight, holds.minus(types), restingUntil, turns);
+    return new DispatchState(inFlight, holds.minus(types), restingUntil, turnEndedAt);
   }
 
   /** Whether a turn of any of {@code types} (of any type when empty) is still in flight. */

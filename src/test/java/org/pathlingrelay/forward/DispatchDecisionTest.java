@@ -263,6 +263,6 @@ class DispatchDecisionTest {
     state = state.dispatched("Patient").finished("Patient", clock.instant(), Duration.ZERO);
 
     assertThat(state.restingUntil()).isEmpty();
-    assertThat(state.turns()).containsEntry("Patient", 2L);
+    assertThat(state.turnEndedAt()).containsEntry("Patient", clock.instant());
   }
 }

@@ -63,59 +63,99 @@ class TypeSchedulerTest {
     assertThat(decision.send()).containsExactly("Patient");
   }
 
+  /** A backlog whose oldest change came {@code since} ago and the type's last turn ended {@code served} ago. */
+  private static Map.Entry<TypeBacklog, Instant> busy(String type, long pending, Duration since, Duration served) {
+    return Map.entry(waiting(type, pending, since), NOW.minus(served));
+  }
+
+  private static TypeScheduler.Decision decide(
+      TypeScheduler scheduler, Set<String> inFlight, List<Map.Entry<TypeBacklog, Instant>> backlog) {
+    Map<String, Instant> served = new HashMap<>();
+    backlog.forEach(entry -> served.put(entry.getKey().type(), entry.getValue()));
+    return scheduler.decide(
+        backlog.stream().map(Map.Entry::getKey).toList(), inFlight, Set.of(), Map.of(), served, NOW);
+  }
+
   @Test
-  void aBusyTypeThatHadMoreTurns_waits_howeverOldItsBacklog() {
+  void aBusyTypeServedMoreRecently_waits_howeverOldItsBacklog() {
     // A resource updated while in flight keeps its place: Observation's oldest change is a minute old.
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", BATCH_MAX, Duration.ofMinutes(1)),
-        waiting("Patient", 10, Duration.ofSeconds(3)));
-
-    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
-        Map.of("Observation", 40L, "Patient", 39L), NOW);
+    TypeScheduler.Decision decision = decide(scheduler(1), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(2)),
+        busy("Patient", 10, Duration.ofSeconds(30), Duration.ofSeconds(20))));
 
     assertThat(decision.send()).containsExactly("Patient");
   }
 
   @Test
-  void aTypeBackFromIdle_goesAheadOfTheLeastServedWaitingType_byNoMoreThanOneTurn() {
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", 10, Duration.ofMinutes(1)),
-        waiting("Condition", 10, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
-    // Patient had 2 turns (long ago), the busy types 300 and 302: Patient counts as having had
-    // 299 and goes first; it cannot claim the 297 turns it saved.
-    Map<String, Long> turns = Map.of("Observation", 300L, "Condition", 302L, "Patient", 2L);
+  void aTypeBackFromIdle_goesAheadOfEveryBusyType() {
+    TypeScheduler.Decision decision = decide(scheduler(1), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
+        busy("Condition", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(6)),
+        busy("Patient", 1, Duration.ofSeconds(3), Duration.ofHours(1))));
 
-    TypeScheduler.Decision decision = scheduler(3).decide(backlog, Set.of(), Set.of(), Map.of(), turns, NOW);
-
-    assertThat(decision.send()).containsExactly("Patient", "Observation", "Condition");
-  }
-
-  @Test
-  void aTypeBackFromIdle_countsLevelWithTheBusyTypes_lessOneTurn_soATypeDueTwoTurnsBehindStillGoesFirst() {
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", 10, Duration.ofMinutes(1)),
-        waiting("Condition", 10, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)));
-    Map<String, Long> turns = Map.of("Observation", 300L, "Condition", 298L, "Patient", 2L);
-
-    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(), turns, NOW);
-
-    // the floor is 298 − 1 = 297: Patient counts 297, Condition 298
     assertThat(decision.send()).containsExactly("Patient");
   }
 
   @Test
-  void ofTwoTypesBackFromIdle_theOneThatHadFewerTurnsGoesFirst() {
-    List<TypeBacklog> backlog = List.of(
-        waiting("Observation", 10, Duration.ofMinutes(1)),
-        waiting("Patient", 1, Duration.ofSeconds(3)),
-        waiting("Device", 1, Duration.ofSeconds(5)));
+  void aTypeBackFromIdle_getsOneTurn_notTheTurnsItMissed_afterItTheOthersServedBeforeItGoFirst() {
+    // Patient was idle for an hour, had its turn a second ago, and a burst of it came meanwhile.
+    TypeScheduler.Decision decision = decide(scheduler(2), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
+        busy("Condition", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(6)),
+        busy("Patient", BATCH_MAX, Duration.ofSeconds(2), Duration.ofSeconds(1))));
 
-    TypeScheduler.Decision decision = scheduler(1).decide(backlog, Set.of(), Set.of(), Map.of(),
-        Map.of("Observation", 300L, "Patient", 2L, "Device", 4L), NOW);
+    assertThat(decision.send()).containsExactly("Observation", "Condition");
+  }
 
-    assertThat(decision.send()).containsExactly("Patient");
+  @Test
+  void aTypeThatNeverHadATurn_goesFirst() {
+    TypeScheduler.Decision decision = decide(scheduler(1), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofHours(2)),
+        Map.entry(waiting("Device", 1, Duration.ofSeconds(1)), Instant.MIN)));
+
+    assertThat(decision.send()).containsExactly("Device");
+  }
+
+  @Test
+  void fourSlots_busyTypesTakeThree_andTheFourthIsKeptForATypeWithNothingWaitingFromBefore() {
+    TypeScheduler.Decision decision = decide(scheduler(4), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
+        busy("Condition", 50, Duration.ofMinutes(1), Duration.ofSeconds(8)),
+        busy("Encounter", 50, Duration.ofMinutes(1), Duration.ofSeconds(7)),
+        busy("Procedure", 50, Duration.ofMinutes(1), Duration.ofSeconds(6)),
+        busy("Immunization", 50, Duration.ofMinutes(1), Duration.ofSeconds(5))));
+
+    assertThat(decision.send()).containsExactly("Observation", "Condition", "Encounter");
+  }
+
+  @Test
+  void aQuietTypesLoneChange_takesTheKeptSlot_whileThreeBusyTurnsAreInFlight() {
+    TypeScheduler.Decision decision = decide(scheduler(4), Set.of("Observation", "Condition", "Encounter"), List.of(
+        busy("Procedure", 50, Duration.ofMinutes(1), Duration.ofSeconds(6)),
+        busy("Immunization", 50, Duration.ofMinutes(1), Duration.ofSeconds(5)),
+        busy("Device", 1, Duration.ofSeconds(1), Duration.ofMinutes(2))));
+
+    assertThat(decision.send()).containsExactly("Device");
+  }
+
+  @Test
+  void whileAQuietTypesTurnIsInFlight_busyTypesStillLeaveOneSlotFree() {
+    TypeScheduler.Decision decision = decide(scheduler(4), Set.of("Device"), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
+        busy("Condition", 50, Duration.ofMinutes(1), Duration.ofSeconds(8)),
+        busy("Encounter", 50, Duration.ofMinutes(1), Duration.ofSeconds(7))));
+
+    assertThat(decision.send()).containsExactly("Observation", "Condition");
+  }
+
+  @Test
+  void twoSlots_keepNoneBack_busyTypesTakeBoth() {
+    TypeScheduler.Decision decision = decide(scheduler(2), Set.of(), List.of(
+        busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
+        busy("Condition", 50, Duration.ofMinutes(1), Duration.ofSeconds(8)),
+        busy("Encounter", 50, Duration.ofMinutes(1), Duration.ofSeconds(7))));
+
+    assertThat(decision.send()).containsExactly("Observation", "Condition");
   }
 
   @Test
@@ -220,7 +260,7 @@ class TypeSchedulerTest {
     Duration round = Duration.ofSeconds(3);
     Instant start = NOW;
     List<String> busy = IntStream.range(0, types).mapToObj(i -> "Type" + (char) ('A' + i)).toList();
-    Map<String, Long> turns = new HashMap<>();
+    Map<String, Instant> served = new HashMap<>();
     Map<String, Integer> lastTurn = new HashMap<>();
     Map<String, Integer> longestWait = new HashMap<>();
     Set<String> inFlight = new HashSet<>();
@@ -229,7 +269,7 @@ class TypeSchedulerTest {
     for (int r = 0; r < rounds; r++) {
       Instant now = start.plus(round.multipliedBy(r));
       for (String type : inFlight) {
-        turns.merge(type, 1L, Long::sum);
+        served.put(type, now);
       }
       inFlight.clear();
       if (r == quietArrives) {
@@ -245,7 +285,7 @@ class TypeSchedulerTest {
         backlog.add(new TypeBacklog("Quiet", 1, quietSince));
       }
       TypeScheduler.Decision decision = scheduler.decide(
-          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(turns), now);
+          backlog, Set.copyOf(inFlight), Set.of(), Map.of(), Map.copyOf(served), now);
       assertThat(decision.send()).hasSizeLessThanOrEqualTo(parallelTypes).doesNotHaveDuplicates();
       for (String type : decision.send()) {
         int waited = r - lastTurn.getOrDefault(type, 0);
@@ -268,9 +308,10 @@ class TypeSchedulerTest {
     Map<String, Integer> longestWait = simulate(8, 4, 40, 13);
 
     assertThat(longestWait).hasSize(9);
-    // Nine types, four slots: nobody waits more than ⌈9 / 4⌉ = 3 rounds between turns.
+    // Eight busy types on the three slots they may take: nobody waits more than ⌈8 / 3⌉ = 3
+    // rounds between turns, and the quiet type's lone change goes in the slot kept free.
     assertThat(longestWait.values()).allSatisfy(rounds -> assertThat(rounds).isLessThanOrEqualTo(3));
-    assertThat(longestWait.get("Quiet")).as("the quiet type's lone change").isLessThanOrEqualTo(2);
+    assertThat(longestWait.get("Quiet")).as("the quiet type's lone change").isZero();
   }
 
   @Test
@@ -290,12 +331,12 @@ class TypeSchedulerTest {
   }
 
   @Test
-  void twentyBusyTypesOnFourSlots_aQuietTypesLoneChange_goesInTheNextRound_notAfterTheBusyTypesWhoseTurnCameFirst() {
+  void twentyBusyTypesOnFourSlots_aQuietTypesLoneChange_goesAtOnce_inTheSlotKeptFree() {
     Map<String, Integer> longestWait = simulate(20, 4, 60, 37);
 
-    // Busy types wait ⌈21 / 4⌉ = 6 rounds between turns; the quiet one takes the next free slot.
-    assertThat(longestWait.values()).allSatisfy(rounds -> assertThat(rounds).isLessThanOrEqualTo(6));
-    assertThat(longestWait.get("Quiet")).isLessThanOrEqualTo(1);
+    // Busy types wait ⌈20 / 3⌉ = 7 rounds between turns; the quiet one takes the slot kept free.
+    assertThat(longestWait.values()).allSatisfy(rounds -> assertThat(rounds).isLessThanOrEqualTo(7));
+    assertThat(longestWait.get("Quiet")).isZero();
   }
 
   private static final Linger BURSTY = new Linger(Duration.ofMillis(200), Duration.ofSeconds(5));
