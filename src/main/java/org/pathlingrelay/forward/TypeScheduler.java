@@ -21,7 +21,9 @@ import org.pathlingrelay.outbox.TypeBacklog;
  * backlog (a resource updated while in flight keeps its place in the outbox). A type back from
  * idle was served longest ago, so its change takes the next free slot, and it gets one turn for
  * it, not the turns it missed. A type is <em>fresh</em> when everything it has waiting came
- * after its last turn ended: it had nothing to send. With {@value #LANE_FROM} or more slots, a
+ * after its last turn ended (it had nothing to send) and has waited no longer than {@code
+ * --linger-max} (at least {@link #FRESH_FOR}): a few new changes, not a backlog, such as the first
+ * changes of every type when the forwarder starts. With {@value #LANE_FROM} or more slots, a
  * type that is not fresh (a busy one) starts a turn only while another slot stays free: the last
  * is kept for fresh types, so a quiet type's lone change goes after the linger instead of waiting
  * for a busy turn to end, and its request shares Pathling with fewer others. So a busy type waits at most about
@@ -41,6 +43,8 @@ final class TypeScheduler {
    * types get of a Pathling that runs two writes at once; from three on they keep at least two.
    */
   static final int LANE_FROM = 3;
+  /** The least a fresh type's oldest change may have waited and still count as fresh. */
+  static final Duration FRESH_FOR = Duration.ofSeconds(5);
 
   /**
    * The types to send now, least recently served first, and how long until a decision could send
@@ -72,11 +76,13 @@ final class TypeScheduler {
   private final int parallelTypes;
   private final int batchMax;
   private final Linger linger;
+  private final Duration freshFor;
 
   TypeScheduler(int parallelTypes, int batchMax, Linger linger) {
     this.parallelTypes = parallelTypes;
     this.batchMax = batchMax;
     this.linger = linger;
+    this.freshFor = linger.max().compareTo(FRESH_FOR) > 0 ? linger.max() : FRESH_FOR;
   }
 
   /**
@@ -124,7 +130,8 @@ final class TypeScheduler {
       Duration sinceNewest = Duration.between(waiting.newestReceivedAt(), now);
       if (waiting.pending() > 0 && (waiting.pending() >= batchMax || linger.over(age, sinceNewest))) {
         Instant served = turnEndedAt.getOrDefault(type, Instant.MIN);
-        due.add(new Waiting(type, served, waiting.oldestReceivedAt().isAfter(served), waiting.oldestReceivedAt()));
+        boolean fresh = waiting.oldestReceivedAt().isAfter(served) && age.compareTo(freshFor) <= 0;
+        due.add(new Waiting(type, served, fresh, waiting.oldestReceivedAt()));
       } else {
         next = min(next, linger.left(age, sinceNewest));
       }

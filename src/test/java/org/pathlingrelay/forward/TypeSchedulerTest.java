@@ -149,6 +149,18 @@ class TypeSchedulerTest {
   }
 
   @Test
+  void atTheStart_typesNeverServedWhoseChangesWaitedPastTheFreshWindow_areBusy_andAQuietChangeFindsTheKeptSlot() {
+    TypeScheduler.Decision decision = decide(scheduler(4), Set.of(), List.of(
+        Map.entry(waiting("Observation", BATCH_MAX, Duration.ofSeconds(9)), Instant.MIN),
+        Map.entry(waiting("Condition", 50, TypeScheduler.FRESH_FOR.plusMillis(1)), Instant.MIN),
+        Map.entry(waiting("Encounter", 50, Duration.ofSeconds(7)), Instant.MIN),
+        Map.entry(waiting("Procedure", 50, Duration.ofSeconds(6)), Instant.MIN),
+        Map.entry(waiting("Device", 1, Duration.ofSeconds(1)), Instant.MIN)));
+
+    assertThat(decision.send()).containsExactly("Observation", "Encounter", "Procedure", "Device");
+  }
+
+  @Test
   void twoSlots_keepNoneBack_busyTypesTakeBoth() {
     TypeScheduler.Decision decision = decide(scheduler(2), Set.of(), List.of(
         busy("Observation", BATCH_MAX, Duration.ofMinutes(1), Duration.ofSeconds(9)),
@@ -176,7 +188,8 @@ class TypeSchedulerTest {
         waiting("Observation", 5, Duration.ofSeconds(7)),
         waiting("Patient", 5, Duration.ofSeconds(6)));
 
-    TypeScheduler.Decision decision = scheduler(3).decide(
+    // Four slots, two in flight: one for a busy type, one kept free.
+    TypeScheduler.Decision decision = scheduler(4).decide(
         backlog, Set.of("Condition", "Immunization"), Set.of(), Map.of(), Map.of(), NOW);
 
     assertThat(decision.send()).containsExactly("Encounter");
