@@ -2,6 +2,7 @@ package org.pathlingrelay.forward;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.DeliveryQueue;
 import org.pathlingrelay.outbox.Operation;
@@ -53,16 +54,20 @@ final class TypeDelivery {
   Report deliver(String type, List<PendingChange> changes) {
     try {
       List<PendingChange> upserts = new ArrayList<>();
+      List<PendingChange> toAsk = new ArrayList<>();
       for (PendingChange change : changes) {
         if (change.pathlingCannotHold()) {
           confirmed.add(change); // Pathling cannot hold it: nothing to delete there
           metrics.deleteSkipped();
+        } else if (change.operation() == Operation.DELETE && change.askPathling()) {
+          toAsk.add(change);
         } else if (change.operation() == Operation.DELETE) {
           sendOne(change, () -> writer.delete(change.key()));
         } else {
           upserts.add(change);
         }
       }
+      deleteWhatPathlingHolds(type, toAsk);
       if (!upserts.isEmpty()) {
         outbox.sending(upserts);
       }
@@ -77,6 +82,29 @@ final class TypeDelivery {
       acknowledgeConfirmed();
     }
     return new Report(delivered, deadLettered, requests);
+  }
+
+  /**
+   * Asks Pathling which of these deletes' resources it holds (one search), acknowledges the
+   * others without a request, and deletes the first {@link Turn#HELD_AFTER_ASK} it holds; the
+   * rest stay queued for the next turn.
+   */
+  private void deleteWhatPathlingHolds(String type, List<PendingChange> deletes) {
+    if (deletes.isEmpty()) {
+      return;
+    }
+    List<String> ids = deletes.stream().map(change -> change.key().id()).toList();
+    requests++;
+    Set<String> held = calls.call(() -> writer.held(type, ids));
+    int sent = 0;
+    for (PendingChange change : deletes) {
+      if (!held.contains(change.key().id())) {
+        confirmed.add(change);
+        metrics.deleteSkipped();
+      } else if (sent++ < Turn.HELD_AFTER_ASK) {
+        sendOne(change, () -> writer.delete(change.key()));
+      }
+    }
   }
 
   /** Sends a batch; when Pathling refuses it, halves it until the refused resources are found. */

@@ -392,7 +392,13 @@ final class SqliteOutbox implements Outbox {
           }
           boolean cannotHold = change.operation() == Operation.DELETE
               && marks.cannotHold(forwardedOperation, forwardedAt, created);
-          changes.add(new PendingChange(rs.getLong(7), change, Instant.ofEpochMilli(rs.getLong(8)), cannotHold));
+          // Never sent by the relay (or its delete was the last thing sent), not in flight from
+          // this process, nor queued before it opened (an earlier process may have died with it
+          // in flight, its merge still running): Pathling holds it only if something else put it there.
+          boolean ask = change.operation() == Operation.DELETE && !cannotHold
+              && (forwardedOperation == null || forwardedOperation.equals(Operation.DELETE.name()))
+              && !sent.contains(change.key()) && rs.getLong(12) > openedAtSeq;
+          changes.add(new PendingChange(rs.getLong(7), change, Instant.ofEpochMilli(rs.getLong(8)), cannotHold, ask));
         }
       }
       return changes;
@@ -462,12 +468,10 @@ final class SqliteOutbox implements Outbox {
     // Kept in memory, not written: a write before every request would be a commit that succeeds
     // while notifications fail on a nearly full disk. A crash forgets it, and then openedAtSeq
     // covers what may have been in flight.
-    // Only creations matter (only they are marked), and acknowledge() drops them again once
-    // Pathling confirmed them (then the forwarded row says so), so the set stays small.
+    // acknowledge() drops them again once Pathling confirmed them (then the forwarded row says
+    // so), so the set stays small: what is in flight, or failed and waits for another try.
     for (PendingChange upsert : upserts) {
-      if (Long.valueOf(1).equals(upsert.change().stamp().versionNumber())) {
-        sent.add(upsert.key());
-      }
+      sent.add(upsert.key());
     }
   }
 

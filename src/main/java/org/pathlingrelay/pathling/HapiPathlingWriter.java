@@ -10,21 +10,32 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import java.util.Optional;
 import org.apache.http.client.methods.CloseableHttpResponse;
 import org.apache.http.client.methods.HttpPost;
 import org.apache.http.entity.EntityTemplate;
 import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.IdType;
 import org.pathlingrelay.auth.AuthenticationFailedException;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
 import org.pathlingrelay.http.ClientTimeouts;
+import org.pathlingrelay.http.SearchPages;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
 
 /** Writes to Pathling through HAPI's generic client, and batches with the server's plain HTTP client. */
 final class HapiPathlingWriter implements PathlingWriter {
+
+  private static final Logger log = LoggerFactory.getLogger(HapiPathlingWriter.class);
 
   private final PathlingServer pathling;
   private final FhirContext fhirContext;
@@ -32,6 +43,7 @@ final class HapiPathlingWriter implements PathlingWriter {
   private final RetryAfterCapture retryAfter = new RetryAfterCapture();
   private final URI base;
   private final BatchBundleWriter bundles = new BatchBundleWriter();
+  private final AtomicBoolean warnedNoSearch = new AtomicBoolean();
 
   HapiPathlingWriter(PathlingServer pathling) {
     this.pathling = pathling;
@@ -112,6 +124,43 @@ final class HapiPathlingWriter implements PathlingWriter {
     } catch (RuntimeException e) {
       throw translate(e, "delete of " + key);
     }
+  }
+
+  /**
+   * Pathling 2.0.1 ignores {@code _id}, but filters by FHIRPath: {@code
+   * [type]?_query=fhirPath&filter=id = 'a' or id = 'b'} answers the rows of those ids (0.3–0.9 s
+   * for 1–50 ids, about one count). {@code in} over a union of literals is no substitute: with 150
+   * ids it ran for many minutes.
+   */
+  @Override
+  public Set<String> held(String type, List<String> ids) {
+    if (ids.isEmpty()) {
+      return Set.of();
+    }
+    String filter = ids.stream().map(id -> "id = '" + id.replace("\\", "\\\\").replace("'", "\\'") + "'")
+        .collect(Collectors.joining(" or "));
+    Set<String> held = new HashSet<>();
+    try {
+      Bundle first = client.search().forResource(type)
+          .whereMap(Map.of("_query", List.of("fhirPath"), "filter", List.of(filter)))
+          .elementsSubset("id").count(2 * ids.size()).cacheControl(SearchPages.noCache())
+          .returnBundle(Bundle.class).execute();
+      SearchPages.forEach(client, first, request -> request.get(),
+          page -> page.forEach(resource -> held.add(resource.getIdElement().getIdPart())));
+    } catch (BaseServerResponseException e) {
+      if (e.getStatusCode() == 400 || e.getStatusCode() == 404) {
+        if (!warnedNoSearch.getAndSet(true)) {
+          log.warn("Pathling answered {} to a search by FHIRPath filter ({}); deletes of resources the relay never sent"
+              + " go to Pathling without asking first", e.getStatusCode(), e.getMessage());
+        }
+        return Set.copyOf(ids);
+      }
+      throw translate(e, "search for " + ids.size() + " " + type + " id(s)");
+    } catch (RuntimeException e) {
+      throw translate(e, "search for " + ids.size() + " " + type + " id(s)");
+    }
+    held.retainAll(ids);
+    return held;
   }
 
   private static IdType toId(ResourceKey key) {

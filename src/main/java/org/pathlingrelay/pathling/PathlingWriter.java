@@ -1,6 +1,7 @@
 package org.pathlingrelay.pathling;
 
 import java.util.List;
+import java.util.Set;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
 
@@ -17,4 +18,12 @@ public interface PathlingWriter {
 
   /** Deleting a resource Pathling does not have counts as success. */
   void delete(ResourceKey key);
+
+  /**
+   * Which of these ids of one type Pathling holds: one search, where a DELETE of each would cost
+   * seconds. A Pathling that cannot answer it counts every id as held (they are then deleted).
+   */
+  default Set<String> held(String type, List<String> ids) {
+    return Set.copyOf(ids);
+  }
 }

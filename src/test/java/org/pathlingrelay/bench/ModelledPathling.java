@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.pathlingrelay.testing.IdFilter;
 import org.pathlingrelay.testing.PathlingCost;
 
 /**
@@ -106,6 +107,8 @@ public final class ModelledPathling implements AutoCloseable {
       } else if (path.equals("/metadata")) {
         send(response, 200, "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"kind\":\"instance\","
             + "\"fhirVersion\":\"4.0.1\",\"format\":[\"json\"]}");
+      } else if (path.split("/").length == 2 && method.equals("GET") && "fhirPath".equals(request.getParameter("_query"))) {
+        searchById(request, response, path.substring(1));
       } else if (path.split("/").length == 3 && (method.equals("PUT") || method.equals("DELETE"))) {
         single(request, response, path.substring(1), method.equals("PUT"));
       } else {
@@ -180,6 +183,37 @@ public final class ModelledPathling implements AutoCloseable {
         response.getOutputStream().write(body);
       } else {
         response.setStatus(204);
+      }
+    }
+
+    /** Pathling's answer to {@code filter=id = 'a' or id = 'b'}: the rows of the ids it holds. */
+    private void searchById(HttpServletRequest request, HttpServletResponse response, String type) throws IOException {
+      long arrived = System.nanoTime();
+      Optional<List<String>> ids = IdFilter.ids(request.getParameter("filter"));
+      if (ids.isEmpty()) {
+        send(response, 400, outcome("error", "invalid", "The modelled Pathling filters only by id = '..' or .."));
+        return;
+      }
+      List<String> keys = ids.get().stream().map(id -> type + "/" + id).toList();
+      Set<String> found = writes.search(keys, arrived);
+      response.setStatus(200);
+      response.setContentType(FHIR_JSON);
+      try (JsonGenerator out = jsonFactory.createGenerator(response.getOutputStream())) {
+        out.writeStartObject();
+        out.writeStringField("resourceType", "Bundle");
+        out.writeStringField("type", "searchset");
+        out.writeNumberField("total", found.size());
+        out.writeArrayFieldStart("entry");
+        for (String key : found) {
+          out.writeStartObject();
+          out.writeObjectFieldStart("resource");
+          out.writeStringField("resourceType", type);
+          out.writeStringField("id", key.substring(key.indexOf('/') + 1));
+          out.writeEndObject();
+          out.writeEndObject();
+        }
+        out.writeEndArray();
+        out.writeEndObject();
       }
     }
 

@@ -2,6 +2,7 @@ package org.pathlingrelay.bench;
 
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -128,6 +129,23 @@ final class WriteModel {
     }
     signal();
     return true;
+  }
+
+  /**
+   * A search by id ({@code _query=fhirPath&filter=id = '..' or ..}): about a count's cost on the
+   * shared CPU; reads do not conflict with writes. Returns the keys it holds.
+   */
+  Set<String> search(Collection<String> keys, long arrivedNanos) {
+    double millis = cost.countMs();
+    spend(arrivedNanos, millis);
+    modelledMillis.add(millis);
+    Set<String> found = new HashSet<>();
+    for (String key : keys) {
+      if (held.contains(key)) {
+        found.add(key);
+      }
+    }
+    return found;
   }
 
   /** The modelled work on Pathling's shared CPU: parks the request's thread, costing no CPU. */

@@ -46,10 +46,11 @@ class DeletesThatMatterTest {
   }
 
   @Test
-  void deleteOfAResourceNeverSeenBefore_isSent() {
+  void deleteOfAResourceNeverSeenBefore_isSentAfterAskingPathlingWhetherItHoldsIt() {
     append(delete("c", 2));
 
     assertThat(cannotHold("c")).isFalse();
+    assertThat(ask("c")).as("HAPI drops the creation of what was deleted before delivery: only the delete comes").isTrue();
   }
 
   @Test
@@ -59,6 +60,7 @@ class DeletesThatMatterTest {
     append(delete("d", 2));
 
     assertThat(cannotHold("d")).isFalse();
+    assertThat(ask("d")).as("the relay put it there: no need to ask").isFalse();
   }
 
   @Test
@@ -94,6 +96,7 @@ class DeletesThatMatterTest {
     append(upsert("h", 1), delete("h", 2)); // created after the load: Pathling cannot hold it
 
     assertThat(cannotHold("g")).isFalse();
+    assertThat(ask("g")).as("only the load can have put it there").isTrue();
     assertThat(cannotHold("h")).isTrue();
   }
 
@@ -116,6 +119,7 @@ class DeletesThatMatterTest {
     append(delete("k", 2));
 
     assertThat(cannotHold("k")).isFalse();
+    assertThat(ask("k")).as("Pathling may merge it after answering the question").isFalse();
   }
 
   @Test
@@ -161,6 +165,7 @@ class DeletesThatMatterTest {
     append(upsert("n", 1), delete("n", 2)); // created in this run, never sent
 
     assertThat(cannotHold("j")).isFalse();
+    assertThat(ask("j")).as("the dead process's merge may still be running").isFalse();
     assertThat(cannotHold("n")).isTrue();
   }
 
@@ -175,6 +180,11 @@ class DeletesThatMatterTest {
   private boolean cannotHold(String id) {
     return pending().stream().filter(change -> change.key().id().equals(id)).findFirst().orElseThrow()
         .pathlingCannotHold();
+  }
+
+  private boolean ask(String id) {
+    return pending().stream().filter(change -> change.key().id().equals(id)).findFirst().orElseThrow()
+        .askPathling();
   }
 
   private static Change upsert(String id, long version) {

@@ -10,11 +10,13 @@ import ca.uhn.fhir.rest.annotation.IdParam;
 import ca.uhn.fhir.rest.annotation.Operation;
 import ca.uhn.fhir.rest.annotation.OperationParam;
 import ca.uhn.fhir.rest.annotation.Read;
+import ca.uhn.fhir.rest.annotation.RequiredParam;
 import ca.uhn.fhir.rest.annotation.ResourceParam;
 import ca.uhn.fhir.rest.annotation.Search;
 import ca.uhn.fhir.rest.annotation.Transaction;
 import ca.uhn.fhir.rest.annotation.TransactionParam;
 import ca.uhn.fhir.rest.annotation.Update;
+import ca.uhn.fhir.rest.param.StringParam;
 import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.IBundleProvider;
@@ -150,7 +152,8 @@ import org.hl7.fhir.r4.model.UrlType;
  *   <li>{@code GET [type]?_summary=count} (every row: an id held twice counts twice),
  *       {@code GET [type]?_elements=id&_count=N} (id and meta of every row, duplicates included,
  *       {@code N} a page with a {@code next} link to the rest), {@code GET [type]/[id]} (first row),
- *       {@code GET metadata}.
+ *       {@code GET [type]?_query=fhirPath&filter=id = 'a' or id = 'b'} (the rows of those ids, at a
+ *       count's cost; Pathling ignores {@code _id}), {@code GET metadata}.
  * </ul>
  *
  * <h2>Bulk import (as Pathling's server module: ImportProvider, ImportPnpProvider, AsyncAspect,
@@ -634,6 +637,20 @@ public final class FakePathling extends FakeFhirServer {
     public IBaseResource read(@IdParam IdType id) {
       return current(type, id.getIdPart())
           .orElseThrow(() -> new ResourceNotFoundException(new IdType(type, id.getIdPart())));
+    }
+
+    /**
+     * Pathling's FHIRPath search, as far as the relay uses it: {@code filter=id = 'a' or id = 'b'},
+     * every row of those ids, at a count's cost. Any other filter is refused here (Pathling would
+     * evaluate it).
+     */
+    @Search(queryName = "fhirPath")
+    public IBundleProvider searchByFilter(@RequiredParam(name = "filter") StringParam filter) {
+      List<String> ids = IdFilter.ids(filter.getValue()).orElseThrow(() -> new InvalidRequestException(
+          "The fake Pathling filters only by id = '..' or ..: " + filter.getValue()));
+      pause(writeCost.countDuration());
+      Set<String> wanted = Set.copyOf(ids);
+      return new SimpleBundleProvider(rows(type).stream().filter(row -> wanted.contains(idOf(row))).toList());
     }
 
     /** Lists every row; HAPI turns {@code _summary=count} into a total-only searchset. */
