@@ -185,11 +185,12 @@ class LiveRelayTest {
   }
 
   @Test
-  void deleteOfAResourcePathlingDoesNotHave_countsAsDelivered() throws Exception {
+  void deleteOfAResourcePathlingDoesNotHave_countsAsDelivered_afterOneSearchAndNoDelete() throws Exception {
     startRelay(ForwardMode.BATCH);
     assertThat(source.delete("Patient", "never-there").status()).isEqualTo(200);
     awaitDrained();
-    assertThat(pathling.writes()).singleElement().satisfies(r -> assertThat(r.status()).isEqualTo(404));
+    assertThat(pathling.writes()).as("a DELETE of an absent id costs Pathling 1.2-1.5 s").isEmpty();
+    assertThat(pathling.requests()).anySatisfy(r -> assertThat(r.query()).contains("fhirPath"));
     assertThat(relay.outbox().stats().deadLetters()).isZero();
   }
 
