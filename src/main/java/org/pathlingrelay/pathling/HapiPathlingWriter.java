@@ -13,10 +13,10 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
-import java.util.Optional;
 import org.apache.http.client.methods.CloseableHttpResponse;
 import org.apache.http.client.methods.HttpPost;
 import org.apache.http.entity.EntityTemplate;
@@ -27,10 +27,10 @@ import org.pathlingrelay.auth.AuthenticationFailedException;
 import org.pathlingrelay.auth.BearerTokenInterceptor;
 import org.pathlingrelay.http.ClientTimeouts;
 import org.pathlingrelay.http.SearchPages;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.pathlingrelay.outbox.Change;
 import org.pathlingrelay.outbox.ResourceKey;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Writes to Pathling through HAPI's generic client, and batches with the server's plain HTTP client. */
 final class HapiPathlingWriter implements PathlingWriter {

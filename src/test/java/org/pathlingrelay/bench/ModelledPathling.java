@@ -142,19 +142,35 @@ public final class ModelledPathling implements AutoCloseable {
             + " nothing in this batch was applied"));
         return;
       }
+      sendBundle(response, "batch-response", bundle.entries(), (out, entry) -> {
+        out.writeObjectFieldStart("response");
+        out.writeStringField("status", entry.delete() ? "204" : "200");
+        out.writeStringField("location", entry.key());
+        out.writeEndObject();
+      });
+    }
+
+    /** A type of entry's fields, written into its object. */
+    private interface EntryWriter<T> {
+      void write(JsonGenerator out, T entry) throws IOException;
+    }
+
+    /** A 200 with a Bundle of {@code bundleType}, one entry object per item. */
+    private <T> void sendBundle(HttpServletResponse response, String bundleType, Collection<T> entries,
+        EntryWriter<T> entry) throws IOException {
       response.setStatus(200);
       response.setContentType(FHIR_JSON);
       try (JsonGenerator out = jsonFactory.createGenerator(response.getOutputStream())) {
         out.writeStartObject();
         out.writeStringField("resourceType", "Bundle");
-        out.writeStringField("type", "batch-response");
+        out.writeStringField("type", bundleType);
+        if (bundleType.equals("searchset")) {
+          out.writeNumberField("total", entries.size());
+        }
         out.writeArrayFieldStart("entry");
-        for (BatchEntries.Entry entry : bundle.entries()) {
+        for (T item : entries) {
           out.writeStartObject();
-          out.writeObjectFieldStart("response");
-          out.writeStringField("status", entry.delete() ? "204" : "200");
-          out.writeStringField("location", entry.key());
-          out.writeEndObject();
+          entry.write(out, item);
           out.writeEndObject();
         }
         out.writeEndArray();
@@ -196,25 +212,12 @@ public final class ModelledPathling implements AutoCloseable {
       }
       List<String> keys = ids.get().stream().map(id -> type + "/" + id).toList();
       Set<String> found = writes.search(keys, arrived);
-      response.setStatus(200);
-      response.setContentType(FHIR_JSON);
-      try (JsonGenerator out = jsonFactory.createGenerator(response.getOutputStream())) {
-        out.writeStartObject();
-        out.writeStringField("resourceType", "Bundle");
-        out.writeStringField("type", "searchset");
-        out.writeNumberField("total", found.size());
-        out.writeArrayFieldStart("entry");
-        for (String key : found) {
-          out.writeStartObject();
-          out.writeObjectFieldStart("resource");
-          out.writeStringField("resourceType", type);
-          out.writeStringField("id", key.substring(key.indexOf('/') + 1));
-          out.writeEndObject();
-          out.writeEndObject();
-        }
-        out.writeEndArray();
+      sendBundle(response, "searchset", found, (out, key) -> {
+        out.writeObjectFieldStart("resource");
+        out.writeStringField("resourceType", type);
+        out.writeStringField("id", key.substring(key.indexOf('/') + 1));
         out.writeEndObject();
-      }
+      });
     }
 
     private void kickOffImport(HttpServletRequest request, HttpServletResponse response) throws IOException {
